@@ -1,0 +1,133 @@
+//! The command line: clap definitions and dispatch, one small module per command.
+//!
+//! Each command parses its arguments, calls the engine, and hands the result to the
+//! renderer. Exit codes are the same everywhere: 0 success (no changes), 1 error,
+//! 2 changes present (where a command reports changes).
+
+mod completions;
+mod graph;
+mod state;
+mod validate;
+
+use crate::diag::{Diagnostic, Diagnostics};
+use crate::plan::{self, LoadOptions, Plan};
+use crate::render::{OutputFormat, Renderer};
+use clap::{Parser, Subcommand};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "mtm",
+    version,
+    about = "Master the Mesh: plan, apply, verify and tear down multi-cluster Kubernetes workshops"
+)]
+pub struct Cli {
+    /// The plan directory (default: the only plan under ./plans)
+    #[arg(long, global = true, value_name = "DIR")]
+    pub plan: Option<PathBuf>,
+    /// The state directory
+    #[arg(long, global = true, value_name = "DIR", default_value = "state")]
+    pub state: PathBuf,
+    /// Set a plan variable (repeatable); overrides the environment and the default
+    #[arg(long = "var", global = true, value_name = "NAME=VALUE")]
+    pub vars: Vec<String>,
+    /// Output format where the output is data
+    #[arg(long, global = true, value_enum, default_value = "text")]
+    pub output: OutputFormat,
+    /// No colour (also when NO_COLOR is set)
+    #[arg(long, global = true)]
+    pub no_color: bool,
+    /// More log lines on stderr (-v info, -vv debug)
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Load the plan offline: files, variables, graph; report every problem
+    Validate,
+    /// Print the dependency graph
+    Graph(graph::Args),
+    /// What state holds: resources and revisions
+    #[command(subcommand)]
+    State(state::StateCommand),
+    /// Break a stale state lock, after checking that its holder is gone
+    Unlock,
+    /// Print shell completions
+    Completions(completions::Args),
+}
+
+/// Runs the command line and returns the process exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let level = match cli.verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("MTM_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .without_time()
+        .try_init();
+    let mut renderer = Renderer::new(cli.output, cli.no_color);
+    let code = match &cli.command {
+        Command::Validate => validate::run(&cli, &mut renderer),
+        Command::Graph(args) => graph::run(&cli, args, &mut renderer),
+        Command::State(cmd) => state::run(&cli, cmd, &renderer),
+        Command::Unlock => state::unlock(&cli, &renderer),
+        Command::Completions(args) => completions::run(args),
+    };
+    ExitCode::from(code)
+}
+
+/// Finds the plan directory: `--plan`, else the only plan under ./plans.
+pub fn plan_dir(cli: &Cli) -> Result<PathBuf, Diagnostics> {
+    if let Some(dir) = &cli.plan {
+        return Ok(dir.clone());
+    }
+    let root = Path::new("plans");
+    let mut found: Vec<PathBuf> = std::fs::read_dir(root)
+        .map(|rd| {
+            rd.filter_map(Result::ok)
+                .map(|e| e.path())
+                .filter(|p| p.join("plan.yaml").is_file())
+                .collect()
+        })
+        .unwrap_or_default();
+    found.sort();
+    match found.len() {
+        1 => Ok(found.remove(0)),
+        0 => Err(Diagnostics(vec![
+            Diagnostic::unplaced("--plan", "no plan found under ./plans")
+                .help("run mtm from the project directory, or pass --plan DIR"),
+        ])),
+        _ => Err(Diagnostics(vec![
+            Diagnostic::unplaced(
+                "--plan",
+                format!(
+                    "several plans under ./plans: {}",
+                    found
+                        .iter()
+                        .map(|p| p.display().to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            )
+            .help("choose one with --plan DIR"),
+        ])),
+    }
+}
+
+/// Loads the plan the command line names; secrets go to the renderer.
+pub fn load_plan(cli: &Cli, renderer: &mut Renderer) -> Result<Plan, Diagnostics> {
+    let dir = plan_dir(cli)?;
+    let plan = plan::load(&dir, &LoadOptions::from_process(cli.vars.clone()))?;
+    renderer.add_secrets(plan.secrets());
+    Ok(plan)
+}

@@ -1,0 +1,160 @@
+//! The dependency graph of the desired resources (petgraph), and `--target` selection.
+//!
+//! Edges point from a dependency to its dependent: `a -> b` means a is done before b. They
+//! come from explicit `needs` and from what the manifests say (see `infer`). The graph
+//! only computes: it never reads files, talks to clusters or prints.
+
+mod infer;
+mod pattern;
+pub mod render;
+mod target;
+
+pub use pattern::{Pattern, PatternError};
+pub use target::{Selection, select};
+
+use crate::diag::{Diagnostic, Diagnostics};
+use crate::plan::{Node, Plan};
+use mtm_provider::Address;
+use petgraph::Direction;
+use petgraph::graph::{DiGraph, NodeIndex};
+use std::cmp::Reverse;
+use std::collections::{BTreeSet, BinaryHeap, HashMap};
+
+/// The graph of one desired state.
+#[derive(Debug)]
+pub struct Graph {
+    pub graph: DiGraph<Node, &'static str>,
+    pub index: HashMap<Address, NodeIndex>,
+}
+
+impl Graph {
+    /// Builds the graph of `nodes`; a cycle is an error naming every node on it.
+    pub fn build(plan: &Plan, nodes: Vec<Node>) -> Result<Graph, Diagnostics> {
+        let contexts: HashMap<String, String> = plan
+            .clusters
+            .values()
+            .map(|c| (c.context.clone(), c.name.clone()))
+            .collect();
+        let edges = infer::edges(&nodes, &contexts);
+        let mut graph = DiGraph::with_capacity(nodes.len(), edges.len());
+        let mut index = HashMap::with_capacity(nodes.len());
+        for node in nodes {
+            let address = node.resource.address.clone();
+            index.insert(address, graph.add_node(node));
+        }
+        for (from, to, why) in edges {
+            graph.add_edge(NodeIndex::new(from), NodeIndex::new(to), why);
+        }
+        let built = Graph { graph, index };
+        built.check_cycles()?;
+        Ok(built)
+    }
+
+    fn check_cycles(&self) -> Result<(), Diagnostics> {
+        let mut diags = Diagnostics::default();
+        for scc in petgraph::algo::tarjan_scc(&self.graph) {
+            let looped = scc.len() > 1 || self.graph.contains_edge(scc[0], scc[0]);
+            if !looped {
+                continue;
+            }
+            let mut members: Vec<&Node> = scc.iter().map(|i| &self.graph[*i]).collect();
+            members.sort_by(|a, b| a.resource.address.cmp(&b.resource.address));
+            let names: Vec<&str> = members
+                .iter()
+                .map(|n| n.resource.address.as_str())
+                .collect();
+            let o = &members[0].resource.origin;
+            diags.push(
+                Diagnostic::new(
+                    &o.file,
+                    o.line,
+                    o.column,
+                    format!(
+                        "dependency cycle between {} resources: {}",
+                        names.len(),
+                        names.join(" -> ")
+                    ),
+                )
+                .help("break it by removing one of the `needs` (or references) that join them"),
+            );
+        }
+        diags.into_result()
+    }
+
+    pub fn node(&self, address: &str) -> Option<&Node> {
+        self.index
+            .get(&Address(address.to_string()))
+            .map(|i| &self.graph[*i])
+    }
+
+    /// A topological order, stable: among ready nodes, the first declared goes first.
+    pub fn order(&self) -> Vec<NodeIndex> {
+        let mut indegree: Vec<usize> = self
+            .graph
+            .node_indices()
+            .map(|i| {
+                self.graph
+                    .neighbors_directed(i, Direction::Incoming)
+                    .count()
+            })
+            .collect();
+        let mut ready: BinaryHeap<Reverse<usize>> = indegree
+            .iter()
+            .enumerate()
+            .filter(|(_, d)| **d == 0)
+            .map(|(i, _)| Reverse(i))
+            .collect();
+        let mut order = Vec::with_capacity(indegree.len());
+        while let Some(Reverse(i)) = ready.pop() {
+            order.push(NodeIndex::new(i));
+            for next in self
+                .graph
+                .neighbors_directed(NodeIndex::new(i), Direction::Outgoing)
+            {
+                indegree[next.index()] -= 1;
+                if indegree[next.index()] == 0 {
+                    ready.push(Reverse(next.index()));
+                }
+            }
+        }
+        order
+    }
+
+    /// The direct dependencies of a node, by address.
+    pub fn dependencies(&self, i: NodeIndex) -> BTreeSet<&Address> {
+        self.graph
+            .neighbors_directed(i, Direction::Incoming)
+            .map(|d| &self.graph[d].resource.address)
+            .collect()
+    }
+
+    /// For each node, the indices it depends on (for the scheduler).
+    pub fn dependency_lists(&self) -> Vec<Vec<usize>> {
+        self.graph
+            .node_indices()
+            .map(|i| {
+                let mut deps: Vec<usize> = self
+                    .graph
+                    .neighbors_directed(i, Direction::Incoming)
+                    .map(|d| d.index())
+                    .collect();
+                deps.sort_unstable();
+                deps.dedup();
+                deps
+            })
+            .collect()
+    }
+
+    /// Every node reachable from `start` following edges in `dir` (start included).
+    pub fn reach(&self, start: impl IntoIterator<Item = NodeIndex>, dir: Direction) -> Vec<bool> {
+        let mut seen = vec![false; self.graph.node_count()];
+        let mut todo: Vec<NodeIndex> = start.into_iter().collect();
+        while let Some(i) = todo.pop() {
+            if std::mem::replace(&mut seen[i.index()], true) {
+                continue;
+            }
+            todo.extend(self.graph.neighbors_directed(i, dir));
+        }
+        seen
+    }
+}

@@ -1,0 +1,136 @@
+//! `--target`: which stages to fold and which resources of the result to act on.
+//!
+//! A stage target selects the stage and every stage it needs, with all their resources;
+//! an address target (a glob) selects the matched resources of the whole plan. Both then
+//! take everything the selection depends on. What depends on the selection but was left
+//! out is reported, as Terraform users expect from `-target`.
+
+use super::{Graph, Pattern};
+use crate::diag::{Diagnostic, Diagnostics};
+use crate::plan::{Plan, fold};
+use mtm_provider::Address;
+use petgraph::Direction;
+use petgraph::graph::NodeIndex;
+use std::collections::BTreeSet;
+
+/// The outcome of `--target`: the graph of the folded stages and what is selected in it.
+#[derive(Debug)]
+pub struct Selection {
+    /// The stages folded, in plan order.
+    pub stages: Vec<String>,
+    pub graph: Graph,
+    /// `selected[i]`: node i is acted on.
+    pub selected: Vec<bool>,
+    /// Resources that depend on the selection but are not in it.
+    pub left_out: Vec<Address>,
+}
+
+impl Selection {
+    pub fn selected_nodes(&self) -> impl Iterator<Item = NodeIndex> + '_ {
+        self.graph
+            .order()
+            .into_iter()
+            .filter(|i| self.selected[i.index()])
+    }
+}
+
+/// Selects `targets` (all of the plan when empty).
+pub fn select(plan: &Plan, targets: &[String]) -> Result<Selection, Diagnostics> {
+    let all: Vec<String> = plan.stages.iter().map(|s| s.name.clone()).collect();
+    if targets.is_empty() {
+        let graph = Graph::build(plan, fold(plan, &all))?;
+        let selected = vec![true; graph.graph.node_count()];
+        return Ok(Selection {
+            stages: all,
+            graph,
+            selected,
+            left_out: Vec::new(),
+        });
+    }
+
+    let full = Graph::build(plan, fold(plan, &all))?;
+    let mut diags = Diagnostics::default();
+    let mut stage_targets: Vec<&str> = Vec::new();
+    let mut patterns: Vec<Pattern> = Vec::new();
+    for t in targets {
+        let arg = format!("--target {t}");
+        if !t.contains('/') {
+            if plan.stage(t).is_some() {
+                stage_targets.push(t);
+            } else {
+                diags.push(
+                    Diagnostic::unplaced(arg, format!("unknown stage `{t}`")).help(format!(
+                        "stages: {}; or give a resource address such as lab1/east/**",
+                        plan.stage_names().join(", ")
+                    )),
+                );
+            }
+            continue;
+        }
+        match Pattern::new(t) {
+            Err(e) => diags.push(Diagnostic::unplaced(arg, e.to_string())),
+            Ok(p) => {
+                if full.index.keys().any(|a| p.matches(a.as_str())) {
+                    patterns.push(p);
+                } else {
+                    diags.push(
+                        Diagnostic::unplaced(arg, format!("`{t}` matches no resource of the plan"))
+                            .help("`mtm graph --format text` lists every address"),
+                    );
+                }
+            }
+        }
+    }
+    diags.into_result()?;
+
+    let stage_closure = plan.needs_closure(stage_targets.iter().copied());
+    let matched_stages: Vec<&str> = full
+        .graph
+        .node_weights()
+        .filter(|n| {
+            patterns
+                .iter()
+                .any(|p| p.matches(n.resource.address.as_str()))
+        })
+        .flat_map(|n| n.resource.stages.iter().map(String::as_str))
+        .collect();
+    let mut stages = stage_closure.clone();
+    stages.extend(plan.needs_closure(matched_stages));
+    let stages: Vec<String> = all.iter().filter(|s| stages.contains(s)).cloned().collect();
+
+    let graph = Graph::build(plan, fold(plan, &stages))?;
+    let roots: Vec<NodeIndex> = graph
+        .graph
+        .node_indices()
+        .filter(|i| {
+            let r = &graph.graph[*i].resource;
+            r.stages.iter().any(|s| stage_closure.contains(s))
+                || patterns.iter().any(|p| p.matches(r.address.as_str()))
+        })
+        .collect();
+    let selected = graph.reach(roots, Direction::Incoming);
+
+    let chosen: BTreeSet<&Address> = graph
+        .graph
+        .node_indices()
+        .filter(|i| selected[i.index()])
+        .map(|i| &graph.graph[i].resource.address)
+        .collect();
+    let starts = chosen.iter().filter_map(|a| full.index.get(*a).copied());
+    let downstream = full.reach(starts, Direction::Outgoing);
+    let left_out: Vec<Address> = full
+        .graph
+        .node_indices()
+        .filter(|i| downstream[i.index()])
+        .map(|i| full.graph[i].resource.address.clone())
+        .filter(|a| !chosen.contains(a))
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    Ok(Selection {
+        stages,
+        graph,
+        selected,
+        left_out,
+    })
+}

@@ -1,0 +1,128 @@
+//! Manifests: plain Kubernetes YAML files, one object per document.
+//!
+//! This module turns a file's text into raw objects with the position of each document.
+//! It checks only what every Kubernetes object needs (apiVersion, kind, metadata.name);
+//! scope, clusters and variables are the loader's business.
+
+use crate::diag::Diagnostic;
+use serde_json::Value;
+use serde_saphyr::Spanned;
+
+/// One document of a manifest file.
+#[derive(Clone, Debug)]
+pub struct RawObject {
+    pub line: u64,
+    pub column: u64,
+    pub api_version: String,
+    pub kind: String,
+    pub name: String,
+    pub namespace: Option<String>,
+    pub body: Value,
+}
+
+/// The message of a serde-saphyr error without its position and snippet.
+pub fn bare_message(err: &serde_saphyr::Error) -> String {
+    let text = err.to_string();
+    let first = text.lines().next().unwrap_or_default();
+    let first = first.strip_prefix("error: ").unwrap_or(first);
+    match first.strip_prefix("line ").and_then(|r| r.split_once(": ")) {
+        Some((_, msg)) => msg.to_string(),
+        None => first.to_string(),
+    }
+}
+
+/// A diagnostic for a YAML error in `file`.
+pub fn yaml_diagnostic(file: &str, err: &serde_saphyr::Error) -> Diagnostic {
+    let (line, column) = err
+        .location()
+        .map(|l| (l.line(), l.column()))
+        .unwrap_or((1, 1));
+    Diagnostic::new(
+        file,
+        line,
+        column,
+        format!("invalid YAML: {}", bare_message(err)),
+    )
+}
+
+/// Parses every document of a manifest file.
+pub fn parse(file: &str, text: &str) -> Result<Vec<RawObject>, Vec<Diagnostic>> {
+    let docs: Vec<Spanned<Value>> =
+        serde_saphyr::from_multiple(text).map_err(|e| vec![yaml_diagnostic(file, &e)])?;
+    let mut objects = Vec::new();
+    let mut problems = Vec::new();
+    for doc in docs {
+        let (line, column) = (doc.referenced.line(), doc.referenced.column());
+        let at = |msg: String| Diagnostic::new(file, line, column, msg);
+        let body = doc.value;
+        if body.is_null() {
+            continue;
+        }
+        let Some(map) = body.as_object() else {
+            problems.push(at(
+                "a manifest document must be a Kubernetes object (a mapping)".into(),
+            ));
+            continue;
+        };
+        let text_of = |key: &str| map.get(key).and_then(Value::as_str).map(str::to_string);
+        let meta = map.get("metadata").and_then(Value::as_object);
+        let name = meta
+            .and_then(|m| m.get("name"))
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        let namespace = meta
+            .and_then(|m| m.get("namespace"))
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        match (text_of("apiVersion"), text_of("kind"), name) {
+            (Some(api_version), Some(kind), Some(name)) if !name.is_empty() => {
+                objects.push(RawObject {
+                    line,
+                    column,
+                    api_version,
+                    kind,
+                    name,
+                    namespace,
+                    body,
+                })
+            }
+            (None, _, _) => problems.push(
+                at("manifest document has no apiVersion".into())
+                    .help("every Kubernetes object needs apiVersion, kind and metadata.name"),
+            ),
+            (_, None, _) => problems.push(at("manifest document has no kind".into())),
+            _ => problems.push(at("manifest document has no metadata.name".into())),
+        }
+    }
+    if problems.is_empty() {
+        Ok(objects)
+    } else {
+        Err(problems)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn documents_keep_their_line() {
+        let text = "apiVersion: v1\nkind: Namespace\nmetadata: { name: a }\n---\napiVersion: v1\nkind: ServiceAccount\nmetadata: { name: b, namespace: a }\n";
+        let objs = parse("m.yaml", text).unwrap();
+        assert_eq!(objs.len(), 2);
+        assert_eq!(objs[1].line, 5);
+        assert_eq!(objs[1].namespace.as_deref(), Some("a"));
+    }
+
+    #[test]
+    fn missing_name_is_located() {
+        let err = parse(
+            "m.yaml",
+            "apiVersion: v1\nkind: Namespace\n---\napiVersion: v1\nkind: Namespace\nmetadata: {}\n",
+        )
+        .unwrap_err();
+        assert_eq!(err.len(), 2);
+        assert_eq!(err[1].line, 4);
+        assert!(err[1].message.contains("metadata.name"), "{}", err[1]);
+    }
+}

@@ -1,0 +1,518 @@
+//! One step of a stage file turned into raw declarations.
+//!
+//! A raw declaration has its variables interpolated and its cluster resolved, but no
+//! address yet: addresses depend on scope (is this kind namespaced?), which is known only
+//! once every stage has been read. The loader finishes the job.
+
+use super::manifest::{self, RawObject};
+use super::schema::{ObjectRef, StepDecl};
+use super::vars::{self, RefKind, Variables};
+use super::{Cluster, Need};
+use crate::diag::{Diagnostic, Diagnostics};
+use mtm_provider::resource::{
+    CheckSpec, GenSpec, Origin, Provides, ReleaseSpec, StepInfo, WaitSpec,
+};
+use serde::Serialize;
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::sync::Arc;
+
+#[derive(Clone, Debug)]
+pub(super) enum RawKind {
+    Object {
+        cluster: String,
+        object: RawObject,
+        /// The step's default namespace, used when the kind is namespaced.
+        default_namespace: Option<String>,
+    },
+    Remove {
+        cluster: String,
+        target: Target,
+    },
+    Patch {
+        cluster: String,
+        target: Target,
+        fields: Value,
+    },
+    Release {
+        cluster: String,
+        spec: ReleaseSpec,
+    },
+    Gen(GenSpec),
+    RequireObject {
+        cluster: String,
+        target: Target,
+        provides: Option<Provides>,
+        hint: Option<String>,
+    },
+    RequireRelease {
+        cluster: String,
+        namespace: String,
+        name: String,
+        hint: Option<String>,
+    },
+    Wait {
+        cluster: String,
+        spec: WaitSpec,
+    },
+    Check {
+        cluster: String,
+        spec: CheckSpec,
+    },
+}
+
+/// A reference to an object by apiVersion, kind, namespace and name.
+#[derive(Clone, Debug)]
+pub(super) struct Target {
+    pub api_version: String,
+    pub kind: String,
+    pub namespace: Option<String>,
+    pub name: String,
+}
+
+#[derive(Clone, Debug)]
+pub(super) struct RawDecl {
+    pub kind: RawKind,
+    pub origin: Origin,
+    pub step: Arc<StepInfo>,
+    pub needs: Vec<Need>,
+    pub uses: BTreeSet<String>,
+}
+
+/// A `${gen.NAME.FIELD}` seen somewhere, for checking once all generated values are known.
+#[derive(Clone, Debug)]
+pub(super) struct GenUse {
+    pub name: String,
+    pub field: String,
+    pub origin: Origin,
+    pub stage: String,
+}
+
+pub(super) struct StepCtx<'a> {
+    pub plan_dir: &'a Path,
+    pub display_dir: &'a str,
+    pub stage: &'a str,
+    pub file: &'a str,
+    pub vars: &'a Variables,
+    pub clusters: &'a BTreeMap<String, Cluster>,
+    pub diags: &'a mut Diagnostics,
+    pub gen_uses: &'a mut Vec<GenUse>,
+}
+
+fn origin(file: &str, line: u64, column: u64) -> Origin {
+    Origin {
+        file: file.to_string(),
+        line,
+        column,
+    }
+}
+
+fn uses_of<T: Serialize>(typed: &T) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    vars::gen_refs(&serde_json::to_value(typed).unwrap_or_default(), &mut out);
+    out
+}
+
+/// Checks a duration such as `300s`, `5m`, `24h`, `500ms`.
+pub(super) fn valid_duration(text: &str) -> bool {
+    let digits = text.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+    let unit = &text[digits.len()..];
+    !digits.is_empty()
+        && digits.chars().all(|c| c.is_ascii_digit())
+        && matches!(unit, "ms" | "s" | "m" | "h")
+}
+
+impl StepCtx<'_> {
+    fn diag(&mut self, line: u64, column: u64, message: impl Into<String>) -> &mut Diagnostic {
+        self.diags
+            .0
+            .push(Diagnostic::new(self.file, line, column, message));
+        self.diags.0.last_mut().expect("just pushed")
+    }
+
+    fn cluster(&mut self, name: Option<&str>, line: u64, column: u64) -> Option<String> {
+        let Some(name) = name else {
+            self.diag(line, column, "no cluster for this declaration")
+                .help =
+                Some("set `cluster:` on the step (clusters are declared in plan.yaml)".into());
+            return None;
+        };
+        if self.clusters.contains_key(name) {
+            Some(name.to_string())
+        } else {
+            let known: Vec<&str> = self.clusters.keys().map(String::as_str).collect();
+            self.diag(line, column, format!("unknown cluster `{name}`"))
+                .help = Some(format!("clusters in plan.yaml: {}", known.join(", ")));
+            None
+        }
+    }
+
+    fn interpolate<T: Serialize + serde::de::DeserializeOwned>(
+        &mut self,
+        typed: &T,
+        line: u64,
+        column: u64,
+    ) -> Option<T> {
+        match self.vars.interpolate_typed(typed) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                self.diag(line, column, e.to_string());
+                None
+            }
+        }
+    }
+
+    fn target(&mut self, r: &ObjectRef) -> Target {
+        let text = |s: &str| self.vars.interpolate(s).unwrap_or_else(|_| s.to_string());
+        Target {
+            api_version: text(&r.api_version),
+            kind: text(&r.kind),
+            namespace: r.namespace.as_deref().map(text),
+            name: text(&r.name),
+        }
+    }
+
+    /// Turns one step into raw declarations, reporting problems as it goes.
+    pub fn step(&mut self, decl: &StepDecl, out: &mut Vec<RawDecl>) {
+        let info = Arc::new(StepInfo {
+            stage: self.stage.to_string(),
+            step: decl.name.value.clone(),
+            title: decl.title.clone(),
+            what: decl.what.clone().unwrap_or_default(),
+            why: decl.why.clone().unwrap_or_default(),
+        });
+        let needs: Vec<Need> = decl
+            .needs
+            .iter()
+            .map(|n| Need {
+                pattern: n.value.clone(),
+                origin: origin(self.file, n.referenced.line(), n.referenced.column()),
+            })
+            .collect();
+        let step_cluster = decl.cluster.as_ref().map(|c| {
+            (
+                self.vars
+                    .interpolate(&c.value)
+                    .unwrap_or_else(|_| c.value.clone()),
+                c.referenced.line(),
+                c.referenced.column(),
+            )
+        });
+        if let Some((name, line, col)) = &step_cluster {
+            self.cluster(Some(name), *line, *col);
+        }
+        let default_cluster = step_cluster.as_ref().map(|c| c.0.clone());
+        let namespace = decl
+            .namespace
+            .as_deref()
+            .map(|n| self.vars.interpolate(n).unwrap_or_else(|_| n.to_string()));
+        let mut push = |kind: RawKind, origin: Origin, uses: BTreeSet<String>| {
+            out.push(RawDecl {
+                kind,
+                origin,
+                step: info.clone(),
+                needs: needs.clone(),
+                uses,
+            })
+        };
+
+        for path in &decl.manifests {
+            let (line, col) = (path.referenced.line(), path.referenced.column());
+            let full = self.plan_dir.join(&path.value);
+            let shown = format!("{}/{}", self.display_dir, path.value);
+            let text = match std::fs::read_to_string(&full) {
+                Ok(t) => t,
+                Err(e) => {
+                    self.diag(line, col, format!("cannot read manifest {shown}: {e}"))
+                        .help = Some("manifest paths are relative to the plan directory".into());
+                    continue;
+                }
+            };
+            for r in vars::scan(&text) {
+                let at = origin(&shown, r.line, r.column);
+                match r.kind {
+                    RefKind::Var(name) if !self.vars.vars.contains_key(&name) => self.diags.push(
+                        Diagnostic::new(
+                            &shown,
+                            r.line,
+                            r.column,
+                            format!("unknown variable `{name}`"),
+                        )
+                        .help("declare it under `variables:` in plan.yaml"),
+                    ),
+                    RefKind::Gen(name, field) => self.gen_uses.push(GenUse {
+                        name,
+                        field,
+                        origin: at,
+                        stage: self.stage.to_string(),
+                    }),
+                    RefKind::Bad(e) => {
+                        self.diags
+                            .push(Diagnostic::new(&shown, r.line, r.column, e.to_string()))
+                    }
+                    RefKind::Var(_) => {}
+                }
+            }
+            let objects = match manifest::parse(&shown, &text) {
+                Ok(o) => o,
+                Err(problems) => {
+                    self.diags.0.extend(problems);
+                    continue;
+                }
+            };
+            for mut object in objects {
+                let at = origin(&shown, object.line, object.column);
+                let Some(cluster) = default_cluster.clone() else {
+                    self.diags.push(
+                        Diagnostic::new(
+                            &shown,
+                            object.line,
+                            object.column,
+                            format!("{} {} has no cluster", object.kind, object.name),
+                        )
+                        .help(format!(
+                            "set `cluster:` on step `{}` in {}",
+                            decl.name.value, self.file
+                        )),
+                    );
+                    continue;
+                };
+                match self.vars.interpolate_value(&object.body) {
+                    Ok(body) => object.body = body,
+                    Err(_) => continue, // reported by the scan above
+                }
+                for field in [&mut object.api_version, &mut object.kind, &mut object.name] {
+                    if let Ok(v) = self.vars.interpolate(field) {
+                        *field = v;
+                    }
+                }
+                if let Some(ns) = &object.namespace {
+                    object.namespace = self.vars.interpolate(ns).ok();
+                }
+                let mut uses = BTreeSet::new();
+                vars::gen_refs(&object.body, &mut uses);
+                push(
+                    RawKind::Object {
+                        cluster,
+                        object,
+                        default_namespace: namespace.clone(),
+                    },
+                    at,
+                    uses,
+                );
+            }
+        }
+
+        for p in &decl.patches {
+            let (line, col) = (p.referenced.line(), p.referenced.column());
+            let at = origin(self.file, line, col);
+            let cluster = p.value.target.cluster.clone().or(default_cluster.clone());
+            let Some(cluster) = self.cluster(cluster.as_deref(), line, col) else {
+                continue;
+            };
+            if !p.value.fields.is_object() {
+                self.diag(
+                    line,
+                    col,
+                    "patch `fields` must be a mapping (a partial object)",
+                );
+                continue;
+            }
+            let target = self.target(&p.value.target);
+            let Some(fields) = self.interpolate(&p.value.fields, line, col) else {
+                continue;
+            };
+            let uses = uses_of(&fields);
+            push(
+                RawKind::Patch {
+                    cluster,
+                    target,
+                    fields,
+                },
+                at,
+                uses,
+            );
+        }
+
+        for r in &decl.releases {
+            let (line, col) = (r.referenced.line(), r.referenced.column());
+            let Some(cluster) = self.cluster(default_cluster.as_deref(), line, col) else {
+                continue;
+            };
+            let Some(spec) = self.interpolate(&r.value, line, col) else {
+                continue;
+            };
+            if let Some(t) = &spec.timeout
+                && !valid_duration(t)
+            {
+                self.diag(
+                    line,
+                    col,
+                    format!("release timeout `{t}` is not a duration"),
+                )
+                .help = Some("write it like 300s, 5m or 1h".into());
+            }
+            let uses = uses_of(&spec);
+            push(
+                RawKind::Release { cluster, spec },
+                origin(self.file, line, col),
+                uses,
+            );
+        }
+
+        for g in &decl.generate {
+            let (line, col) = (g.referenced.line(), g.referenced.column());
+            let Some(spec) = self.interpolate(&g.value, line, col) else {
+                continue;
+            };
+            if let Some(t) = &spec.lifetime
+                && !valid_duration(t)
+            {
+                self.diag(line, col, format!("lifetime `{t}` is not a duration"))
+                    .help = Some("write it like 300s, 5m or 24h".into());
+            }
+            if spec.subjects.is_empty() {
+                self.diag(
+                    line,
+                    col,
+                    format!("generated value `{}` has no subjects", spec.name),
+                );
+            }
+            push(
+                RawKind::Gen(spec),
+                origin(self.file, line, col),
+                BTreeSet::new(),
+            );
+        }
+
+        for r in &decl.removes {
+            let (line, col) = (r.referenced.line(), r.referenced.column());
+            let cluster = r.value.cluster.clone().or(default_cluster.clone());
+            let Some(cluster) = self.cluster(cluster.as_deref(), line, col) else {
+                continue;
+            };
+            let target = self.target(&r.value);
+            push(
+                RawKind::Remove { cluster, target },
+                origin(self.file, line, col),
+                BTreeSet::new(),
+            );
+        }
+
+        for q in &decl.requires {
+            let (line, col) = (q.referenced.line(), q.referenced.column());
+            let at = origin(self.file, line, col);
+            let cluster = q.value.cluster.clone().or(default_cluster.clone());
+            let Some(cluster) = self.cluster(cluster.as_deref(), line, col) else {
+                continue;
+            };
+            let v = &q.value;
+            match (&v.release, &v.api_version, &v.kind, &v.name) {
+                (Some(rel), None, None, None) => push(
+                    RawKind::RequireRelease {
+                        cluster,
+                        namespace: rel.namespace.clone(),
+                        name: rel.name.clone(),
+                        hint: v.hint.clone(),
+                    },
+                    at,
+                    BTreeSet::new(),
+                ),
+                (None, Some(api_version), Some(kind), Some(name)) => push(
+                    RawKind::RequireObject {
+                        cluster,
+                        target: Target {
+                            api_version: api_version.clone(),
+                            kind: kind.clone(),
+                            namespace: v.namespace.clone(),
+                            name: name.clone(),
+                        },
+                        provides: v.provides.clone(),
+                        hint: v.hint.clone(),
+                    },
+                    at,
+                    BTreeSet::new(),
+                ),
+                _ => {
+                    self.diag(line, col, "a requirement names either an object (apiVersion, kind, name) or a `release`")
+                        .help = Some("e.g. `- release: { namespace: agentgateway-system, name: enterprise-agentgateway }`".into());
+                }
+            }
+        }
+
+        for w in &decl.waits {
+            let (line, col) = (w.referenced.line(), w.referenced.column());
+            let Some(cluster) = self.cluster(default_cluster.as_deref(), line, col) else {
+                continue;
+            };
+            let Some(mut spec) = self.interpolate(&w.value, line, col) else {
+                continue;
+            };
+            if spec.namespace.is_none() {
+                spec.namespace = namespace.clone();
+            }
+            if let Some(t) = &spec.timeout
+                && !valid_duration(t)
+            {
+                self.diag(line, col, format!("wait timeout `{t}` is not a duration"))
+                    .help = Some("write it like 300s, 5m or 1h".into());
+            }
+            if spec.object.is_some() && spec.selector.is_some() {
+                self.diag(
+                    line,
+                    col,
+                    "a wait names either one `object` or a `selector`, not both",
+                );
+            }
+            push(
+                RawKind::Wait { cluster, spec },
+                origin(self.file, line, col),
+                BTreeSet::new(),
+            );
+        }
+
+        for c in &decl.checks {
+            let (line, col) = (c.referenced.line(), c.referenced.column());
+            let Some(cluster) = self.cluster(default_cluster.as_deref(), line, col) else {
+                continue;
+            };
+            let Some(spec) = self.interpolate(&c.value, line, col) else {
+                continue;
+            };
+            if spec.probe_count() != 1 {
+                self.diag(line, col, format!(
+                    "check `{}` needs exactly one of http, mcp, tokenExchange, command (it has {})",
+                    spec.name,
+                    spec.probe_count()
+                ));
+            }
+            if spec.expect.is_empty() {
+                self.diag(line, col, format!("check `{}` expects nothing", spec.name))
+                    .help =
+                    Some("say what the workshop expects, e.g. `expect: { status: 200 }`".into());
+            }
+            let uses = uses_of(&spec);
+            push(
+                RawKind::Check { cluster, spec },
+                origin(self.file, line, col),
+                uses,
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::valid_duration;
+
+    #[test]
+    fn durations() {
+        for ok in ["300s", "5m", "24h", "500ms"] {
+            assert!(valid_duration(ok), "{ok}");
+        }
+        for bad in ["", "s", "5", "5 m", "1d", "-1s"] {
+            assert!(!valid_duration(bad), "{bad}");
+        }
+    }
+}

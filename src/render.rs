@@ -1,0 +1,123 @@
+//! The renderer: the one place that writes to stdout and stderr.
+//!
+//! Commands hand it text or data; it chooses colour (a terminal, and `NO_COLOR` unset),
+//! JSON or text, and redacts every sensitive value before anything leaves the process.
+//! It knows nothing of plans or clusters.
+
+use crate::diag::Diagnostics;
+use owo_colors::OwoColorize;
+use serde::Serialize;
+use std::collections::BTreeSet;
+use std::io::{IsTerminal, Write};
+
+/// What redacted text shows in place of a sensitive value.
+pub const REDACTED: &str = "(sensitive)";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormat {
+    Text,
+    Json,
+}
+
+pub struct Renderer {
+    pub format: OutputFormat,
+    color_out: bool,
+    color_err: bool,
+    secrets: BTreeSet<String>,
+}
+
+impl Renderer {
+    pub fn new(format: OutputFormat, no_color: bool) -> Renderer {
+        let allowed = !no_color && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+        Renderer {
+            format,
+            color_out: allowed && std::io::stdout().is_terminal(),
+            color_err: allowed && std::io::stderr().is_terminal(),
+            secrets: BTreeSet::new(),
+        }
+    }
+
+    /// Values that must never be printed.
+    pub fn add_secrets(&mut self, secrets: impl IntoIterator<Item = String>) {
+        self.secrets
+            .extend(secrets.into_iter().filter(|s| !s.is_empty()));
+    }
+
+    pub fn redact(&self, text: &str) -> String {
+        let mut out = text.to_string();
+        // Longest first, so a secret containing another is masked whole.
+        let mut secrets: Vec<&String> = self.secrets.iter().collect();
+        secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        for s in secrets {
+            out = out.replace(s.as_str(), REDACTED);
+        }
+        out
+    }
+
+    pub fn json_mode(&self) -> bool {
+        self.format == OutputFormat::Json
+    }
+
+    /// Writes text to stdout as is (redacted).
+    pub fn print(&self, text: &str) {
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(self.redact(text).as_bytes());
+        let _ = out.flush();
+    }
+
+    /// Writes a value as pretty JSON to stdout (redacted).
+    pub fn json<T: Serialize>(&self, value: &T) {
+        let text = serde_json::to_string_pretty(value).expect("output types serialize");
+        self.print(&format!("{text}\n"));
+    }
+
+    /// A line to stdout with a bold heading word.
+    pub fn heading(&self, word: &str, rest: &str) {
+        if self.color_out {
+            self.print(&format!("{} {rest}\n", word.bold().green()));
+        } else {
+            self.print(&format!("{word} {rest}\n"));
+        }
+    }
+
+    /// Every diagnostic to stderr.
+    pub fn diagnostics(&self, diags: &Diagnostics) {
+        let mut err = std::io::stderr().lock();
+        for d in &diags.0 {
+            let text = self.redact(&d.to_string());
+            let line = if self.color_err {
+                format!("{} {text}\n", "error:".red().bold())
+            } else {
+                format!("error: {text}\n")
+            };
+            let _ = err.write_all(line.as_bytes());
+        }
+        if diags.0.len() > 1 {
+            let _ = writeln!(err, "{} problems found", diags.0.len());
+        }
+    }
+
+    /// One error message to stderr.
+    pub fn error(&self, message: &str) {
+        let text = self.redact(message);
+        let line = if self.color_err {
+            format!("{} {text}\n", "error:".red().bold())
+        } else {
+            format!("error: {text}\n")
+        };
+        let _ = std::io::stderr().lock().write_all(line.as_bytes());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_every_secret_longest_first() {
+        let mut r = Renderer::new(OutputFormat::Text, true);
+        r.add_secrets(["abc".to_string(), "abcdef".to_string(), String::new()]);
+        assert_eq!(r.redact("x abcdef y abc"), "x (sensitive) y (sensitive)");
+        assert_eq!(r.redact("nothing"), "nothing");
+    }
+}
