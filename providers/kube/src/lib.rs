@@ -1,0 +1,1 @@
+//! The Kubernetes provider of mtm (being written).
