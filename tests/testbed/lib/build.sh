@@ -1,0 +1,104 @@
+# shellcheck shell=bash
+# Building the testbed's binaries from the Go wrapper modules in tests/testbed/go/.
+# Each component lands in $TB_CACHE/<component>-<version>/, outside the repository, and is
+# built again only when its version (read from the wrapper's go.mod) changes.
+
+TB_GO=$TESTBED_HOME/go
+TB_K8S_BINS=(kube-apiserver kube-controller-manager kube-scheduler kubectl)
+
+# module_version DIR MODULE: the version of MODULE that DIR/go.mod requires.
+module_version() {
+	awk -v m="$2" '$1 == m { print $2; exit } $1 == "require" && $2 == m { print $3; exit }' "$1/go.mod"
+}
+
+# The cache directory of each component, keyed by its version. The waypoint stand-in is
+# our own source, so its key is a hash of that source and the module files.
+bin_dir() {
+	case $1 in
+		etcd) echo "$TB_CACHE/etcd-$(module_version "$TB_GO/etcd" go.etcd.io/etcd/server/v3)" ;;
+		kubernetes) echo "$TB_CACHE/kubernetes-$(module_version "$TB_GO/kubernetes" k8s.io/kubernetes)" ;;
+		kwok) echo "$TB_CACHE/kwok-$(module_version "$TB_GO/kwok" sigs.k8s.io/kwok)" ;;
+		helm) echo "$TB_CACHE/helm-$(module_version "$TB_GO/helm" helm.sh/helm/v3)" ;;
+		waypoint-standin)
+			local sum
+			sum=$(cat "$TB_GO/kubernetes/go.mod" "$TB_GO/kubernetes/go.sum" "$TB_GO"/kubernetes/cmd/waypoint-standin/*.go | sha256sum | cut -c1-12)
+			echo "$TB_CACHE/waypoint-standin-$sum" ;;
+		*) die "unknown build component $1" ;;
+	esac
+}
+
+# The binary that runs each process component.
+bin_of() {
+	case $1 in
+		etcd) echo "$(bin_dir etcd)/etcd" ;;
+		kube-*|kubectl) echo "$(bin_dir kubernetes)/$1" ;;
+		kwok) echo "$(bin_dir kwok)/kwok" ;;
+		helm) echo "$(bin_dir helm)/helm" ;;
+		waypoint-standin) echo "$(bin_dir waypoint-standin)/waypoint-standin" ;;
+		*) die "unknown binary $1" ;;
+	esac
+}
+
+# go_build COMPONENT MODULE_DIR LDFLAGS PACKAGE...: build into a temporary directory and
+# move it into place, so an interrupted build never looks finished.
+go_build() {
+	local comp=$1 mod=$2 ldflags=$3 dest tmp log start
+	shift 3
+	dest=$(bin_dir "$comp")
+	[[ -d $dest ]] && return 0
+	tmp=$dest.partial.$$
+	log=$TB_CACHE/build-$comp.log
+	start=$SECONDS
+	say "building $(basename "$dest") (log: $log)"
+	rm -rf "$tmp"
+	if ! (cd "$mod" && CGO_ENABLED=0 GOTOOLCHAIN=local go build -trimpath -p 2 \
+		-ldflags "$ldflags" -o "$tmp/" "$@") >"$log" 2>&1; then
+		tail -n 30 "$log" | sed 's/^/    /' >&2
+		rm -rf "$tmp"
+		die "building $comp failed; the whole log is $log"
+	fi
+	mv "$tmp" "$dest"
+	say "built $(basename "$dest") in $((SECONDS - start))s"
+}
+
+k8s_ldflags() {
+	local v=$1 major minor date
+	major=${v#v}; major=${major%%.*}
+	minor=${v#v*.}; minor=${minor%%.*}
+	# The release's commit time from the module proxy's info, so builds are reproducible.
+	date=$(cd "$TB_GO/kubernetes" && go list -m -f '{{with .Time}}{{.UTC.Format "2006-01-02T15:04:05Z"}}{{end}}' k8s.io/kubernetes)
+	local pkg out="-s -w"
+	for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+		out+=" -X $pkg.gitVersion=$v -X $pkg.gitMajor=$major -X $pkg.gitMinor=$minor"
+		out+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=${date:-1970-01-01T00:00:00Z}"
+	done
+	echo "$out"
+}
+
+build_all() {
+	command -v go >/dev/null || die "go is not on PATH; the testbed builds its binaries with Go"
+	mkdir -p "$TB_CACHE"
+	# One build at a time per cache: a second testbed instance waits for the first.
+	exec 9>"$TB_CACHE/.build.lock"
+	flock 9
+
+	local v
+	v=$(module_version "$TB_GO/etcd" go.etcd.io/etcd/server/v3)
+	go_build etcd "$TB_GO/etcd" "-s -w -X go.etcd.io/etcd/api/v3/version.GitSHA=module-$v" .
+
+	v=$(module_version "$TB_GO/kubernetes" k8s.io/kubernetes)
+	# One invocation for the four binaries, so they share every compiled package.
+	go_build kubernetes "$TB_GO/kubernetes" "$(k8s_ldflags "$v")" \
+		k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
+		k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl
+	go_build waypoint-standin "$TB_GO/kubernetes" "-s -w" ./cmd/waypoint-standin
+
+	v=$(module_version "$TB_GO/kwok" sigs.k8s.io/kwok)
+	go_build kwok "$TB_GO/kwok" "-s -w -X sigs.k8s.io/kwok/pkg/consts.Version=${v#v}" sigs.k8s.io/kwok/cmd/kwok
+
+	v=$(module_version "$TB_GO/helm" helm.sh/helm/v3)
+	go_build helm "$TB_GO/helm" "-s -w -X helm.sh/helm/v3/internal/version.version=$v -X helm.sh/helm/v3/internal/version.gitTreeState=clean" \
+		helm.sh/helm/v3/cmd/helm
+
+	exec 9>&-
+}

@@ -1,0 +1,134 @@
+# shellcheck shell=bash
+# Starting, checking and stopping the processes of one cluster: etcd, kube-apiserver,
+# kube-controller-manager, kube-scheduler, kwok (the fake kubelet) and the waypoint stand-in.
+
+TB_SERVICE_CIDR=10.96.0.0/16
+TB_NODE_ANNOTATION=kwok.x-k8s.io/node
+
+# start_component CLUSTER COMPONENT: start it unless it already runs.
+start_component() {
+	local c=$1 comp=$2 dir pki kc p
+	dir=$(cluster_dir "$c")
+	pki=$dir/pki
+	kc=$dir/admin.kubeconfig
+	[[ -n $(pid_of "$c" "$comp") ]] && return 0
+	for p in $(component_ports "$c" "$comp"); do
+		port_in_use "$p" && die "$c $comp: port $p is already in use by another process; set MTM_TESTBED_PORT_BASE to move this instance"
+	done
+	case $comp in
+	etcd)
+		local client peer
+		client=http://127.0.0.1:$(port "$c" etcd-client)
+		peer=http://127.0.0.1:$(port "$c" etcd-peer)
+		start_proc "$c" etcd -- "$(bin_of etcd)" --name "$c" --data-dir "$dir/etcd-data" \
+			--listen-client-urls "$client" --advertise-client-urls "$client" \
+			--listen-peer-urls "$peer" --initial-advertise-peer-urls "$peer" \
+			--initial-cluster "$c=$peer" --initial-cluster-state new \
+			--unsafe-no-fsync --log-level warn
+		;;
+	kube-apiserver)
+		start_proc "$c" kube-apiserver -- "$(bin_of kube-apiserver)" \
+			--etcd-servers "http://127.0.0.1:$(port "$c" etcd-client)" \
+			--bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$(port "$c" apiserver)" \
+			--endpoint-reconciler-type none \
+			--tls-cert-file "$pki/apiserver.crt" --tls-private-key-file "$pki/apiserver.key" \
+			--client-ca-file "$pki/ca.crt" \
+			--kubelet-client-certificate "$pki/kubelet-client.crt" --kubelet-client-key "$pki/kubelet-client.key" \
+			--service-account-issuer https://kubernetes.default.svc.cluster.local \
+			--service-account-key-file "$pki/sa.pub" --service-account-signing-key-file "$pki/sa.key" \
+			--service-cluster-ip-range "$TB_SERVICE_CIDR" \
+			--authorization-mode Node,RBAC --allow-privileged=true \
+			--profiling=false --v 1
+		;;
+	kube-controller-manager)
+		start_proc "$c" kube-controller-manager -- "$(bin_of kube-controller-manager)" \
+			--kubeconfig "$kc" --authentication-kubeconfig "$kc" --authorization-kubeconfig "$kc" \
+			--bind-address 127.0.0.1 --secure-port "$(port "$c" controller-manager)" \
+			--leader-elect=false --use-service-account-credentials \
+			--service-account-private-key-file "$pki/sa.key" --root-ca-file "$pki/ca.crt" \
+			--cluster-signing-cert-file "$pki/ca.crt" --cluster-signing-key-file "$pki/ca.key" \
+			--service-cluster-ip-range "$TB_SERVICE_CIDR" \
+			--profiling=false --v 1
+		;;
+	kube-scheduler)
+		start_proc "$c" kube-scheduler -- "$(bin_of kube-scheduler)" \
+			--kubeconfig "$kc" --authentication-kubeconfig "$kc" --authorization-kubeconfig "$kc" \
+			--bind-address 127.0.0.1 --secure-port "$(port "$c" scheduler)" \
+			--leader-elect=false --profiling=false --v 1
+		;;
+	kwok)
+		# HOME is moved so that no ~/.kwok/kwok.yaml of the user's changes the stages.
+		mkdir -p "$dir/kwok-home"
+		start_proc "$c" kwok HOME="$dir/kwok-home" -- "$(bin_of kwok)" --kubeconfig "$kc" \
+			--manage-all-nodes=false \
+			--manage-nodes-with-annotation-selector "$TB_NODE_ANNOTATION=fake" \
+			--node-ip 127.0.0.1 --cidr 10.244.0.0/16
+		;;
+	waypoint-standin)
+		start_proc "$c" waypoint-standin -- "$(bin_of waypoint-standin)" --kubeconfig "$kc"
+		;;
+	esac
+}
+
+etcd_healthy() { curl -fsS --max-time 2 "http://127.0.0.1:$(port "$1" etcd-client)/health" | grep -q '"health":"true"'; }
+
+apiserver_ready() {
+	local pki
+	pki=$(cluster_dir "$1")/pki
+	curl -fsS --max-time 3 --cacert "$pki/ca.crt" --cert "$pki/admin.crt" --key "$pki/admin.key" \
+		"https://127.0.0.1:$(port "$1" apiserver)/readyz" | grep -qx ok
+}
+
+node_name() { echo "$1-kwok-0"; }
+
+node_ready() {
+	[[ $(kubectl_c "$1" get node "$(node_name "$1")" \
+		-o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null) == True ]]
+}
+
+default_sa_exists() { kubectl_c "$1" -n default get serviceaccount default; }
+
+# The one Node per cluster that kwok manages: picked by annotation, and without taints so
+# that ordinary Deployments schedule onto it.
+ensure_node() {
+	local c=$1 n
+	n=$(node_name "$c")
+	kubectl_c "$c" get node "$n" >/dev/null 2>&1 && return 0
+	kubectl_c "$c" apply --server-side --field-manager mtm-testbed -f - >/dev/null <<YAML
+apiVersion: v1
+kind: Node
+metadata:
+  name: $n
+  annotations:
+    $TB_NODE_ANNOTATION: fake
+    node.alpha.kubernetes.io/ttl: "0"
+  labels:
+    type: kwok
+    kubernetes.io/hostname: $n
+    kubernetes.io/os: linux
+    kubernetes.io/arch: amd64
+    node-role.kubernetes.io/agent: ""
+spec: {}
+YAML
+}
+
+# stop_cluster CLUSTER: SIGTERM to every running component, SIGKILL after a grace period.
+stop_cluster() {
+	local c=$1 comp pid pids=() i
+	for ((i = ${#TB_COMPONENTS[@]} - 1; i >= 0; i--)); do
+		comp=${TB_COMPONENTS[$i]}
+		pid=$(pid_of "$c" "$comp")
+		[[ -n $pid ]] && { kill -TERM "$pid" 2>/dev/null || true; pids+=("$pid"); }
+	done
+	local deadline=$((SECONDS + ${MTM_TESTBED_GRACE:-10}))
+	for pid in "${pids[@]}"; do
+		while [[ -d /proc/$pid ]] && [[ $(awk '/^State:/ {print $2}' "/proc/$pid/status" 2>/dev/null) != Z ]]; do
+			if ((SECONDS >= deadline)); then
+				kill -KILL "$pid" 2>/dev/null || true
+				break
+			fi
+			sleep 0.2
+		done
+	done
+	for comp in "${TB_COMPONENTS[@]}"; do rm -f "$(cluster_dir "$c")/$comp.pid"; done
+}
