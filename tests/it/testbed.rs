@@ -1,0 +1,432 @@
+//! Tests of the local testbed (`tests/testbed/`): the two real control planes `east-ag` and
+//! `west-ag` with kwok as their kubelet, the standup it installs, and its stand-ins.
+//!
+//! They drive `kubectl` and `helm` from `PATH` against the `KUBECONFIG` that
+//! `eval "$(tests/testbed/testbed env)"` exports, and they fail, never skip, when that
+//! environment is missing. Each test works in namespaces of its own, so they run in
+//! parallel; only the last one starts a testbed, a disposable second instance with its own
+//! directory and ports, and never touches the shared one. They know nothing of the engine.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::{env, fs, io::Write, thread};
+
+const CLUSTERS: [&str; 2] = ["east-ag", "west-ag"];
+const WAIT: &str = "--timeout=180s";
+const HOW_TO_RUN: &str = "run the tests with the README's test command (tests/run), or by hand: \
+     tests/testbed/testbed up && eval \"$(tests/testbed/testbed env)\" && cargo test --test it testbed";
+
+/// Checks once per test that the testbed's environment is there, and panics with what to
+/// do when it is not.
+fn testbed_env() {
+    let kubeconfig = env::var("KUBECONFIG").unwrap_or_default();
+    assert!(
+        !kubeconfig.is_empty() && Path::new(&kubeconfig).is_file(),
+        "KUBECONFIG is not set to the testbed's kubeconfig (got {kubeconfig:?}); {HOW_TO_RUN}"
+    );
+    for var in ["MTM_TESTBED_DIR", "AG_CHART", "AG_CHART_VERSION", "AGENTGATEWAY_LICENSE_KEY"] {
+        assert!(env::var(var).is_ok_and(|v| !v.is_empty()), "{var} is not set; {HOW_TO_RUN}");
+    }
+    for (tool, arg) in [("kubectl", "version"), ("helm", "version")] {
+        let found = Command::new(tool).arg(arg).arg("--client").output();
+        assert!(
+            found.is_ok_and(|o| o.status.success()),
+            "{tool} is not on PATH or does not run; {HOW_TO_RUN}"
+        );
+    }
+}
+
+/// A name no other test, and no earlier run, uses: lowercase, short enough for a label.
+fn unique(what: &str) -> String {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+    format!("tb-{what}-{}-{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed), nanos % 100_000)
+}
+
+fn describe(cmd: &Command) -> String {
+    let mut text = cmd.get_program().to_string_lossy().into_owned();
+    for arg in cmd.get_args() {
+        text.push(' ');
+        text.push_str(&arg.to_string_lossy());
+    }
+    text
+}
+
+/// Runs a command with optional stdin and returns its output, whatever its exit code.
+fn run(cmd: &mut Command, stdin: Option<&str>) -> Output {
+    cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap_or_else(|e| panic!("cannot run {}: {e}; {HOW_TO_RUN}", describe(cmd)));
+    if let Some(text) = stdin {
+        let mut pipe = child.stdin.take().expect("stdin is piped");
+        pipe.write_all(text.as_bytes()).expect("write stdin");
+    }
+    child.wait_with_output().expect("wait for command")
+}
+
+/// Runs a command that must succeed and returns its trimmed stdout.
+fn ok(cmd: &mut Command, stdin: Option<&str>) -> String {
+    let out = run(cmd, stdin);
+    assert!(
+        out.status.success(),
+        "`{}` failed ({}):\n{}{}",
+        describe(cmd),
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+fn kubectl(cluster: &str, args: &[&str]) -> Command {
+    let mut cmd = Command::new("kubectl");
+    cmd.arg("--context").arg(cluster).args(args);
+    cmd
+}
+
+fn helm(cluster: &str, args: &[&str]) -> Command {
+    let mut cmd = Command::new("helm");
+    cmd.arg("--kube-context").arg(cluster).args(args);
+    cmd
+}
+
+/// Polls `check` every half second until it returns true; panics naming `what` after `limit`.
+fn eventually(what: &str, limit: Duration, mut check: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !check() {
+        assert!(start.elapsed() < limit, "timed out after {limit:?} waiting for {what}");
+        thread::sleep(Duration::from_millis(500));
+    }
+}
+
+/// A namespace made for one test and deleted, without waiting, when the test ends.
+struct Namespace {
+    cluster: &'static str,
+    name: String,
+}
+
+impl Namespace {
+    fn new(cluster: &'static str, what: &str) -> Self {
+        let name = unique(what);
+        ok(&mut kubectl(cluster, &["create", "namespace", &name]), None);
+        Namespace { cluster, name }
+    }
+}
+
+impl Drop for Namespace {
+    fn drop(&mut self) {
+        let _ = run(
+            &mut kubectl(self.cluster, &["delete", "namespace", &self.name, "--wait=false", "--ignore-not-found"]),
+            None,
+        );
+    }
+}
+
+fn deployment(name: &str, namespace: &str) -> String {
+    format!(
+        "apiVersion: apps/v1
+kind: Deployment
+metadata: {{ name: {name}, namespace: {namespace} }}
+spec:
+  replicas: 2
+  selector: {{ matchLabels: {{ app: {name} }} }}
+  template:
+    metadata: {{ labels: {{ app: {name} }} }}
+    spec:
+      containers:
+      - {{ name: app, image: registry.invalid/testbed-app:1 }}
+"
+    )
+}
+
+#[test]
+fn deployment_becomes_available_on_each_cluster() {
+    testbed_env();
+    for cluster in CLUSTERS {
+        let ns = Namespace::new(cluster, "deploy");
+        ok(&mut kubectl(cluster, &["apply", "-f", "-"]), Some(&deployment("web", &ns.name)));
+        ok(&mut kubectl(cluster, &["-n", &ns.name, "wait", "--for=condition=Available", "deployment/web", WAIT]), None);
+        let ready = ok(
+            &mut kubectl(cluster, &["-n", &ns.name, "get", "deployment", "web", "-o", "jsonpath={.status.readyReplicas}"]),
+            None,
+        );
+        assert_eq!(ready, "2", "{cluster}: both replicas of {}/web should be ready", ns.name);
+    }
+}
+
+#[test]
+fn namespace_deletion_completes() {
+    testbed_env();
+    for cluster in CLUSTERS {
+        let ns = Namespace::new(cluster, "delete");
+        ok(&mut kubectl(cluster, &["apply", "-f", "-"]), Some(&deployment("doomed", &ns.name)));
+        ok(&mut kubectl(cluster, &["-n", &ns.name, "create", "configmap", "doomed", "--from-literal=a=b"]), None);
+        ok(&mut kubectl(cluster, &["-n", &ns.name, "wait", "--for=condition=Available", "deployment/doomed", WAIT]), None);
+        ok(&mut kubectl(cluster, &["delete", "namespace", &ns.name, "--wait=true", WAIT]), None);
+        let gone = run(&mut kubectl(cluster, &["get", "namespace", &ns.name]), None);
+        assert!(!gone.status.success(), "{cluster}: namespace {} still exists after its deletion finished", ns.name);
+        assert!(String::from_utf8_lossy(&gone.stderr).contains("NotFound"), "{cluster}: {gone:?}");
+    }
+}
+
+#[test]
+fn service_account_token_is_issued() {
+    testbed_env();
+    for cluster in CLUSTERS {
+        let ns = Namespace::new(cluster, "token");
+        // The controller-manager creates the default ServiceAccount of a new namespace.
+        eventually(&format!("{cluster}: ServiceAccount {}/default", ns.name), Duration::from_secs(60), || {
+            run(&mut kubectl(cluster, &["-n", &ns.name, "get", "serviceaccount", "default"]), None).status.success()
+        });
+        let token = ok(&mut kubectl(cluster, &["-n", &ns.name, "create", "token", "default", "--duration=10m"]), None);
+        assert_eq!(token.split('.').count(), 3, "{cluster}: not a JWT: {token:?}");
+        let review = format!(
+            "apiVersion: authentication.k8s.io/v1\nkind: TokenReview\nspec: {{ token: \"{token}\" }}\n"
+        );
+        let user = ok(
+            &mut kubectl(cluster, &["create", "-f", "-", "-o", "jsonpath={.status.authenticated} {.status.user.username}"]),
+            Some(&review),
+        );
+        assert_eq!(user, format!("true system:serviceaccount:{}:default", ns.name), "{cluster}: token review");
+    }
+}
+
+#[test]
+fn standup_is_installed() {
+    testbed_env();
+    for cluster in CLUSTERS {
+        for crd in [
+            "gateways.gateway.networking.k8s.io",
+            "httproutes.gateway.networking.k8s.io",
+            "agentgatewaybackends.agentgateway.dev",
+            "agentgatewaypolicies.agentgateway.dev",
+            "enterpriseagentgatewayparameters.enterpriseagentgateway.solo.io",
+            "enterpriseagentgatewaypolicies.enterpriseagentgateway.solo.io",
+        ] {
+            ok(&mut kubectl(cluster, &["wait", "--for=condition=Established", &format!("crd/{crd}"), "--timeout=5s"]), None);
+        }
+        let classes = ok(&mut kubectl(cluster, &["get", "gatewayclasses", "-o", "name"]), None);
+        for class in ["enterprise-agentgateway", "enterprise-agentgateway-waypoint"] {
+            assert!(classes.lines().any(|l| l == format!("gatewayclass.gateway.networking.k8s.io/{class}")), "{cluster}: {classes}");
+        }
+    }
+    // The standup release exists on east-ag only.
+    let status = ok(&mut helm("east-ag", &["-n", "agentgateway-system", "status", "enterprise-agentgateway"]), None);
+    assert!(status.contains("STATUS: deployed"), "{status}");
+    let west = run(&mut helm("west-ag", &["-n", "agentgateway-system", "status", "enterprise-agentgateway"]), None);
+    assert!(!west.status.success(), "west-ag should not have the standup release");
+}
+
+#[test]
+fn standin_chart_installs_and_upgrades_with_helm_on_both_clusters() {
+    testbed_env();
+    let chart = env::var("AG_CHART").unwrap();
+    let key = env::var("AGENTGATEWAY_LICENSE_KEY").unwrap();
+    let token_exchange = "tokenExchange:
+  enabled: true
+  issuer: \"enterprise-agentgateway.agentgateway-system.svc.cluster.local:7777\"
+  tokenExpiration: 24h
+  subjectValidator: { validatorType: remote, remoteConfig: { url: \"http://mock-idp.test/.well-known/jwks.json\" } }
+  actorValidator: { validatorType: k8s }
+  apiValidator: { validatorType: k8s }
+";
+    for cluster in CLUSTERS {
+        let ns = unique("chart");
+        let _cleanup = Namespace { cluster, name: ns.clone() };
+        let release = "ag-standin";
+        let license = format!("licensing.licenseKey={key}");
+        let install = ["upgrade", "--install", release, &chart, "-n", &ns, "--create-namespace", "--wait", "--timeout=180s"];
+
+        let refused = run(&mut helm(cluster, &install), None);
+        assert!(!refused.status.success(), "{cluster}: the stand-in chart must refuse to install without a licence key");
+
+        ok(&mut helm(cluster, &[&install[..], &["--set-string", &license]].concat()), None);
+        let ports = || {
+            ok(&mut kubectl(cluster, &["-n", &ns, "get", "service", release, "-o", "jsonpath={.spec.ports[*].port}"]), None)
+        };
+        assert!(!ports().split(' ').any(|p| p == "7777"), "{cluster}: port 7777 before token exchange: {}", ports());
+
+        // Lab 6's upgrade: values on stdin, the licence key kept by --reuse-values.
+        let upgrade = [&install[..], &["--reuse-values", "-f", "-"]].concat();
+        ok(&mut helm(cluster, &upgrade), Some(token_exchange));
+        assert!(ports().split(' ').any(|p| p == "7777"), "{cluster}: no port 7777 after token exchange: {}", ports());
+        let settings = ok(
+            &mut kubectl(cluster, &["-n", &ns, "get", "configmap", &format!("{release}-standin-settings"), "-o", "yaml"]),
+            None,
+        );
+        assert!(settings.contains("tokenExchange.enabled: \"true\""), "{cluster}: {settings}");
+        assert!(settings.contains("validatorType: k8s"), "{cluster}: {settings}");
+        assert!(!settings.contains(&key), "{cluster}: the licence key leaked into a ConfigMap");
+        let kept = ok(&mut helm(cluster, &["-n", &ns, "get", "values", release, "-o", "json"]), None);
+        assert!(kept.contains(&key), "{cluster}: --reuse-values lost the licence key: {kept}");
+        ok(&mut kubectl(cluster, &["-n", &ns, "wait", "--for=condition=Available", &format!("deployment/{release}"), WAIT]), None);
+        ok(&mut helm(cluster, &["-n", &ns, "uninstall", release, "--wait"]), None);
+    }
+}
+
+#[test]
+fn waypoint_standin_gives_a_waypoint_gateway_a_ready_pod() {
+    testbed_env();
+    for cluster in CLUSTERS {
+        let ns = Namespace::new(cluster, "waypoint");
+        let gateways = format!(
+            "apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {{ name: wp, namespace: {ns}, labels: {{ istio.io/waypoint-for: service }} }}
+spec:
+  gatewayClassName: enterprise-agentgateway-waypoint
+  listeners: [{{ name: mesh, protocol: HTTP, port: 15088 }}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {{ name: plain, namespace: {ns} }}
+spec:
+  gatewayClassName: enterprise-agentgateway
+  listeners: [{{ name: http, protocol: HTTP, port: 8080 }}]
+",
+            ns = ns.name
+        );
+        ok(&mut kubectl(cluster, &["apply", "-f", "-"]), Some(&gateways));
+        let pods = |gateway: &str| {
+            ok(
+                &mut kubectl(cluster, &[
+                    "-n", &ns.name, "get", "pods", "-o", "name",
+                    "-l", &format!("gateway.networking.k8s.io/gateway-name={gateway}"),
+                ]),
+                None,
+            )
+        };
+        eventually(&format!("{cluster}: a pod for waypoint Gateway {}/wp", ns.name), Duration::from_secs(120), || {
+            !pods("wp").is_empty()
+        });
+        ok(
+            &mut kubectl(cluster, &[
+                "-n", &ns.name, "wait", "--for=condition=Ready", "pod",
+                "-l", "gateway.networking.k8s.io/gateway-name=wp", WAIT,
+            ]),
+            None,
+        );
+        assert_eq!(pods("plain"), "", "{cluster}: a Gateway of the non-waypoint class got a pod");
+
+        ok(&mut kubectl(cluster, &["-n", &ns.name, "delete", "gateway", "wp"]), None);
+        eventually(&format!("{cluster}: the pod of deleted Gateway {}/wp to go", ns.name), Duration::from_secs(120), || {
+            pods("wp").is_empty()
+        });
+    }
+}
+
+/// A disposable testbed instance: own directory and ports, brought down when dropped.
+struct Instance {
+    dir: PathBuf,
+    port_base: u16,
+}
+
+impl Instance {
+    fn script() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/testbed/testbed")
+    }
+
+    fn run(&self, verb: &str) -> Output {
+        run(
+            Command::new(Self::script())
+                .arg(verb)
+                .env("MTM_TESTBED_DIR", &self.dir)
+                .env("MTM_TESTBED_PORT_BASE", self.port_base.to_string()),
+            None,
+        )
+    }
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        if self.dir.exists() {
+            let _ = self.run("down");
+        }
+    }
+}
+
+fn pids_of(dir: &Path) -> Vec<u32> {
+    let mut pids = Vec::new();
+    for cluster in CLUSTERS {
+        for entry in fs::read_dir(dir.join(cluster)).expect("cluster directory").flatten() {
+            if entry.path().extension().is_some_and(|e| e == "pid") {
+                let text = fs::read_to_string(entry.path()).expect("pid file");
+                pids.push(text.trim().parse().expect("pid"));
+            }
+        }
+    }
+    pids
+}
+
+fn alive(pid: u32) -> bool {
+    fs::read_to_string(format!("/proc/{pid}/stat"))
+        .is_ok_and(|stat| stat.rsplit(')').next().is_some_and(|rest| !rest.trim_start().starts_with('Z')))
+}
+
+/// The TCP ports in LISTEN state, each with the socket inode, from /proc/net/tcp{,6}.
+fn listening() -> Vec<(u16, String)> {
+    let mut found = Vec::new();
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        let text = fs::read_to_string(table).unwrap_or_default();
+        for row in text.lines().skip(1) {
+            let cols: Vec<&str> = row.split_whitespace().collect();
+            if cols.len() > 9 && cols[3] == "0A" {
+                let port = cols[1].rsplit(':').next().and_then(|h| u16::from_str_radix(h, 16).ok());
+                if let Some(port) = port {
+                    found.push((port, cols[9].to_string()));
+                }
+            }
+        }
+    }
+    found
+}
+
+/// The ports the given processes listen on, found through their sockets' inodes.
+fn ports_of(pids: &[u32]) -> BTreeSet<u16> {
+    let mut inodes = BTreeSet::new();
+    for pid in pids {
+        for fd in fs::read_dir(format!("/proc/{pid}/fd")).into_iter().flatten().flatten() {
+            if let Ok(target) = fs::read_link(fd.path()) {
+                let target = target.to_string_lossy().into_owned();
+                if let Some(inode) = target.strip_prefix("socket:[").and_then(|t| t.strip_suffix(']')) {
+                    inodes.insert(inode.to_string());
+                }
+            }
+        }
+    }
+    listening().into_iter().filter(|(_, inode)| inodes.contains(inode)).map(|(port, _)| port).collect()
+}
+
+#[test]
+fn down_leaves_no_process_and_no_port_behind() {
+    testbed_env();
+    let instance = Instance {
+        dir: env::temp_dir().join(unique("instance")),
+        // Far from the default instance's 26400-26599.
+        port_base: 27400,
+    };
+    let up = instance.run("up");
+    assert!(up.status.success(), "disposable testbed did not come up:\n{}", String::from_utf8_lossy(&up.stderr));
+    let status = instance.run("status");
+    assert!(status.status.success(), "status after up:\n{}", String::from_utf8_lossy(&status.stdout));
+
+    let pids = pids_of(&instance.dir);
+    assert_eq!(pids.len(), 12, "six processes per cluster: {pids:?}");
+    assert!(pids.iter().all(|&p| alive(p)), "every process runs after up");
+    let ports = ports_of(&pids);
+    assert!(ports.len() >= 10, "etcd (2), apiserver, controller-manager and scheduler listen per cluster: {ports:?}");
+
+    let down = instance.run("down");
+    assert!(down.status.success(), "down failed:\n{}", String::from_utf8_lossy(&down.stderr));
+    let running: Vec<u32> = pids.iter().copied().filter(|&p| alive(p)).collect();
+    assert!(running.is_empty(), "processes still running after down: {running:?}");
+    let open: Vec<u16> = listening().into_iter().map(|(p, _)| p).filter(|p| ports.contains(p)).collect();
+    assert!(open.is_empty(), "ports still listening after down: {open:?}");
+    assert!(!instance.dir.exists(), "down should remove {}", instance.dir.display());
+    let status = instance.run("status");
+    assert!(!status.status.success(), "status should fail once the instance is down");
+}
