@@ -1,0 +1,107 @@
+//! Ctrl-C as the cancel signal of [`super::run`].
+//!
+//! It only turns the first interrupt into `true` on a watch channel; what to print, what to
+//! save and whether a second Ctrl-C should end the process are the caller's decisions.
+
+use std::io;
+
+use tokio::sync::watch;
+
+use super::Error;
+
+/// A receiver that turns `true` on the first Ctrl-C (SIGINT on Unix) and stays `true`.
+///
+/// Must be called inside a Tokio runtime with signals enabled. The handler is installed
+/// before this returns, so an interrupt from then on is never lost, and from then on Ctrl-C
+/// no longer ends the process by default: Tokio keeps its handler until the process exits,
+/// so later interrupts are swallowed unless the caller listens for them itself.
+pub fn ctrl_c_channel() -> Result<watch::Receiver<bool>, Error> {
+    let interrupted = listen().map_err(Error::Signal)?;
+    let (sender, receiver) = watch::channel(false);
+    tokio::spawn(async move {
+        if interrupted.await {
+            // Every receiver may be gone already; then nobody needs to know.
+            let _ = sender.send(true);
+        }
+    });
+    Ok(receiver)
+}
+
+/// Installs the handler now; the future ends with `true` on the first interrupt, or with
+/// `false` if the runtime shuts down first.
+#[cfg(unix)]
+fn listen() -> io::Result<impl Future<Output = bool>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut interrupts = signal(SignalKind::interrupt())?;
+    Ok(async move { interrupts.recv().await.is_some() })
+}
+
+#[cfg(windows)]
+fn listen() -> io::Result<impl Future<Output = bool>> {
+    let mut interrupts = tokio::signal::windows::ctrl_c()?;
+    Ok(async move { interrupts.recv().await.is_some() })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{BufRead, BufReader, Read};
+    use std::process::{Command, Stdio};
+    use std::time::Duration;
+
+    const CHILD_ENV: &str = "MTM_SCHED_SIGNAL_CHILD";
+    const CHILD_TEST: &str = "sched::signal::tests::child_waits_for_ctrl_c";
+
+    /// Sends SIGINT to a child copy of this test binary (never to this process, whose other
+    /// tests could be listening) and checks that its receiver flipped.
+    #[cfg(unix)]
+    #[test]
+    fn the_first_ctrl_c_flips_the_receiver() {
+        let exe = std::env::current_exe().expect("the test binary");
+        let mut child = Command::new(exe)
+            .args([CHILD_TEST, "--exact", "--ignored", "--nocapture"])
+            .env(CHILD_ENV, "1")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start the child test");
+        let mut stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
+        let mut seen = String::new();
+        while !seen.lines().any(|line| line == "ready") {
+            let before = seen.len();
+            stdout.read_line(&mut seen).expect("read the child");
+            if seen.len() == before {
+                let mut stderr = String::new();
+                let _ = child
+                    .stderr
+                    .take()
+                    .map(|mut e| e.read_to_string(&mut stderr));
+                panic!("the child ended before it was ready:\n{seen}\n{stderr}");
+            }
+        }
+        let kill = Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(kill.success());
+        stdout.read_to_string(&mut seen).expect("read the child");
+        let status = child.wait().expect("wait for the child");
+        assert!(status.success(), "child failed: {status}\n{seen}");
+        assert!(seen.lines().any(|line| line == "cancelled"), "{seen}");
+    }
+
+    /// Not a test on its own: the child half of the one above, which starts it with
+    /// `CHILD_ENV` set. Without it, it returns at once.
+    #[tokio::test]
+    #[ignore = "the child of the_first_ctrl_c_flips_the_receiver"]
+    async fn child_waits_for_ctrl_c() {
+        if std::env::var_os(CHILD_ENV).is_none() {
+            return;
+        }
+        let mut cancel = super::ctrl_c_channel().expect("listen for ctrl-c");
+        assert!(!*cancel.borrow());
+        println!("ready");
+        let flipped = tokio::time::timeout(Duration::from_secs(20), cancel.wait_for(|&c| c));
+        assert!(flipped.await.expect("no ctrl-c within 20s").is_ok());
+        println!("cancelled");
+    }
+}
