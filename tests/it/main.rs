@@ -1,5 +1,9 @@
 //! The integration test binary: one binary, one module per area.
 
+mod cli;
+mod golden;
+mod malformed;
 mod sched;
 mod store;
+mod support;
 mod testbed;
