@@ -1,0 +1,251 @@
+//! One logical cluster: its kube context, its client (made on first use), and its
+//! discovery cache.
+//!
+//! The client is built from the kubeconfig the first time a call needs it; a context that
+//! cannot be loaded fails that call, names the cluster and the context, and is tried again
+//! by the next call. Discovery (aggregated, two requests) runs once and is kept until it
+//! misses a kind (a CRD established since) or is invalidated. This module knows nothing of
+//! manifests, diffs or waits.
+
+use crate::error::KubeError;
+use crate::retry::{self, RetryPolicy, Target};
+use kube::Client;
+use kube::api::{Api, DynamicObject};
+use kube::config::{Config, KubeConfigOptions, Kubeconfig};
+use kube::core::{ApiResource, GroupVersionKind};
+use kube::discovery::{Discovery, Scope};
+use mtm_provider::ObjectId;
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::{Mutex, OnceCell};
+
+/// How long a connection attempt may take before it counts as a transient failure.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// A discovery miss does not refresh a cache younger than this.
+const MIN_REFRESH: Duration = Duration::from_secs(1);
+
+/// A kind the API server serves: where to send requests, and whether it is namespaced.
+#[derive(Clone, Debug)]
+pub struct Kind {
+    pub resource: ApiResource,
+    pub namespaced: bool,
+}
+
+struct Cached {
+    discovery: Arc<Discovery>,
+    at: Instant,
+    stale: bool,
+}
+
+pub(crate) struct Cluster {
+    pub name: String,
+    pub context: String,
+    kubeconfig: Option<PathBuf>,
+    pub retry: RetryPolicy,
+    client: OnceCell<Client>,
+    discovery: Mutex<Option<Cached>>,
+}
+
+impl Cluster {
+    pub fn new(
+        name: String,
+        context: String,
+        kubeconfig: Option<PathBuf>,
+        retry: RetryPolicy,
+    ) -> Self {
+        Cluster {
+            name,
+            context,
+            kubeconfig,
+            retry,
+            client: OnceCell::new(),
+            discovery: Mutex::new(None),
+        }
+    }
+
+    fn context_error(&self, message: String) -> KubeError {
+        KubeError::Context {
+            cluster: self.name.clone(),
+            context: self.context.clone(),
+            message,
+        }
+    }
+
+    /// The client, built from the kubeconfig on first use.
+    pub async fn client(&self) -> Result<Client, KubeError> {
+        self.client
+            .get_or_try_init(|| async {
+                let options = KubeConfigOptions {
+                    context: Some(self.context.clone()),
+                    ..Default::default()
+                };
+                let loaded = match &self.kubeconfig {
+                    Some(path) => match Kubeconfig::read_from(path) {
+                        Ok(kc) => Config::from_custom_kubeconfig(kc, &options).await,
+                        Err(e) => Err(e),
+                    },
+                    None => Config::from_kubeconfig(&options).await,
+                };
+                let mut config = loaded.map_err(|e| self.context_error(e.to_string()))?;
+                config.connect_timeout = Some(CONNECT_TIMEOUT);
+                Client::try_from(config).map_err(|e| self.context_error(crate::error::describe(&e)))
+            })
+            .await
+            .cloned()
+    }
+
+    /// Runs one API call with the retry policy, naming `object` in its errors.
+    pub async fn call<T, F, Fut>(&self, object: &str, op: F) -> Result<T, KubeError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, kube::Error>>,
+    {
+        let target = Target {
+            cluster: &self.name,
+            context: &self.context,
+            object,
+        };
+        retry::call(&self.retry, &target, op).await
+    }
+
+    async fn run_discovery(&self) -> Result<Arc<Discovery>, KubeError> {
+        let client = self.client().await?;
+        let what = format!("{}: discovery", self.name);
+        let aggregated = self
+            .call(&what, || Discovery::new(client.clone()).run_aggregated())
+            .await;
+        let discovery = match aggregated {
+            Ok(d) => d,
+            // Servers before 1.30 may lack aggregated discovery: ask group by group.
+            Err(KubeError::Api { .. }) | Err(KubeError::Client { .. }) => {
+                self.call(&what, || Discovery::new(client.clone()).run())
+                    .await?
+            }
+            Err(e) => return Err(e),
+        };
+        Ok(Arc::new(discovery))
+    }
+
+    /// The cached discovery and when it was made; made now if there is none or it is stale.
+    async fn discovery(&self) -> Result<(Arc<Discovery>, Instant), KubeError> {
+        let mut guard = self.discovery.lock().await;
+        if let Some(c) = guard.as_ref()
+            && !c.stale
+        {
+            return Ok((c.discovery.clone(), c.at));
+        }
+        let discovery = self.run_discovery().await?;
+        let at = Instant::now();
+        *guard = Some(Cached {
+            discovery: discovery.clone(),
+            at,
+            stale: false,
+        });
+        Ok((discovery, at))
+    }
+
+    /// Refreshes discovery unless someone else did since `seen`, or it is very young.
+    async fn refresh_after(&self, seen: Instant) -> Result<Arc<Discovery>, KubeError> {
+        let mut guard = self.discovery.lock().await;
+        if let Some(c) = guard.as_ref()
+            && !c.stale
+            && (c.at > seen || c.at.elapsed() < MIN_REFRESH)
+        {
+            return Ok(c.discovery.clone());
+        }
+        let discovery = self.run_discovery().await?;
+        *guard = Some(Cached {
+            discovery: discovery.clone(),
+            at: Instant::now(),
+            stale: false,
+        });
+        Ok(discovery)
+    }
+
+    /// Marks discovery stale: the next lookup asks the server again (a CRD was established).
+    pub async fn invalidate_discovery(&self) {
+        if let Some(c) = self.discovery.lock().await.as_mut() {
+            c.stale = true;
+        }
+    }
+
+    /// The kind of `gvk`, refreshing discovery once if it is not known; `None` if the
+    /// server does not serve it.
+    pub async fn resolve(&self, gvk: &GroupVersionKind) -> Result<Option<Kind>, KubeError> {
+        let (discovery, at) = self.discovery().await?;
+        if let Some(kind) = lookup(&discovery, gvk) {
+            return Ok(Some(kind));
+        }
+        let discovery = self.refresh_after(at).await?;
+        Ok(lookup(&discovery, gvk))
+    }
+
+    /// Like [`Cluster::resolve`], but keeps refreshing (with backoff) for up to `patience`:
+    /// a CRD that was just established may take a moment to be served.
+    pub async fn resolve_patiently(
+        &self,
+        gvk: &GroupVersionKind,
+        patience: Duration,
+    ) -> Result<Option<Kind>, KubeError> {
+        let start = Instant::now();
+        let mut pause = Duration::from_millis(250);
+        loop {
+            if let Some(kind) = self.resolve(gvk).await? {
+                return Ok(Some(kind));
+            }
+            if start.elapsed() + pause > patience {
+                return Ok(None);
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_secs(2));
+        }
+    }
+
+    /// A kind by its name alone (`Pod`, `Gateway`), for waits that give no apiVersion:
+    /// the core group first, then the groups in alphabetical order, preferred versions.
+    pub async fn resolve_kind_name(&self, kind: &str) -> Result<Option<Kind>, KubeError> {
+        let find = |d: &Discovery| {
+            let mut groups = d.groups_alphabetical();
+            groups.sort_by_key(|g| !g.name().is_empty());
+            groups.iter().find_map(|g| {
+                g.recommended_kind(kind).map(|(ar, caps)| Kind {
+                    resource: ar,
+                    namespaced: caps.scope == Scope::Namespaced,
+                })
+            })
+        };
+        let (discovery, at) = self.discovery().await?;
+        if let Some(k) = find(&discovery) {
+            return Ok(Some(k));
+        }
+        Ok(find(&*self.refresh_after(at).await?))
+    }
+
+    /// The dynamic API of a kind, in `namespace` when it is namespaced (all namespaces
+    /// when none is given).
+    pub async fn api(
+        &self,
+        kind: &Kind,
+        namespace: Option<&str>,
+    ) -> Result<Api<DynamicObject>, KubeError> {
+        let client = self.client().await?;
+        Ok(match (kind.namespaced, namespace) {
+            (true, Some(ns)) => Api::namespaced_with(client, ns, &kind.resource),
+            _ => Api::all_with(client, &kind.resource),
+        })
+    }
+}
+
+fn lookup(discovery: &Discovery, gvk: &GroupVersionKind) -> Option<Kind> {
+    discovery.resolve_gvk(gvk).map(|(ar, caps)| Kind {
+        resource: ar,
+        namespaced: caps.scope == Scope::Namespaced,
+    })
+}
+
+/// The group, version and kind of an object identity.
+pub(crate) fn gvk_of(id: &ObjectId) -> GroupVersionKind {
+    GroupVersionKind::gvk(&id.group, &id.version, &id.kind)
+}

@@ -1,0 +1,208 @@
+//! The one place where transient API failures are retried.
+//!
+//! A call is retried with exponential backoff while it fails with 429, a 5xx, or a
+//! connection-level error (refused, reset, timed out), for a bounded time; what is left is
+//! turned into a [`KubeError`] naming the cluster or the object. Nothing else retries:
+//! callers that loop (waits, deletes) do so on a condition, not on errors.
+
+use crate::error::{KubeError, describe};
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+/// Backoff bounds: the first pause, the longest pause, the whole budget.
+#[derive(Clone, Copy, Debug)]
+pub struct RetryPolicy {
+    pub first: Duration,
+    pub max: Duration,
+    pub budget: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            first: Duration::from_millis(200),
+            max: Duration::from_secs(5),
+            budget: Duration::from_secs(30),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The pause after `attempt` failures (0-based), doubling up to `max`.
+    pub fn pause(&self, attempt: u32) -> Duration {
+        let factor = 2u32.saturating_pow(attempt.min(16));
+        self.first.saturating_mul(factor).min(self.max)
+    }
+}
+
+/// Whether a failure may go away by itself.
+pub(crate) fn is_transient(err: &kube::Error) -> bool {
+    match err {
+        kube::Error::Api(status) => {
+            status.code == 429 || (500..600).contains(&status.code) && status.code != 501
+        }
+        kube::Error::HyperError(_) | kube::Error::Service(_) => true,
+        _ => false,
+    }
+}
+
+/// Where a call goes, for messages.
+pub(crate) struct Target<'a> {
+    pub cluster: &'a str,
+    pub context: &'a str,
+    /// The object (or collection) the call is about.
+    pub object: &'a str,
+}
+
+/// Runs `op` until it succeeds, fails for good, or the budget is spent.
+pub(crate) async fn call<T, F, Fut>(
+    policy: &RetryPolicy,
+    target: &Target<'_>,
+    mut op: F,
+) -> Result<T, KubeError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, kube::Error>>,
+{
+    let start = Instant::now();
+    let mut attempt = 0;
+    loop {
+        let err = match op().await {
+            Ok(v) => return Ok(v),
+            Err(e) => e,
+        };
+        if !is_transient(&err) {
+            return Err(permanent(target, err));
+        }
+        let elapsed = start.elapsed();
+        let mut pause = policy.pause(attempt);
+        if let kube::Error::Api(status) = &err
+            && let Some(d) = &status.details
+            && d.retry_after_seconds > 0
+        {
+            pause = pause.max(Duration::from_secs(d.retry_after_seconds.into()));
+        }
+        if elapsed + pause > policy.budget {
+            return Err(match err {
+                kube::Error::Api(status) => KubeError::Api {
+                    object: target.object.to_string(),
+                    status,
+                },
+                other => KubeError::Unavailable {
+                    cluster: target.cluster.to_string(),
+                    context: target.context.to_string(),
+                    after: elapsed,
+                    message: describe(&other),
+                },
+            });
+        }
+        tracing::debug!(
+            cluster = target.cluster,
+            object = target.object,
+            attempt,
+            ?pause,
+            error = %describe(&err),
+            "transient failure, retrying"
+        );
+        tokio::time::sleep(pause).await;
+        attempt += 1;
+    }
+}
+
+fn permanent(target: &Target<'_>, err: kube::Error) -> KubeError {
+    match err {
+        kube::Error::Api(status) => KubeError::Api {
+            object: target.object.to_string(),
+            status,
+        },
+        other => KubeError::Client {
+            object: target.object.to_string(),
+            message: describe(&other),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kube::core::Status;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    fn fast() -> RetryPolicy {
+        RetryPolicy {
+            first: Duration::from_millis(1),
+            max: Duration::from_millis(4),
+            budget: Duration::from_millis(200),
+        }
+    }
+
+    const TARGET: Target<'static> = Target {
+        cluster: "east",
+        context: "east-ag",
+        object: "east/core/ConfigMap/demo/x",
+    };
+
+    #[test]
+    fn pause_doubles_up_to_max() {
+        let p = RetryPolicy::default();
+        assert_eq!(p.pause(0), Duration::from_millis(200));
+        assert_eq!(p.pause(2), Duration::from_millis(800));
+        assert_eq!(p.pause(10), Duration::from_secs(5));
+    }
+
+    #[tokio::test]
+    async fn retries_503_then_succeeds() {
+        let n = AtomicU32::new(0);
+        let got = call(&fast(), &TARGET, || async {
+            if n.fetch_add(1, Ordering::SeqCst) < 2 {
+                Err(kube::Error::Api(
+                    Status::failure("busy", "ServiceUnavailable")
+                        .with_code(503)
+                        .boxed(),
+                ))
+            } else {
+                Ok(7)
+            }
+        })
+        .await
+        .unwrap();
+        assert_eq!(got, 7);
+        assert_eq!(n.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test]
+    async fn does_not_retry_404() {
+        let n = AtomicU32::new(0);
+        let err = call(&fast(), &TARGET, || async {
+            n.fetch_add(1, Ordering::SeqCst);
+            Err::<(), _>(kube::Error::Api(
+                Status::failure("configmaps \"x\" not found", "NotFound")
+                    .with_code(404)
+                    .boxed(),
+            ))
+        })
+        .await
+        .unwrap_err();
+        assert_eq!(n.load(Ordering::SeqCst), 1);
+        assert_eq!(
+            err.to_string(),
+            "east/core/ConfigMap/demo/x: configmaps \"x\" not found (NotFound)"
+        );
+    }
+
+    #[tokio::test]
+    async fn gives_up_within_budget() {
+        let start = Instant::now();
+        let err = call(&fast(), &TARGET, || async {
+            Err::<(), _>(kube::Error::Api(
+                Status::failure("slow down", "TooManyRequests")
+                    .with_code(429)
+                    .boxed(),
+            ))
+        })
+        .await
+        .unwrap_err();
+        assert!(start.elapsed() < Duration::from_secs(2));
+        assert_eq!(err.code(), Some(429));
+    }
+}
