@@ -89,12 +89,55 @@ pub fn object_diff(before: Option<&Value>, after: &Value, manager: &str) -> Vec<
         None => Vec::new(),
     };
     strip_ignored(&mut set);
+    let Some(before) = before else {
+        return vec![FieldDiff {
+            path: String::new(),
+            before: None,
+            after: Some(created(after, &set)),
+            owners: Vec::new(),
+        }];
+    };
     let mut walker = Walker {
         others: &others,
         out: Vec::new(),
     };
-    walker.walk(&set, before, Some(after), &mut Vec::new());
+    // The root of a set is never a leaf: an empty set owns nothing.
+    walker.walk_children(&set, before, after, &mut Vec::new());
     walker.out
+}
+
+/// A new object as we declare it: its identity and the fields we own.
+fn created(after: &Value, set: &Map<String, Value>) -> Value {
+    let mut out = Map::new();
+    for key in ["apiVersion", "kind"] {
+        if let Some(v) = after.get(key) {
+            out.insert(key.into(), v.clone());
+        }
+    }
+    let mut meta = Map::new();
+    for key in ["name", "namespace"] {
+        if let Some(v) = after.pointer(&format!("/metadata/{key}")) {
+            meta.insert(key.into(), v.clone());
+        }
+    }
+    out.insert("metadata".into(), Value::Object(meta));
+    if set.keys().any(|k| k != ".")
+        && let Value::Object(owned) = project(after, set)
+    {
+        merge_values(&mut out, owned);
+    }
+    Value::Object(out)
+}
+
+fn merge_values(a: &mut Map<String, Value>, b: Map<String, Value>) {
+    for (k, v) in b {
+        match (a.get_mut(&k), v) {
+            (Some(Value::Object(existing)), Value::Object(sub)) => merge_values(existing, sub),
+            (_, v) => {
+                a.insert(k, v);
+            }
+        }
+    }
 }
 
 fn strip_ignored(set: &mut Map<String, Value>) {
@@ -245,6 +288,20 @@ impl Walker<'_> {
         });
     }
 
+    fn walk_children(
+        &mut self,
+        set: &Map<String, Value>,
+        before: &Value,
+        after: &Value,
+        keys: &mut Vec<String>,
+    ) {
+        for (key, sub) in set.iter().filter(|(k, _)| *k != ".") {
+            keys.push(key.clone());
+            self.walk(as_set(sub), select(key, before), select(key, after), keys);
+            keys.pop();
+        }
+    }
+
     fn walk(
         &mut self,
         set: &Map<String, Value>,
@@ -271,11 +328,7 @@ impl Walker<'_> {
                     }
                     return;
                 }
-                for (key, sub) in set.iter().filter(|(k, _)| *k != ".") {
-                    keys.push(key.clone());
-                    self.walk(as_set(sub), select(key, b), select(key, a), keys);
-                    keys.pop();
-                }
+                self.walk_children(set, b, a, keys);
             }
             (b, a) => {
                 let b = b.map(|v| project(v, set));
@@ -373,7 +426,8 @@ mod tests {
         assert_eq!(
             d[0].after,
             Some(json!({
-                "metadata": {"labels": {"app": "web"}},
+                "apiVersion": "apps/v1", "kind": "Deployment",
+                "metadata": {"name": "web", "namespace": "demo", "labels": {"app": "web"}},
                 "spec": {"replicas": 1, "template": {"spec": {"containers": [
                     {"name": "app", "image": "nginx:2"}
                 ]}}}
@@ -403,6 +457,21 @@ mod tests {
                 "metadata.labels.app: \"web\" -> - []",
                 "spec.template.spec.containers[name=side]: - -> {\"image\":\"busybox\",\"name\":\"side\"} []",
             ]
+        );
+    }
+
+    #[test]
+    fn nothing_owned_is_no_diff() {
+        // A Namespace declared by name only: the server keeps no set for us at all.
+        let live = json!({"apiVersion": "v1", "kind": "Namespace",
+            "metadata": {"name": "x", "labels": {"kubernetes.io/metadata.name": "x"}}});
+        let mut after = live.clone();
+        after["metadata"]["managedFields"] = json!([{"manager": "before-first-apply",
+            "operation": "Update", "fieldsV1": {"f:metadata": {"f:labels": {}}}}]);
+        assert!(object_diff(Some(&live), &after, "mtm").is_empty());
+        assert_eq!(
+            object_diff(None, &after, "mtm")[0].after,
+            Some(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "x"}}))
         );
     }
 

@@ -15,10 +15,18 @@ use mtm_provider::{Applied, Provider, ProviderError, Resource, Spec};
 
 fn from_kube(resource: &Resource, err: KubeError) -> ProviderError {
     match (err.is_cluster_fault(), err.cluster()) {
-        (true, Some(cluster)) => ProviderError::Cluster {
-            cluster: cluster.to_string(),
-            message: err.to_string(),
-        },
+        (true, Some(cluster)) => {
+            // ProviderError::Cluster names the cluster itself.
+            let text = err.to_string();
+            let message = text
+                .strip_prefix(&format!("cluster {cluster}: "))
+                .unwrap_or(&text)
+                .to_string();
+            ProviderError::Cluster {
+                cluster: cluster.to_string(),
+                message,
+            }
+        }
         _ => ProviderError::Resource {
             address: resource.address.to_string(),
             message: err.to_string(),

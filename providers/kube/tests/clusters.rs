@@ -1,0 +1,772 @@
+//! The Kubernetes provider against the two local clusters (east-ag, west-ag): plans from
+//! server-side dry runs, applies, conflicts, patches, waits, requirements and deletes.
+//! Every test uses namespaces and names of its own and cleans up after itself.
+
+mod support;
+
+use mtm_kube::{Action, KubeError, KubeProvider, RequireError, WaitError};
+use mtm_provider::{Address, Provider, Requirement, Resource, Spec, WaitSpec};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+use support::{id, kubectl, kubectl_try, namespace_id, provider, unique};
+
+fn namespace(name: &str) -> Value {
+    json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+}
+
+fn config_map(ns: &str, name: &str, color: &str) -> Value {
+    json!({"apiVersion": "v1", "kind": "ConfigMap",
+           "metadata": {"name": name, "namespace": ns},
+           "data": {"color": color, "size": "10"}})
+}
+
+fn deployment(ns: &str, name: &str, replicas: i64) -> Value {
+    json!({"apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": name, "namespace": ns, "labels": {"app": name}},
+        "spec": {"replicas": replicas,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {"metadata": {"labels": {"app": name}},
+                "spec": {"containers": [{"name": "app", "image": "nginx:1.27",
+                    "ports": [{"containerPort": 80}]}]}}}})
+}
+
+/// Creates (and waits for) a namespace through the provider.
+async fn make_namespace(p: &KubeProvider, cluster: &str, ns: &str) {
+    let nid = namespace_id(cluster, ns);
+    p.apply_object(&nid, &namespace(ns), false).await.unwrap();
+    p.wait_ready(&nid).await.unwrap();
+}
+
+async fn drop_namespace(p: &KubeProvider, cluster: &str, ns: &str) {
+    p.delete_object(&namespace_id(cluster, ns)).await.unwrap();
+}
+
+fn paths(plan: &mtm_kube::ObjectPlan) -> Vec<String> {
+    plan.diff
+        .iter()
+        .map(|d| {
+            let show = |v: &Option<Value>| v.as_ref().map_or("-".to_string(), |v| v.to_string());
+            format!("{}: {} -> {}", d.path, show(&d.before), show(&d.after))
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apply_then_noop_then_one_field_change() {
+    let p = provider();
+    let ns = unique("mk-apply");
+    let nid = namespace_id("east", &ns);
+    let cid = id("east", "v1", "ConfigMap", Some(&ns), "settings");
+    let did = id("east", "apps/v1", "Deployment", Some(&ns), "web");
+
+    // Before anything exists: creates; the ConfigMap's namespace is created in the same run.
+    let plan = p.plan_object(&nid, &namespace(&ns)).await.unwrap();
+    assert_eq!(plan.action, Action::Create);
+    assert!(plan.unvalidated.is_none(), "{plan:?}");
+    let plan = p
+        .plan_object(&cid, &config_map(&ns, "settings", "blue"))
+        .await
+        .unwrap();
+    assert_eq!(plan.action, Action::Create);
+    assert!(
+        plan.unvalidated
+            .as_deref()
+            .unwrap_or("")
+            .contains(&format!("namespace {ns} does not exist")),
+        "{plan:?}"
+    );
+
+    let a = p.apply_object(&nid, &namespace(&ns), false).await.unwrap();
+    assert_eq!(a.summary, "created");
+    assert!(a.uid.is_some());
+    p.wait_ready(&nid).await.unwrap();
+    let a = p
+        .apply_object(&cid, &config_map(&ns, "settings", "blue"), false)
+        .await
+        .unwrap();
+    assert_eq!(a.summary, "created");
+    p.apply_object(&did, &deployment(&ns, "web", 1), false)
+        .await
+        .unwrap();
+    p.wait_ready(&did).await.unwrap();
+
+    // Right after: nothing to do, although the server added status, defaults, versions.
+    for (oid, m) in [
+        (&nid, namespace(&ns)),
+        (&cid, config_map(&ns, "settings", "blue")),
+        (&did, deployment(&ns, "web", 1)),
+    ] {
+        let plan = p.plan_object(oid, &m).await.unwrap();
+        assert_eq!(plan.action, Action::NoOp, "{oid}: {:?}", plan.diff);
+        assert!(plan.diff.is_empty());
+        assert!(plan.live.is_some());
+    }
+
+    // One field changed: exactly that field, on that object only.
+    let plan = p
+        .plan_object(&cid, &config_map(&ns, "settings", "green"))
+        .await
+        .unwrap();
+    assert_eq!(plan.action, Action::Update);
+    assert_eq!(paths(&plan), vec!["data.color: \"blue\" -> \"green\""]);
+    let plan = p
+        .plan_object(&did, &deployment(&ns, "web", 1))
+        .await
+        .unwrap();
+    assert_eq!(plan.action, Action::NoOp);
+
+    let rv_before = kubectl(
+        "east",
+        &[
+            "get",
+            "deploy",
+            "web",
+            "-n",
+            &ns,
+            "-o",
+            "jsonpath={.metadata.resourceVersion}",
+        ],
+    );
+    let a = p
+        .apply_object(&cid, &config_map(&ns, "settings", "green"), false)
+        .await
+        .unwrap();
+    assert_eq!(a.summary, "configured");
+    let a = p
+        .apply_object(&did, &deployment(&ns, "web", 1), false)
+        .await
+        .unwrap();
+    assert_eq!(a.summary, "unchanged");
+    let rv_after = kubectl(
+        "east",
+        &[
+            "get",
+            "deploy",
+            "web",
+            "-n",
+            &ns,
+            "-o",
+            "jsonpath={.metadata.resourceVersion}",
+        ],
+    );
+    assert_eq!(rv_before, rv_after, "the unchanged Deployment was written");
+    assert_eq!(
+        kubectl(
+            "east",
+            &[
+                "get",
+                "cm",
+                "settings",
+                "-n",
+                &ns,
+                "-o",
+                "jsonpath={.data.color}"
+            ]
+        ),
+        "green"
+    );
+    let plan = p
+        .plan_object(&cid, &config_map(&ns, "settings", "green"))
+        .await
+        .unwrap();
+    assert_eq!(plan.action, Action::NoOp);
+
+    drop_namespace(&p, "east", &ns).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changes_by_other_managers_conflicts_and_force() {
+    let p = provider();
+    let ns = unique("mk-others");
+    make_namespace(&p, "east", &ns).await;
+    let did = id("east", "apps/v1", "Deployment", Some(&ns), "api");
+    let manifest = deployment(&ns, "api", 1);
+    p.apply_object(&did, &manifest, false).await.unwrap();
+
+    // A label mtm does not declare, added by someone else: not ours, not in the plan.
+    kubectl(
+        "east",
+        &["label", "deploy", "api", "-n", &ns, "owner=someone"],
+    );
+    let plan = p.plan_object(&did, &manifest).await.unwrap();
+    assert_eq!(plan.action, Action::NoOp, "{:?}", plan.diff);
+
+    // A declared label and the declared replicas changed by someone else: both show.
+    kubectl(
+        "east",
+        &[
+            "label",
+            "deploy",
+            "api",
+            "-n",
+            &ns,
+            "app=hijacked",
+            "--overwrite",
+        ],
+    );
+    kubectl(
+        "east",
+        &["scale", "deploy", "api", "-n", &ns, "--replicas=3"],
+    );
+    let plan = p.plan_object(&did, &manifest).await.unwrap();
+    assert_eq!(plan.action, Action::Update);
+    assert_eq!(
+        paths(&plan),
+        vec![
+            "metadata.labels.app: \"hijacked\" -> \"api\"",
+            "spec.replicas: 3 -> 1"
+        ]
+    );
+    for d in &plan.diff {
+        assert!(
+            d.owners.iter().any(|o| o.starts_with("kubectl")),
+            "{}: owners {:?}",
+            d.path,
+            d.owners
+        );
+    }
+
+    // Applying without force is a conflict naming the fields and their manager.
+    let err = p.apply_object(&did, &manifest, false).await.unwrap_err();
+    let text = err.to_string();
+    assert!(matches!(err, KubeError::Conflict { .. }), "{text}");
+    assert!(text.contains("field manager \"kubectl"), "{text}");
+    assert!(text.contains(".spec.replicas"), "{text}");
+    assert!(
+        text.contains(&format!("east/apps/Deployment/{ns}/api")),
+        "{text}"
+    );
+    assert!(text.contains("force-conflicts"), "{text}");
+
+    // Force takes them over; the other manager's own label stays.
+    let a = p.apply_object(&did, &manifest, true).await.unwrap();
+    assert_eq!(a.summary, "configured");
+    assert_eq!(
+        kubectl(
+            "east",
+            &[
+                "get",
+                "deploy",
+                "api",
+                "-n",
+                &ns,
+                "-o",
+                "jsonpath={.spec.replicas} {.metadata.labels.app} {.metadata.labels.owner}"
+            ]
+        ),
+        "1 api someone"
+    );
+    let plan = p.plan_object(&did, &manifest).await.unwrap();
+    assert_eq!(plan.action, Action::NoOp, "{:?}", plan.diff);
+
+    drop_namespace(&p, "east", &ns).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crd_and_custom_resource_in_one_run() {
+    let p = provider();
+    let group = format!("{}.mtm.example", unique("g"));
+    let crd_name = format!("widgets.{group}");
+    let crd_id = id(
+        "west",
+        "apiextensions.k8s.io/v1",
+        "CustomResourceDefinition",
+        None,
+        &crd_name,
+    );
+    let crd = json!({
+        "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+        "metadata": {"name": crd_name},
+        "spec": {"group": group, "scope": "Cluster",
+            "names": {"plural": "widgets", "singular": "widget", "kind": "Widget", "listKind": "WidgetList"},
+            "versions": [{"name": "v1", "served": true, "storage": true,
+                "schema": {"openAPIV3Schema": {"type": "object", "properties": {
+                    "spec": {"type": "object", "properties": {"size": {"type": "integer"}}}}}}}]}
+    });
+    let cr_id = id("west", &format!("{group}/v1"), "Widget", None, "first");
+    let cr = json!({"apiVersion": format!("{group}/v1"), "kind": "Widget",
+        "metadata": {"name": "first"}, "spec": {"size": 3}});
+
+    // Warm the discovery cache first, so the CR is found only after a refresh.
+    let plan = p.plan_object(&crd_id, &crd).await.unwrap();
+    assert_eq!(plan.action, Action::Create);
+    let plan = p.plan_object(&cr_id, &cr).await.unwrap();
+    assert_eq!(plan.action, Action::CrdPending);
+    assert!(
+        plan.unvalidated
+            .as_deref()
+            .unwrap()
+            .contains(&format!("no CRD serves {group}/v1 Widget"))
+    );
+    assert_eq!(plan.diff[0].after.as_ref().unwrap()["spec"]["size"], 3);
+
+    p.apply_object(&crd_id, &crd, false).await.unwrap();
+    p.wait_ready(&crd_id).await.unwrap();
+    let a = p.apply_object(&cr_id, &cr, false).await.unwrap();
+    assert_eq!(a.summary, "created");
+    let plan = p.plan_object(&cr_id, &cr).await.unwrap();
+    assert_eq!(plan.action, Action::NoOp, "{:?}", plan.diff);
+    let mut bigger = cr.clone();
+    bigger["spec"]["size"] = json!(4);
+    let plan = p.plan_object(&cr_id, &bigger).await.unwrap();
+    assert_eq!(paths(&plan), vec!["spec.size: 3 -> 4"]);
+
+    p.delete_object(&cr_id).await.unwrap();
+    p.delete_object(&crd_id).await.unwrap();
+    // The kind is gone with its CRD: deleting again is a success.
+    p.delete_object(&cr_id).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn field_patch_applied_then_released() {
+    let p = provider();
+    let ns = unique("mk-patch");
+    make_namespace(&p, "west", &ns).await;
+    // A Service mtm does not own, made by someone else.
+    kubectl(
+        "west",
+        &[
+            "create",
+            "service",
+            "clusterip",
+            "inventory",
+            "-n",
+            &ns,
+            "--tcp=80:8080",
+        ],
+    );
+    let target = id("west", "v1", "Service", Some(&ns), "inventory");
+    let fields = json!({"metadata": {"labels": {"istio.io/use-waypoint": "agw-waypoint"}}});
+    let manager = "mtm-patch-inventory";
+    let get_labels = || {
+        kubectl(
+            "west",
+            &[
+                "get",
+                "svc",
+                "inventory",
+                "-n",
+                &ns,
+                "-o",
+                "jsonpath={.metadata.labels}",
+            ],
+        )
+    };
+
+    let a = p
+        .apply_patch(&target, &fields, manager, false)
+        .await
+        .unwrap();
+    assert_eq!(a.summary, "patched");
+    let labels: Value = serde_json::from_str(&get_labels()).unwrap();
+    assert_eq!(labels["istio.io/use-waypoint"], "agw-waypoint");
+    assert_eq!(labels["app"], "inventory");
+    let a = p
+        .apply_patch(&target, &fields, manager, false)
+        .await
+        .unwrap();
+    assert_eq!(a.summary, "unchanged");
+
+    p.release_patch(&target, manager).await.unwrap();
+    let labels: Value = serde_json::from_str(&get_labels()).unwrap();
+    assert!(labels.get("istio.io/use-waypoint").is_none(), "{labels}");
+    assert_eq!(labels["app"], "inventory", "the rest of the object stays");
+    let managers = kubectl(
+        "west",
+        &[
+            "get",
+            "svc",
+            "inventory",
+            "-n",
+            &ns,
+            "--show-managed-fields",
+            "-o",
+            "jsonpath={.metadata.managedFields[*].manager}",
+        ],
+    );
+    assert!(!managers.contains(manager), "{managers}");
+    // Released twice, or on a target that is gone: nothing to do.
+    p.release_patch(&target, manager).await.unwrap();
+    let missing = id("west", "v1", "Service", Some(&ns), "nowhere");
+    p.release_patch(&missing, manager).await.unwrap();
+    // A patch never creates its target.
+    let err = p
+        .apply_patch(&missing, &fields, manager, false)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!("west/core/Service/{ns}/nowhere (patch {manager}): not found")
+    );
+    assert!(kubectl_try("west", &["get", "svc", "nowhere", "-n", &ns]).is_err());
+
+    drop_namespace(&p, "west", &ns).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unsatisfiable_waits_time_out_naming_resource_and_condition() {
+    let p = provider();
+    let ns = unique("mk-wait");
+    make_namespace(&p, "east", &ns).await;
+    p.apply_object(
+        &id("east", "v1", "ConfigMap", Some(&ns), "plain"),
+        &config_map(&ns, "plain", "red"),
+        false,
+    )
+    .await
+    .unwrap();
+
+    let spec = WaitSpec {
+        name: "nothing-ready".into(),
+        api_version: None,
+        kind: "Pod".into(),
+        namespace: Some(ns.clone()),
+        object: None,
+        selector: Some("app=never".into()),
+        condition: "Ready".into(),
+        timeout: Some("3s".into()),
+    };
+    let start = Instant::now();
+    let err = p.wait("east", &spec).await.unwrap_err();
+    let elapsed = start.elapsed();
+    assert!(matches!(err, WaitError::Timeout { .. }), "{err}");
+    assert!(
+        elapsed >= Duration::from_secs(3) && elapsed < Duration::from_secs(15),
+        "{elapsed:?}"
+    );
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "east: wait nothing-ready: Pod in {ns} matching app=never: timed out after 3s \
+                 waiting for Ready; last seen: no Pod matches yet"
+        )
+    );
+
+    // A named condition that this object never reports.
+    let spec = WaitSpec {
+        name: "plain-programmed".into(),
+        api_version: Some("v1".into()),
+        kind: "ConfigMap".into(),
+        namespace: Some(ns.clone()),
+        object: Some("plain".into()),
+        selector: None,
+        condition: "Programmed".into(),
+        timeout: Some("2s".into()),
+    };
+    let err = p.wait("east", &spec).await.unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "east: wait plain-programmed: ConfigMap in {ns} plain: timed out after 2s \
+                 waiting for Programmed; last seen: no Programmed condition reported yet"
+        )
+    );
+
+    // A satisfiable one returns: the namespace is Active.
+    let spec = WaitSpec {
+        name: "ns-active".into(),
+        api_version: None,
+        kind: "Namespace".into(),
+        namespace: None,
+        object: Some(ns.clone()),
+        selector: None,
+        condition: "Active".into(),
+        timeout: Some("10s".into()),
+    };
+    p.wait("east", &spec).await.unwrap();
+
+    drop_namespace(&p, "east", &ns).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pods_of_a_deployment_become_ready() {
+    let p = provider();
+    let ns = unique("mk-pods");
+    make_namespace(&p, "west", &ns).await;
+    let did = id("west", "apps/v1", "Deployment", Some(&ns), "dev-ui");
+    p.apply_object(&did, &deployment(&ns, "dev-ui", 2), false)
+        .await
+        .unwrap();
+    let spec = WaitSpec {
+        name: "dev-ui-ready".into(),
+        api_version: None,
+        kind: "Pod".into(),
+        namespace: Some(ns.clone()),
+        object: None,
+        selector: Some("app=dev-ui".into()),
+        condition: "Ready".into(),
+        timeout: Some("120s".into()),
+    };
+    p.wait("west", &spec).await.unwrap();
+    let ready = kubectl(
+        "west",
+        &[
+            "get",
+            "pods",
+            "-n",
+            &ns,
+            "-l",
+            "app=dev-ui",
+            "-o",
+            "jsonpath={.items[*].status.conditions[?(@.type==\"Ready\")].status}",
+        ],
+    );
+    assert_eq!(
+        ready.split_whitespace().collect::<Vec<_>>(),
+        vec!["True", "True"]
+    );
+    p.wait_ready(&did).await.unwrap();
+    drop_namespace(&p, "west", &ns).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requirements_present_and_missing() {
+    let p = provider();
+    let crd = |name: &str| Requirement::Object {
+        id: id(
+            "east",
+            "apiextensions.k8s.io/v1",
+            "CustomResourceDefinition",
+            None,
+            name,
+        ),
+        provides: None,
+        hint: Some("install it as in the standup lab".into()),
+    };
+    p.check_requirement("east", &crd("gateways.gateway.networking.k8s.io"))
+        .await
+        .unwrap();
+    let release = Requirement::Release {
+        namespace: "agentgateway-system".into(),
+        name: "enterprise-agentgateway".into(),
+        hint: Some("install it as in the standup lab".into()),
+    };
+    p.check_requirement("east", &release).await.unwrap();
+
+    let err = p
+        .check_requirement("east", &crd("nothere.mtm.example"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, RequireError::Missing { .. }));
+    assert_eq!(
+        err.to_string(),
+        "cluster east: missing CustomResourceDefinition nothere.mtm.example: it does not exist \
+         (install it as in the standup lab)"
+    );
+    // The stand-in release is installed on east only.
+    let err = p.check_requirement("west", &release).await.unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "cluster west: missing helm release agentgateway-system/enterprise-agentgateway: no release \
+         secret sh.helm.release.v1.enterprise-agentgateway.v* in namespace agentgateway-system \
+         (install it as in the standup lab)"
+    );
+    let gc = Requirement::Object {
+        id: id(
+            "west",
+            "gateway.networking.k8s.io/v1",
+            "GatewayClass",
+            None,
+            "no-such-class",
+        ),
+        provides: None,
+        hint: None,
+    };
+    let err = p.check_requirement("west", &gc).await.unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "cluster west: missing GatewayClass no-such-class: it does not exist"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn namespace_delete_waits_for_its_finalizers() {
+    let p = provider().with_delete_timeout(Duration::from_secs(4));
+    let ns = unique("mk-delete");
+    make_namespace(&p, "east", &ns).await;
+    // A ConfigMap held by a finalizer nobody removes keeps the namespace Terminating.
+    let held = json!({"apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "held", "namespace": ns, "finalizers": ["mtm.example/hold"]}});
+    p.apply_object(
+        &id("east", "v1", "ConfigMap", Some(&ns), "held"),
+        &held,
+        false,
+    )
+    .await
+    .unwrap();
+    let nid = namespace_id("east", &ns);
+
+    let err = p.delete_object(&nid).await.unwrap_err();
+    let text = err.to_string();
+    assert!(matches!(err, KubeError::DeleteTimeout { .. }), "{text}");
+    assert!(
+        text.starts_with(&format!("east/core/Namespace/_/{ns}: still present")),
+        "{text}"
+    );
+    assert!(text.contains("phase Terminating"), "{text}");
+
+    // Once the finalizer goes (3 s from now), a delete returns only when the namespace is gone.
+    let release = {
+        let ns = ns.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_secs(3)).await;
+            tokio::task::spawn_blocking(move || {
+                kubectl(
+                    "east",
+                    &[
+                        "patch",
+                        "cm",
+                        "held",
+                        "-n",
+                        &ns,
+                        "--type=merge",
+                        "-p",
+                        r#"{"metadata":{"finalizers":null}}"#,
+                    ],
+                )
+            })
+            .await
+            .unwrap()
+        })
+    };
+    let p = provider().with_delete_timeout(Duration::from_secs(120));
+    let start = Instant::now();
+    p.delete_object(&nid).await.unwrap();
+    assert!(
+        start.elapsed() >= Duration::from_secs(3),
+        "returned before the finalizer went"
+    );
+    release.await.unwrap();
+    let gone = kubectl_try("east", &["get", "namespace", &ns]).unwrap_err();
+    assert!(
+        gone.contains("NotFound") || gone.contains("not found"),
+        "{gone}"
+    );
+    // Already gone is a success.
+    p.delete_object(&nid).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_context_fails_only_its_cluster() {
+    let contexts = BTreeMap::from([
+        ("east".to_string(), "east-ag".to_string()),
+        ("north".to_string(), "north-nowhere".to_string()),
+    ]);
+    let p = KubeProvider::new(contexts).with_kubeconfig(&support::testbed().kubeconfig);
+    let err = p
+        .plan_object(&namespace_id("north", "x"), &namespace("x"))
+        .await
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.starts_with("cluster north: cannot load kube context north-nowhere: "),
+        "{text}"
+    );
+    assert!(err.is_cluster_fault());
+
+    let err = p
+        .plan_object(&namespace_id("south", "x"), &namespace("x"))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "cluster south: no kube context is bound to it (bound: east, north)"
+    );
+
+    // The other cluster of the same provider is unaffected.
+    let plan = p
+        .plan_object(&namespace_id("east", "default"), &namespace("default"))
+        .await
+        .unwrap();
+    assert_eq!(plan.action, Action::NoOp);
+}
+
+fn resource(address: &str, spec: Spec) -> Resource {
+    Resource {
+        address: Address(address.into()),
+        spec,
+        step: Default::default(),
+        stages: vec!["lab1".into()],
+        origin: Default::default(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn provider_trait_applies_and_destroys() {
+    let p = provider();
+    let ns = unique("mk-trait");
+    let ns_res = resource(
+        &format!("lab1/east/core/Namespace/_/{ns}"),
+        Spec::Object {
+            id: namespace_id("east", &ns),
+            manifest: namespace(&ns),
+        },
+    );
+    let dep = resource(
+        &format!("lab1/east/apps/Deployment/{ns}/web"),
+        Spec::Object {
+            id: id("east", "apps/v1", "Deployment", Some(&ns), "web"),
+            manifest: deployment(&ns, "web", 1),
+        },
+    );
+    let wait = resource(
+        "lab1/east/wait/web-pods",
+        Spec::Wait {
+            cluster: "east".into(),
+            wait: WaitSpec {
+                name: "web-pods".into(),
+                api_version: None,
+                kind: "Pod".into(),
+                namespace: Some(ns.clone()),
+                object: None,
+                selector: Some("app=web".into()),
+                condition: "Ready".into(),
+                timeout: Some("120s".into()),
+            },
+        },
+    );
+    assert_eq!(p.apply(&ns_res).await.unwrap().summary, "created");
+    assert_eq!(p.apply(&dep).await.unwrap().summary, "created");
+    // Apply of a Deployment waited for it: it is Available now.
+    let available = kubectl(
+        "east",
+        &[
+            "get",
+            "deploy",
+            "web",
+            "-n",
+            &ns,
+            "-o",
+            "jsonpath={.status.conditions[?(@.type==\"Available\")].status}",
+        ],
+    );
+    assert_eq!(available, "True");
+    assert_eq!(p.apply(&wait).await.unwrap().summary, "Pod Ready");
+
+    let absent = resource(
+        &format!("lab2/east/apps/Deployment/{ns}/web"),
+        Spec::Absent {
+            id: id("east", "apps/v1", "Deployment", Some(&ns), "web"),
+        },
+    );
+    assert_eq!(p.apply(&absent).await.unwrap().summary, "deleted");
+    assert!(kubectl_try("east", &["get", "deploy", "web", "-n", &ns]).is_err());
+
+    let unknown = resource(
+        "lab1/mars/core/Namespace/_/x",
+        Spec::Object {
+            id: namespace_id("mars", "x"),
+            manifest: namespace("x"),
+        },
+    );
+    let err = p.apply(&unknown).await.unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "cluster mars: no kube context is bound to it (bound: east, west)"
+    );
+
+    p.destroy(&dep).await.unwrap();
+    p.destroy(&ns_res).await.unwrap();
+    assert!(kubectl_try("east", &["get", "namespace", &ns]).is_err());
+}
