@@ -38,7 +38,7 @@ start_component() {
 			--service-account-key-file "$pki/sa.pub" --service-account-signing-key-file "$pki/sa.key" \
 			--service-cluster-ip-range "$TB_SERVICE_CIDR" \
 			--authorization-mode Node,RBAC --allow-privileged=true \
-			--profiling=false --v 1
+			--profiling=false
 		;;
 	kube-controller-manager)
 		start_proc "$c" kube-controller-manager -- "$(bin_of kube-controller-manager)" \
@@ -48,13 +48,13 @@ start_component() {
 			--service-account-private-key-file "$pki/sa.key" --root-ca-file "$pki/ca.crt" \
 			--cluster-signing-cert-file "$pki/ca.crt" --cluster-signing-key-file "$pki/ca.key" \
 			--service-cluster-ip-range "$TB_SERVICE_CIDR" \
-			--profiling=false --v 1
+			--profiling=false
 		;;
 	kube-scheduler)
 		start_proc "$c" kube-scheduler -- "$(bin_of kube-scheduler)" \
 			--kubeconfig "$kc" --authentication-kubeconfig "$kc" --authorization-kubeconfig "$kc" \
 			--bind-address 127.0.0.1 --secure-port "$(port "$c" scheduler)" \
-			--leader-elect=false --profiling=false --v 1
+			--leader-elect=false --profiling=false
 		;;
 	kwok)
 		# HOME is moved so that no ~/.kwok/kwok.yaml of the user's changes the stages.

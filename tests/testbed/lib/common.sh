@@ -121,7 +121,7 @@ fail_with_log() {
 		printf 'testbed: error: %s %s: %s\n' "$1" "$2" "$3"
 		if [[ -f $log ]]; then
 			printf 'testbed: last lines of %s:\n' "$log"
-			tail -n 25 "$log" | sed 's/^/    /'
+			tail -n 15 "$log" | sed 's/^/    /'
 		fi
 	} >&2
 	exit 1
