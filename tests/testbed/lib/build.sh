@@ -4,7 +4,6 @@
 # built again only when its version (read from the wrapper's go.mod) changes.
 
 TB_GO=$TESTBED_HOME/go
-TB_K8S_BINS=(kube-apiserver kube-controller-manager kube-scheduler kubectl)
 
 # module_version DIR MODULE: the version of MODULE that DIR/go.mod requires.
 module_version() {
@@ -46,6 +45,7 @@ go_build() {
 	shift 3
 	dest=$(bin_dir "$comp")
 	[[ -d $dest ]] && return 0
+	command -v go >/dev/null || die "go is not on PATH; the testbed builds its binaries with Go"
 	tmp=$dest.partial.$$
 	log=$TB_CACHE/build-$comp.log
 	start=$SECONDS
@@ -76,11 +76,13 @@ k8s_ldflags() {
 }
 
 build_all() {
-	command -v go >/dev/null || die "go is not on PATH; the testbed builds its binaries with Go"
 	mkdir -p "$TB_CACHE"
 	# One build at a time per cache: a second testbed instance waits for the first.
 	exec 9>"$TB_CACHE/.build.lock"
-	flock 9
+	if ! flock -n 9; then
+		say "waiting for another testbed build in $TB_CACHE"
+		flock 9
+	fi
 
 	local v
 	v=$(module_version "$TB_GO/etcd" go.etcd.io/etcd/server/v3)
@@ -88,7 +90,7 @@ build_all() {
 
 	v=$(module_version "$TB_GO/kubernetes" k8s.io/kubernetes)
 	# One invocation for the four binaries, so they share every compiled package.
-	go_build kubernetes "$TB_GO/kubernetes" "$(k8s_ldflags "$v")" \
+	[[ -d $(bin_dir kubernetes) ]] || go_build kubernetes "$TB_GO/kubernetes" "$(k8s_ldflags "$v")" \
 		k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
 		k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl
 	go_build waypoint-standin "$TB_GO/kubernetes" "-s -w" ./cmd/waypoint-standin

@@ -127,5 +127,11 @@ fail_with_log() {
 	exit 1
 }
 
-kubectl_c() { local c=$1; shift; "$TB_DIR/bin/kubectl" --kubeconfig "$TB_DIR/kubeconfig" --context "$c" "$@"; }
+# kubectl keeps its discovery cache in the instance, not in ~/.kube, where another instance
+# on the same ports may have left one.
+kubectl_c() {
+	local c=$1
+	shift
+	"$TB_DIR/bin/kubectl" --kubeconfig "$TB_DIR/kubeconfig" --cache-dir "$TB_DIR/kube-cache" --context "$c" "$@"
+}
 helm_c() { local c=$1; shift; "$TB_DIR/bin/helm" --kubeconfig "$TB_DIR/kubeconfig" --kube-context "$c" "$@"; }

@@ -10,10 +10,17 @@ crds_dirs() {
 
 # Server-side apply: two of the agentgateway CRDs are too large for client-side apply.
 install_crds() {
-	local c=$1 d args=()
+	local c=$1 d args=() crds
 	for d in $(crds_dirs); do args+=(-f "$d"); done
-	kubectl_c "$c" apply --server-side --field-manager mtm-testbed "${args[@]}" >/dev/null
-	kubectl_c "$c" wait --for condition=Established crd --all --timeout "${TB_TIMEOUT}s" >/dev/null
+	crds=$(kubectl_c "$c" apply --server-side --field-manager mtm-testbed "${args[@]}" -o name)
+	# shellcheck disable=SC2086 # one argument per CRD
+	kubectl_c "$c" wait --for condition=Established $crds --timeout "${TB_TIMEOUT}s" >/dev/null
+	# Discovery may lag the Established condition by a moment.
+	for _ in 1 2 3 4 5; do
+		kubectl_c "$c" apply --server-side --field-manager mtm-testbed \
+			-f "$REPO_ROOT/tests/fixtures/standin-gatewayclasses" >/dev/null 2>&1 && return 0
+		sleep 1
+	done
 	kubectl_c "$c" apply --server-side --field-manager mtm-testbed \
 		-f "$REPO_ROOT/tests/fixtures/standin-gatewayclasses" >/dev/null
 }
