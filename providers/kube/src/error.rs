@@ -29,7 +29,8 @@ pub enum KubeError {
     },
 
     #[error(
-        "cluster {cluster} (context {context}) unavailable, gave up after {after:?}: {message}"
+        "cluster {cluster}: context {context} unavailable, gave up after {}: {message}",
+        Secs(after)
     )]
     Unavailable {
         cluster: String,
@@ -66,7 +67,10 @@ pub enum KubeError {
     #[error("{object}: invalid manifest: {message}")]
     Manifest { object: String, message: String },
 
-    #[error("{object}: still present {after:?} after its deletion: {last_seen}")]
+    #[error(
+        "{object}: still present {} after its deletion: {last_seen}",
+        Secs(after)
+    )]
     DeleteTimeout {
         object: String,
         after: Duration,
@@ -124,7 +128,13 @@ pub(crate) fn describe(err: &kube::Error) -> String {
         return describe_status(status);
     }
     let mut parts: Vec<String> = Vec::new();
-    let mut cur: Option<&dyn std::error::Error> = Some(err);
+    // kube's transport wrappers ("ServiceError: ...") only repeat their source.
+    let mut cur: Option<&dyn std::error::Error> = match err {
+        kube::Error::Service(_) | kube::Error::HyperError(_) => {
+            std::error::Error::source(err).or(Some(err))
+        }
+        _ => Some(err),
+    };
     while let Some(e) = cur {
         let text = e.to_string();
         // Keep only what the previous level did not already print.
@@ -165,6 +175,23 @@ pub(crate) fn conflicts_of(status: &Status) -> Vec<Conflict> {
             field: c.field.clone(),
         })
         .collect()
+}
+
+/// A duration as people read it in a message: `3s`, `1.7s`, `2m 5s`.
+pub struct Secs<'a>(pub &'a Duration);
+
+impl fmt::Display for Secs<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let ms = self.0.as_millis();
+        if ms >= 60_000 {
+            let s = ms / 1000;
+            write!(f, "{}m {}s", s / 60, s % 60)
+        } else if ms % 1000 == 0 {
+            write!(f, "{}s", ms / 1000)
+        } else {
+            write!(f, "{:.1}s", self.0.as_secs_f64())
+        }
+    }
 }
 
 struct ConflictList<'a>(&'a [Conflict]);

@@ -17,6 +17,7 @@ mod patch;
 mod provider;
 pub mod require;
 pub mod retry;
+pub mod secret;
 pub mod wait;
 
 pub use cluster::Kind;

@@ -8,6 +8,7 @@ use crate::KubeProvider;
 use crate::cluster::{Cluster, Kind, gvk_of};
 use crate::diff::{self, FieldDiff};
 use crate::error::{KubeError, conflicts_of};
+use crate::secret;
 use kube::api::{Patch, PatchParams};
 use mtm_provider::{Applied, ObjectId};
 use serde_json::Value;
@@ -150,7 +151,18 @@ pub(crate) fn prepare(
         }
         (None, _) => {}
     }
+    if secret::is_secret(&id.group, &id.kind) {
+        secret::fold_string_data(&mut manifest);
+    }
     Ok(manifest)
+}
+
+/// The object as a plan may show it: Secret values replaced by digests.
+fn shown(id: &ObjectId, mut obj: Value) -> Value {
+    if secret::is_secret(&id.group, &id.kind) {
+        secret::redact(&mut obj);
+    }
+    obj
 }
 
 /// The namespace a 404 says is missing, if that is what it says.
@@ -190,7 +202,7 @@ impl KubeProvider {
             };
             return Ok(ObjectPlan::unvalidated(
                 Action::CrdPending,
-                &manifest,
+                &shown(id, manifest),
                 format!(
                     "no CRD serves {group}/{} {} yet: validated at apply",
                     id.version, id.kind
@@ -201,19 +213,21 @@ impl KubeProvider {
         let api = cluster.api(&kind, id.namespace.as_deref()).await?;
         let object = id.to_string();
         let live = cluster.call(&object, || api.get_opt(&id.name)).await?;
-        let live = live.map(|l| to_value(id, &l)).transpose()?;
+        let live = live
+            .map(|l| to_value(id, &l).map(|v| shown(id, v)))
+            .transpose()?;
         let params = PatchParams::apply(MANAGER).force().dry_run();
         let patch = Patch::Apply(&manifest);
         let dry = cluster
             .call(&object, || api.patch(&id.name, &params, &patch))
             .await;
         let after = match dry {
-            Ok(obj) => to_value(id, &obj)?,
+            Ok(obj) => shown(id, to_value(id, &obj)?),
             Err(e) => {
                 return match missing_namespace(&e) {
                     Some(ns) if live.is_none() => Ok(ObjectPlan::unvalidated(
                         Action::Create,
-                        &manifest,
+                        &shown(id, manifest),
                         format!("namespace {ns} does not exist yet: validated at apply"),
                     )),
                     _ => Err(e),

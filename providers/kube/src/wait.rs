@@ -23,7 +23,10 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
 
 #[derive(Debug, thiserror::Error)]
 pub enum WaitError {
-    #[error("{what}: timed out after {after:?} waiting for {condition}; last seen: {last_seen}")]
+    #[error(
+        "{what}: timed out after {} waiting for {condition}; last seen: {last_seen}",
+        crate::error::Secs(after)
+    )]
     Timeout {
         what: String,
         condition: String,
@@ -162,7 +165,11 @@ impl KubeProvider {
             };
             Ok(observe_spec(c, &kind, spec, &what).await?)
         })
-        .await
+        .await?;
+        if spec.kind == "CustomResourceDefinition" && spec.condition == "Established" {
+            c.invalidate_discovery().await;
+        }
+        Ok(())
     }
 
     /// Waits until `id` is ready, if its kind has a readiness (see
@@ -242,7 +249,10 @@ async fn observe_spec(
     if let Some(s) = &spec.selector {
         params = params.labels(s);
     }
-    let list = c.call(what, || api.list(&params)).await?;
+    let mut list = c.call(what, || api.list(&params)).await?;
+    // Objects being deleted are on their way out, not part of what is waited for.
+    list.items
+        .retain(|o| o.metadata.deletion_timestamp.is_none());
     if list.items.is_empty() {
         return Ok(Verdict {
             met: false,

@@ -770,3 +770,95 @@ async fn provider_trait_applies_and_destroys() {
     p.destroy(&ns_res).await.unwrap();
     assert!(kubectl_try("east", &["get", "namespace", &ns]).is_err());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_cluster_is_named_after_bounded_retries() {
+    // A context whose API server does not listen: connections are refused.
+    let path = std::env::temp_dir().join(format!("{}.kubeconfig", unique("mk-dead")));
+    let config = json!({"apiVersion": "v1", "kind": "Config",
+        "clusters": [{"name": "dead", "cluster": {"server": "https://127.0.0.1:1",
+            "insecure-skip-tls-verify": true}}],
+        "users": [{"name": "u", "user": {"token": "t"}}],
+        "contexts": [{"name": "dead-ctx", "context": {"cluster": "dead", "user": "u"}}],
+        "current-context": "dead-ctx"});
+    std::fs::write(&path, config.to_string()).unwrap();
+    let retry = mtm_kube::RetryPolicy {
+        first: Duration::from_millis(100),
+        max: Duration::from_millis(500),
+        budget: Duration::from_secs(2),
+    };
+    let p = KubeProvider::new(BTreeMap::from([(
+        "dead".to_string(),
+        "dead-ctx".to_string(),
+    )]))
+    .with_kubeconfig(&path)
+    .with_retry(retry);
+    let start = Instant::now();
+    let err = p
+        .plan_object(&namespace_id("dead", "x"), &namespace("x"))
+        .await
+        .unwrap_err();
+    let elapsed = start.elapsed();
+    std::fs::remove_file(&path).ok();
+    let text = err.to_string();
+    eprintln!("unreachable: {text}");
+    assert!(matches!(err, KubeError::Unavailable { .. }), "{text}");
+    assert!(
+        text.starts_with("cluster dead: context dead-ctx unavailable, gave up after "),
+        "{text}"
+    );
+    assert!(text.to_lowercase().contains("refused"), "{text}");
+    // Retried (more than one attempt) and bounded by the budget.
+    assert!(
+        elapsed >= Duration::from_millis(700) && elapsed < Duration::from_secs(10),
+        "{elapsed:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secret_values_never_show_and_string_data_changes_do() {
+    let p = provider();
+    let ns = unique("mk-secret");
+    make_namespace(&p, "east", &ns).await;
+    let sid = id("east", "v1", "Secret", Some(&ns), "creds");
+    let secret = |token: &str| {
+        json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "creds", "namespace": ns},
+               "type": "Opaque", "stringData": {"token": token}})
+    };
+    let plan = p.plan_object(&sid, &secret("s3cr3t-one")).await.unwrap();
+    assert_eq!(plan.action, Action::Create);
+    assert!(!format!("{plan:?}").contains("s3cr3t"), "{plan:?}");
+    p.apply_object(&sid, &secret("s3cr3t-one"), false)
+        .await
+        .unwrap();
+    assert_eq!(
+        kubectl(
+            "east",
+            &[
+                "get",
+                "secret",
+                "creds",
+                "-n",
+                &ns,
+                "-o",
+                "jsonpath={.data.token}"
+            ]
+        ),
+        "czNjcjN0LW9uZQ=="
+    );
+    let plan = p.plan_object(&sid, &secret("s3cr3t-one")).await.unwrap();
+    assert_eq!(plan.action, Action::NoOp, "{:?}", plan.diff);
+
+    let plan = p.plan_object(&sid, &secret("s3cr3t-two")).await.unwrap();
+    assert_eq!(plan.action, Action::Update);
+    assert_eq!(plan.diff.len(), 1, "{:?}", plan.diff);
+    assert_eq!(plan.diff[0].path, "data.token");
+    let shown = format!("{plan:?}");
+    assert!(
+        !shown.contains("s3cr3t") && !shown.contains("czNjcjN0"),
+        "{shown}"
+    );
+    assert!(shown.contains("(sensitive sha256:"), "{shown}");
+
+    drop_namespace(&p, "east", &ns).await;
+}
