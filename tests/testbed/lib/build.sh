@@ -51,7 +51,7 @@ go_build() {
 	start=$SECONDS
 	say "building $(basename "$dest") (log: $log)"
 	rm -rf "$tmp"
-	if ! (cd "$mod" && CGO_ENABLED=0 GOTOOLCHAIN=local go build -trimpath -p 2 \
+	if ! (cd "$mod" && CGO_ENABLED=0 GOTOOLCHAIN=local go build -trimpath -buildvcs=false -p 2 \
 		-ldflags "$ldflags" -o "$tmp/" "$@") >"$log" 2>&1; then
 		tail -n 30 "$log" | sed 's/^/    /' >&2
 		rm -rf "$tmp"

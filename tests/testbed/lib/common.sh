@@ -2,6 +2,10 @@
 # Settings, names, ports and small helpers shared by the testbed's commands.
 # Sourced by tests/testbed/testbed; expects TESTBED_HOME and REPO_ROOT to be set.
 
+# CI may start us without HOME; Go needs one too.
+: "${HOME:=$(getent passwd "$(id -u)" | cut -d: -f6)}"
+export HOME
+
 TB_DIR=${MTM_TESTBED_DIR:-$HOME/.local/state/mtm-testbed}
 TB_CACHE=${MTM_TESTBED_CACHE:-$HOME/.cache/mtm-testbed}
 TB_SHARED=${MTM_SHARED_DIR:-$REPO_ROOT/../shared}
