@@ -862,3 +862,126 @@ async fn secret_values_never_show_and_string_data_changes_do() {
 
     drop_namespace(&p, "east", &ns).await;
 }
+
+/// Replaces the plan's `${...}` references with values good enough for the API server.
+fn substitute(text: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let end = rest[start..]
+            .find('}')
+            .map(|e| start + e)
+            .expect("closed ${");
+        out.push_str(match &rest[start + 2..end] {
+            "CLUSTER1" => "east-ag",
+            "CLUSTER2" => "west-ag",
+            "MCP_EVERYTHING_VERSION" => "2026.1.26",
+            "gen.lab-jwt.jwks" => r#"{"keys":[]}"#,
+            _ => "placeholder",
+        });
+        rest = &rest[end + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Every workshop manifest, applied in stage order into namespaces of this test's own
+/// (a later declaration of the same object replaces the earlier), then planned: nothing
+/// of ours differs, for Deployments, Services, Gateways and the vendor's custom resources.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workshop_manifests_plan_noop_right_after_apply() {
+    let p = provider();
+    let suffix = unique("w");
+    let rename = |ns: &str| format!("mk-{suffix}-{ns}");
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../plans/agentic-mcp-lab/manifests");
+    let files = [
+        ("east", "lab1/namespaces.yaml"),
+        ("east", "lab1/mcp-servers.yaml"),
+        ("east", "lab1/clients.yaml"),
+        ("east", "lab2/waypoint.yaml"),
+        ("east", "lab2/waypoint-authz.yaml"),
+        ("east", "lab3/mcp-gateway-service.yaml"),
+        ("east", "lab3/mcp-backend-route.yaml"),
+        ("east", "lab4/mcp-tool-allowlist.yaml"),
+        ("east", "lab5/mcp-jwt-auth.yaml"),
+        ("east", "lab5/mcp-user-rbac.yaml"),
+        ("east", "lab6/namespace.yaml"),
+        ("east", "lab6/mock-idp-httpbin.yaml"),
+        ("east", "lab6/upstream-sts-jwt.yaml"),
+        ("east", "lab6/upstream-waypoint.yaml"),
+        ("west", "bonus/west-namespace.yaml"),
+        ("west", "bonus/west-orders-mcp.yaml"),
+        ("east", "bonus/mcp-be.yaml"),
+    ];
+    // The fold: identity -> last manifest, in first-declared order.
+    let mut objects: Vec<(mtm_provider::ObjectId, Value)> = Vec::new();
+    for (cluster, file) in files {
+        let text = std::fs::read_to_string(root.join(file)).unwrap();
+        let docs: Vec<Value> = serde_saphyr::from_multiple(&substitute(&text))
+            .unwrap_or_else(|e| panic!("{file}: {e}"));
+        for mut doc in docs.into_iter().filter(|d| d.is_object()) {
+            let kind = doc["kind"].as_str().unwrap().to_string();
+            let (ns, name) = if kind == "Namespace" {
+                let renamed = rename(doc["metadata"]["name"].as_str().unwrap());
+                doc["metadata"]["name"] = json!(renamed);
+                (None, renamed)
+            } else {
+                // bonus/west-orders-mcp.yaml takes its namespace from its step: ai-tools.
+                let ns = doc["metadata"]["namespace"].as_str().unwrap_or("ai-tools");
+                let renamed = rename(ns);
+                doc["metadata"]["namespace"] = json!(renamed);
+                (
+                    Some(renamed),
+                    doc["metadata"]["name"].as_str().unwrap().to_string(),
+                )
+            };
+            let oid = id(
+                cluster,
+                doc["apiVersion"].as_str().unwrap(),
+                &kind,
+                ns.as_deref(),
+                &name,
+            );
+            match objects.iter_mut().find(|(o, _)| o.key() == oid.key()) {
+                Some(slot) => *slot = (oid, doc),
+                None => objects.push((oid, doc)),
+            }
+        }
+    }
+    assert!(objects.len() > 30, "{} objects", objects.len());
+
+    for (oid, doc) in &objects {
+        let plan = p
+            .plan_object(oid, doc)
+            .await
+            .unwrap_or_else(|e| panic!("plan {oid}: {e}"));
+        assert_eq!(plan.action, Action::Create, "{oid}");
+        p.apply_object(oid, doc, false)
+            .await
+            .unwrap_or_else(|e| panic!("apply {oid}: {e}"));
+        if oid.kind == "Namespace" {
+            p.wait_ready(oid).await.unwrap();
+        }
+    }
+    let mut changed = Vec::new();
+    for (oid, doc) in &objects {
+        let plan = p
+            .plan_object(oid, doc)
+            .await
+            .unwrap_or_else(|e| panic!("plan {oid}: {e}"));
+        if plan.action != Action::NoOp {
+            changed.push(format!("{oid}: {:?} {:?}", plan.action, plan.diff));
+        }
+    }
+    assert!(
+        changed.is_empty(),
+        "not a no-op right after apply:\n{}",
+        changed.join("\n")
+    );
+
+    for (oid, _) in objects.iter().filter(|(o, _)| o.kind == "Namespace") {
+        p.delete_object(oid).await.unwrap();
+    }
+}
