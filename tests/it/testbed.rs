@@ -27,8 +27,16 @@ fn testbed_env() {
         !kubeconfig.is_empty() && Path::new(&kubeconfig).is_file(),
         "KUBECONFIG is not set to the testbed's kubeconfig (got {kubeconfig:?}); {HOW_TO_RUN}"
     );
-    for var in ["MTM_TESTBED_DIR", "AG_CHART", "AG_CHART_VERSION", "AGENTGATEWAY_LICENSE_KEY"] {
-        assert!(env::var(var).is_ok_and(|v| !v.is_empty()), "{var} is not set; {HOW_TO_RUN}");
+    for var in [
+        "MTM_TESTBED_DIR",
+        "AG_CHART",
+        "AG_CHART_VERSION",
+        "AGENTGATEWAY_LICENSE_KEY",
+    ] {
+        assert!(
+            env::var(var).is_ok_and(|v| !v.is_empty()),
+            "{var} is not set; {HOW_TO_RUN}"
+        );
     }
     for (tool, arg) in [("kubectl", "version"), ("helm", "version")] {
         let found = Command::new(tool).arg(arg).arg("--client").output();
@@ -42,8 +50,15 @@ fn testbed_env() {
 /// A name no other test, and no earlier run, uses: lowercase, short enough for a label.
 fn unique(what: &str) -> String {
     static NEXT: AtomicU32 = AtomicU32::new(0);
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
-    format!("tb-{what}-{}-{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed), nanos % 100_000)
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    format!(
+        "tb-{what}-{}-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed),
+        nanos % 100_000
+    )
 }
 
 fn describe(cmd: &Command) -> String {
@@ -57,10 +72,16 @@ fn describe(cmd: &Command) -> String {
 
 /// Runs a command with optional stdin and returns its output, whatever its exit code.
 fn run(cmd: &mut Command, stdin: Option<&str>) -> Output {
-    cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = cmd.spawn().unwrap_or_else(|e| panic!("cannot run {}: {e}; {HOW_TO_RUN}", describe(cmd)));
+    cmd.stdin(if stdin.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    })
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
+    let mut child = cmd
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}; {HOW_TO_RUN}", describe(cmd)));
     if let Some(text) = stdin {
         let mut pipe = child.stdin.take().expect("stdin is piped");
         pipe.write_all(text.as_bytes()).expect("write stdin");
@@ -82,28 +103,46 @@ fn ok(cmd: &mut Command, stdin: Option<&str>) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
-fn kubectl(cluster: &str, args: &[&str]) -> Command {
+fn kubectl_cmd(cluster: &str, args: &[&str]) -> Command {
     let mut cmd = Command::new("kubectl");
     cmd.arg("--context").arg(cluster).args(args);
     cmd
 }
 
-fn helm(cluster: &str, args: &[&str]) -> Command {
+fn helm_cmd(cluster: &str, args: &[&str]) -> Command {
     let mut cmd = Command::new("helm");
     cmd.arg("--kube-context").arg(cluster).args(args);
     cmd
+}
+
+/// kubectl on one cluster, which must succeed; its trimmed stdout.
+fn kubectl(cluster: &str, args: &[&str]) -> String {
+    ok(&mut kubectl_cmd(cluster, args), None)
+}
+
+/// kubectl on one cluster with `stdin`, which must succeed; its trimmed stdout.
+fn kubectl_stdin(cluster: &str, stdin: &str, args: &[&str]) -> String {
+    ok(&mut kubectl_cmd(cluster, args), Some(stdin))
+}
+
+/// helm on one cluster, with optional stdin, which must succeed; its trimmed stdout.
+fn helm(cluster: &str, stdin: Option<&str>, args: &[&str]) -> String {
+    ok(&mut helm_cmd(cluster, args), stdin)
 }
 
 /// Polls `check` every half second until it returns true; panics naming `what` after `limit`.
 fn eventually(what: &str, limit: Duration, mut check: impl FnMut() -> bool) {
     let start = Instant::now();
     while !check() {
-        assert!(start.elapsed() < limit, "timed out after {limit:?} waiting for {what}");
+        assert!(
+            start.elapsed() < limit,
+            "timed out after {limit:?} waiting for {what}"
+        );
         thread::sleep(Duration::from_millis(500));
     }
 }
 
-/// A namespace made for one test and deleted, without waiting, when the test ends.
+/// A namespace of one test on one cluster, deleted without waiting when the test ends.
 struct Namespace {
     cluster: &'static str,
     name: String,
@@ -111,26 +150,38 @@ struct Namespace {
 
 impl Namespace {
     fn new(cluster: &'static str, what: &str) -> Self {
-        let name = unique(what);
-        ok(&mut kubectl(cluster, &["create", "namespace", &name]), None);
-        Namespace { cluster, name }
+        let ns = Self::named(cluster, what);
+        kubectl(cluster, &["create", "namespace", &ns.name]);
+        ns
     }
-}
 
-impl Drop for Namespace {
-    fn drop(&mut self) {
-        let _ = run(
-            &mut kubectl(self.cluster, &["delete", "namespace", &self.name, "--wait=false", "--ignore-not-found"]),
+    /// A unique name to be created by someone else (helm --create-namespace).
+    fn named(cluster: &'static str, what: &str) -> Self {
+        Namespace {
+            cluster,
+            name: unique(what),
+        }
+    }
+
+    /// kubectl in this namespace, which must succeed.
+    fn kubectl(&self, args: &[&str]) -> String {
+        kubectl(self.cluster, &[&["-n", self.name.as_str()], args].concat())
+    }
+
+    /// kubectl in this namespace, whatever its outcome.
+    fn try_kubectl(&self, args: &[&str]) -> Output {
+        run(
+            &mut kubectl_cmd(self.cluster, &[&["-n", self.name.as_str()], args].concat()),
             None,
-        );
+        )
     }
-}
 
-fn deployment(name: &str, namespace: &str) -> String {
-    format!(
-        "apiVersion: apps/v1
+    /// Applies a Deployment of two replicas and waits until it is Available.
+    fn deploy(&self, name: &str) {
+        let manifest = format!(
+            "apiVersion: apps/v1
 kind: Deployment
-metadata: {{ name: {name}, namespace: {namespace} }}
+metadata: {{ name: {name}, namespace: {ns} }}
 spec:
   replicas: 2
   selector: {{ matchLabels: {{ app: {name} }} }}
@@ -139,8 +190,30 @@ spec:
     spec:
       containers:
       - {{ name: app, image: registry.invalid/testbed-app:1 }}
-"
-    )
+",
+            ns = self.name
+        );
+        kubectl_stdin(self.cluster, &manifest, &["apply", "-f", "-"]);
+        self.kubectl(&[
+            "wait",
+            "--for=condition=Available",
+            &format!("deployment/{name}"),
+            WAIT,
+        ]);
+    }
+}
+
+impl Drop for Namespace {
+    fn drop(&mut self) {
+        let args = [
+            "delete",
+            "namespace",
+            &self.name,
+            "--wait=false",
+            "--ignore-not-found",
+        ];
+        let _ = run(&mut kubectl_cmd(self.cluster, &args), None);
+    }
 }
 
 #[test]
@@ -148,13 +221,19 @@ fn deployment_becomes_available_on_each_cluster() {
     testbed_env();
     for cluster in CLUSTERS {
         let ns = Namespace::new(cluster, "deploy");
-        ok(&mut kubectl(cluster, &["apply", "-f", "-"]), Some(&deployment("web", &ns.name)));
-        ok(&mut kubectl(cluster, &["-n", &ns.name, "wait", "--for=condition=Available", "deployment/web", WAIT]), None);
-        let ready = ok(
-            &mut kubectl(cluster, &["-n", &ns.name, "get", "deployment", "web", "-o", "jsonpath={.status.readyReplicas}"]),
-            None,
+        ns.deploy("web");
+        let ready = ns.kubectl(&[
+            "get",
+            "deployment",
+            "web",
+            "-o",
+            "jsonpath={.status.readyReplicas}",
+        ]);
+        assert_eq!(
+            ready, "2",
+            "{cluster}: both replicas of {}/web should be ready",
+            ns.name
         );
-        assert_eq!(ready, "2", "{cluster}: both replicas of {}/web should be ready", ns.name);
     }
 }
 
@@ -163,13 +242,22 @@ fn namespace_deletion_completes() {
     testbed_env();
     for cluster in CLUSTERS {
         let ns = Namespace::new(cluster, "delete");
-        ok(&mut kubectl(cluster, &["apply", "-f", "-"]), Some(&deployment("doomed", &ns.name)));
-        ok(&mut kubectl(cluster, &["-n", &ns.name, "create", "configmap", "doomed", "--from-literal=a=b"]), None);
-        ok(&mut kubectl(cluster, &["-n", &ns.name, "wait", "--for=condition=Available", "deployment/doomed", WAIT]), None);
-        ok(&mut kubectl(cluster, &["delete", "namespace", &ns.name, "--wait=true", WAIT]), None);
-        let gone = run(&mut kubectl(cluster, &["get", "namespace", &ns.name]), None);
-        assert!(!gone.status.success(), "{cluster}: namespace {} still exists after its deletion finished", ns.name);
-        assert!(String::from_utf8_lossy(&gone.stderr).contains("NotFound"), "{cluster}: {gone:?}");
+        ns.deploy("doomed");
+        ns.kubectl(&["create", "configmap", "doomed", "--from-literal=a=b"]);
+        kubectl(
+            cluster,
+            &["delete", "namespace", &ns.name, "--wait=true", WAIT],
+        );
+        let gone = run(
+            &mut kubectl_cmd(cluster, &["get", "namespace", &ns.name]),
+            None,
+        );
+        let stderr = String::from_utf8_lossy(&gone.stderr);
+        assert!(
+            !gone.status.success() && stderr.contains("NotFound"),
+            "{cluster}: namespace {} should be gone once its deletion finished: {stderr}",
+            ns.name
+        );
     }
 }
 
@@ -179,19 +267,28 @@ fn service_account_token_is_issued() {
     for cluster in CLUSTERS {
         let ns = Namespace::new(cluster, "token");
         // The controller-manager creates the default ServiceAccount of a new namespace.
-        eventually(&format!("{cluster}: ServiceAccount {}/default", ns.name), Duration::from_secs(60), || {
-            run(&mut kubectl(cluster, &["-n", &ns.name, "get", "serviceaccount", "default"]), None).status.success()
+        let what = format!("{cluster}: ServiceAccount {}/default", ns.name);
+        eventually(&what, Duration::from_secs(60), || {
+            ns.try_kubectl(&["get", "serviceaccount", "default"])
+                .status
+                .success()
         });
-        let token = ok(&mut kubectl(cluster, &["-n", &ns.name, "create", "token", "default", "--duration=10m"]), None);
-        assert_eq!(token.split('.').count(), 3, "{cluster}: not a JWT: {token:?}");
+        let token = ns.kubectl(&["create", "token", "default", "--duration=10m"]);
+        assert_eq!(
+            token.split('.').count(),
+            3,
+            "{cluster}: not a JWT: {token:?}"
+        );
         let review = format!(
             "apiVersion: authentication.k8s.io/v1\nkind: TokenReview\nspec: {{ token: \"{token}\" }}\n"
         );
-        let user = ok(
-            &mut kubectl(cluster, &["create", "-f", "-", "-o", "jsonpath={.status.authenticated} {.status.user.username}"]),
-            Some(&review),
+        let jsonpath = "jsonpath={.status.authenticated} {.status.user.username}";
+        let user = kubectl_stdin(cluster, &review, &["create", "-f", "-", "-o", jsonpath]);
+        assert_eq!(
+            user,
+            format!("true system:serviceaccount:{}:default", ns.name),
+            "{cluster}: token review"
         );
-        assert_eq!(user, format!("true system:serviceaccount:{}:default", ns.name), "{cluster}: token review");
     }
 }
 
@@ -207,18 +304,42 @@ fn standup_is_installed() {
             "enterpriseagentgatewayparameters.enterpriseagentgateway.solo.io",
             "enterpriseagentgatewaypolicies.enterpriseagentgateway.solo.io",
         ] {
-            ok(&mut kubectl(cluster, &["wait", "--for=condition=Established", &format!("crd/{crd}"), "--timeout=5s"]), None);
+            kubectl(
+                cluster,
+                &[
+                    "wait",
+                    "--for=condition=Established",
+                    &format!("crd/{crd}"),
+                    "--timeout=5s",
+                ],
+            );
         }
-        let classes = ok(&mut kubectl(cluster, &["get", "gatewayclasses", "-o", "name"]), None);
-        for class in ["enterprise-agentgateway", "enterprise-agentgateway-waypoint"] {
-            assert!(classes.lines().any(|l| l == format!("gatewayclass.gateway.networking.k8s.io/{class}")), "{cluster}: {classes}");
+        let classes = kubectl(cluster, &["get", "gatewayclasses", "-o", "name"]);
+        for class in [
+            "enterprise-agentgateway",
+            "enterprise-agentgateway-waypoint",
+        ] {
+            let name = format!("gatewayclass.gateway.networking.k8s.io/{class}");
+            assert!(
+                classes.lines().any(|l| l == name),
+                "{cluster}: no GatewayClass {class} in {classes}"
+            );
         }
     }
     // The standup release exists on east-ag only.
-    let status = ok(&mut helm("east-ag", &["-n", "agentgateway-system", "status", "enterprise-agentgateway"]), None);
+    let release = [
+        "-n",
+        "agentgateway-system",
+        "status",
+        "enterprise-agentgateway",
+    ];
+    let status = helm("east-ag", None, &release);
     assert!(status.contains("STATUS: deployed"), "{status}");
-    let west = run(&mut helm("west-ag", &["-n", "agentgateway-system", "status", "enterprise-agentgateway"]), None);
-    assert!(!west.status.success(), "west-ag should not have the standup release");
+    let west = run(&mut helm_cmd("west-ag", &release), None);
+    assert!(
+        !west.status.success(),
+        "west-ag should not have the standup release"
+    );
 }
 
 #[test]
@@ -234,37 +355,97 @@ fn standin_chart_installs_and_upgrades_with_helm_on_both_clusters() {
   actorValidator: { validatorType: k8s }
   apiValidator: { validatorType: k8s }
 ";
+    let release = "ag-standin";
     for cluster in CLUSTERS {
-        let ns = unique("chart");
-        let _cleanup = Namespace { cluster, name: ns.clone() };
-        let release = "ag-standin";
+        let ns = Namespace::named(cluster, "chart");
+        let install = [
+            "upgrade",
+            "--install",
+            release,
+            &chart,
+            "-n",
+            &ns.name,
+            "--create-namespace",
+            "--wait",
+            "--timeout=180s",
+        ];
+
+        let refused = run(&mut helm_cmd(cluster, &install), None);
+        assert!(
+            !refused.status.success(),
+            "{cluster}: the stand-in chart must refuse to install without a licence key"
+        );
+
         let license = format!("licensing.licenseKey={key}");
-        let install = ["upgrade", "--install", release, &chart, "-n", &ns, "--create-namespace", "--wait", "--timeout=180s"];
-
-        let refused = run(&mut helm(cluster, &install), None);
-        assert!(!refused.status.success(), "{cluster}: the stand-in chart must refuse to install without a licence key");
-
-        ok(&mut helm(cluster, &[&install[..], &["--set-string", &license]].concat()), None);
-        let ports = || {
-            ok(&mut kubectl(cluster, &["-n", &ns, "get", "service", release, "-o", "jsonpath={.spec.ports[*].port}"]), None)
+        helm(
+            cluster,
+            None,
+            &[&install[..], &["--set-string", &license]].concat(),
+        );
+        let has_7777 = || {
+            let ports = ns.kubectl(&[
+                "get",
+                "service",
+                release,
+                "-o",
+                "jsonpath={.spec.ports[*].port}",
+            ]);
+            ports.split(' ').any(|p| p == "7777")
         };
-        assert!(!ports().split(' ').any(|p| p == "7777"), "{cluster}: port 7777 before token exchange: {}", ports());
+        assert!(
+            !has_7777(),
+            "{cluster}: port 7777 open before token exchange is enabled"
+        );
 
         // Lab 6's upgrade: values on stdin, the licence key kept by --reuse-values.
-        let upgrade = [&install[..], &["--reuse-values", "-f", "-"]].concat();
-        ok(&mut helm(cluster, &upgrade), Some(token_exchange));
-        assert!(ports().split(' ').any(|p| p == "7777"), "{cluster}: no port 7777 after token exchange: {}", ports());
-        let settings = ok(
-            &mut kubectl(cluster, &["-n", &ns, "get", "configmap", &format!("{release}-standin-settings"), "-o", "yaml"]),
-            None,
+        helm(
+            cluster,
+            Some(token_exchange),
+            &[&install[..], &["--reuse-values", "-f", "-"]].concat(),
         );
-        assert!(settings.contains("tokenExchange.enabled: \"true\""), "{cluster}: {settings}");
-        assert!(settings.contains("validatorType: k8s"), "{cluster}: {settings}");
-        assert!(!settings.contains(&key), "{cluster}: the licence key leaked into a ConfigMap");
-        let kept = ok(&mut helm(cluster, &["-n", &ns, "get", "values", release, "-o", "json"]), None);
-        assert!(kept.contains(&key), "{cluster}: --reuse-values lost the licence key: {kept}");
-        ok(&mut kubectl(cluster, &["-n", &ns, "wait", "--for=condition=Available", &format!("deployment/{release}"), WAIT]), None);
-        ok(&mut helm(cluster, &["-n", &ns, "uninstall", release, "--wait"]), None);
+        assert!(
+            has_7777(),
+            "{cluster}: no port 7777 on the Service once token exchange is enabled"
+        );
+        let settings = ns.kubectl(&[
+            "get",
+            "configmap",
+            &format!("{release}-standin-settings"),
+            "-o",
+            "yaml",
+        ]);
+        assert!(
+            settings.contains("tokenExchange.enabled: \"true\""),
+            "{cluster}: {settings}"
+        );
+        assert!(
+            settings.contains("validatorType: k8s"),
+            "{cluster}: {settings}"
+        );
+        assert!(
+            !settings.contains(&key),
+            "{cluster}: the licence key leaked into a ConfigMap"
+        );
+        let values = helm(
+            cluster,
+            None,
+            &["-n", &ns.name, "get", "values", release, "-o", "json"],
+        );
+        assert!(
+            values.contains(&key),
+            "{cluster}: --reuse-values lost the licence key: {values}"
+        );
+        ns.kubectl(&[
+            "wait",
+            "--for=condition=Available",
+            &format!("deployment/{release}"),
+            WAIT,
+        ]);
+        helm(
+            cluster,
+            None,
+            &["-n", &ns.name, "uninstall", release, "--wait"],
+        );
     }
 }
 
@@ -290,32 +471,36 @@ spec:
 ",
             ns = ns.name
         );
-        ok(&mut kubectl(cluster, &["apply", "-f", "-"]), Some(&gateways));
-        let pods = |gateway: &str| {
-            ok(
-                &mut kubectl(cluster, &[
-                    "-n", &ns.name, "get", "pods", "-o", "name",
-                    "-l", &format!("gateway.networking.k8s.io/gateway-name={gateway}"),
-                ]),
-                None,
-            )
-        };
-        eventually(&format!("{cluster}: a pod for waypoint Gateway {}/wp", ns.name), Duration::from_secs(120), || {
-            !pods("wp").is_empty()
-        });
-        ok(
-            &mut kubectl(cluster, &[
-                "-n", &ns.name, "wait", "--for=condition=Ready", "pod",
-                "-l", "gateway.networking.k8s.io/gateway-name=wp", WAIT,
-            ]),
-            None,
+        kubectl_stdin(cluster, &gateways, &["apply", "-f", "-"]);
+        let selector = |gateway: &str| format!("gateway.networking.k8s.io/gateway-name={gateway}");
+        let pods =
+            |gateway: &str| ns.kubectl(&["get", "pods", "-o", "name", "-l", &selector(gateway)]);
+        let limit = Duration::from_secs(120);
+        eventually(
+            &format!("{cluster}: a pod for waypoint Gateway {}/wp", ns.name),
+            limit,
+            || !pods("wp").is_empty(),
         );
-        assert_eq!(pods("plain"), "", "{cluster}: a Gateway of the non-waypoint class got a pod");
+        ns.kubectl(&[
+            "wait",
+            "--for=condition=Ready",
+            "pod",
+            "-l",
+            &selector("wp"),
+            WAIT,
+        ]);
+        assert_eq!(
+            pods("plain"),
+            "",
+            "{cluster}: a Gateway of the non-waypoint class got a pod"
+        );
 
-        ok(&mut kubectl(cluster, &["-n", &ns.name, "delete", "gateway", "wp"]), None);
-        eventually(&format!("{cluster}: the pod of deleted Gateway {}/wp to go", ns.name), Duration::from_secs(120), || {
-            pods("wp").is_empty()
-        });
+        ns.kubectl(&["delete", "gateway", "wp"]);
+        eventually(
+            &format!("{cluster}: the pod of deleted Gateway {}/wp to go", ns.name),
+            limit,
+            || pods("wp").is_empty(),
+        );
     }
 }
 
@@ -352,7 +537,10 @@ impl Drop for Instance {
 fn pids_of(dir: &Path) -> Vec<u32> {
     let mut pids = Vec::new();
     for cluster in CLUSTERS {
-        for entry in fs::read_dir(dir.join(cluster)).expect("cluster directory").flatten() {
+        for entry in fs::read_dir(dir.join(cluster))
+            .expect("cluster directory")
+            .flatten()
+        {
             if entry.path().extension().is_some_and(|e| e == "pid") {
                 let text = fs::read_to_string(entry.path()).expect("pid file");
                 pids.push(text.trim().parse().expect("pid"));
@@ -363,8 +551,11 @@ fn pids_of(dir: &Path) -> Vec<u32> {
 }
 
 fn alive(pid: u32) -> bool {
-    fs::read_to_string(format!("/proc/{pid}/stat"))
-        .is_ok_and(|stat| stat.rsplit(')').next().is_some_and(|rest| !rest.trim_start().starts_with('Z')))
+    fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        stat.rsplit(')')
+            .next()
+            .is_some_and(|rest| !rest.trim_start().starts_with('Z'))
+    })
 }
 
 /// The TCP ports in LISTEN state, each with the socket inode, from /proc/net/tcp{,6}.
@@ -375,7 +566,10 @@ fn listening() -> Vec<(u16, String)> {
         for row in text.lines().skip(1) {
             let cols: Vec<&str> = row.split_whitespace().collect();
             if cols.len() > 9 && cols[3] == "0A" {
-                let port = cols[1].rsplit(':').next().and_then(|h| u16::from_str_radix(h, 16).ok());
+                let port = cols[1]
+                    .rsplit(':')
+                    .next()
+                    .and_then(|h| u16::from_str_radix(h, 16).ok());
                 if let Some(port) = port {
                     found.push((port, cols[9].to_string()));
                 }
@@ -389,16 +583,27 @@ fn listening() -> Vec<(u16, String)> {
 fn ports_of(pids: &[u32]) -> BTreeSet<u16> {
     let mut inodes = BTreeSet::new();
     for pid in pids {
-        for fd in fs::read_dir(format!("/proc/{pid}/fd")).into_iter().flatten().flatten() {
+        for fd in fs::read_dir(format!("/proc/{pid}/fd"))
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
             if let Ok(target) = fs::read_link(fd.path()) {
                 let target = target.to_string_lossy().into_owned();
-                if let Some(inode) = target.strip_prefix("socket:[").and_then(|t| t.strip_suffix(']')) {
+                if let Some(inode) = target
+                    .strip_prefix("socket:[")
+                    .and_then(|t| t.strip_suffix(']'))
+                {
                     inodes.insert(inode.to_string());
                 }
             }
         }
     }
-    listening().into_iter().filter(|(_, inode)| inodes.contains(inode)).map(|(port, _)| port).collect()
+    listening()
+        .into_iter()
+        .filter(|(_, inode)| inodes.contains(inode))
+        .map(|(port, _)| port)
+        .collect()
 }
 
 #[test]
@@ -410,23 +615,58 @@ fn down_leaves_no_process_and_no_port_behind() {
         port_base: 27400,
     };
     let up = instance.run("up");
-    assert!(up.status.success(), "disposable testbed did not come up:\n{}", String::from_utf8_lossy(&up.stderr));
+    assert!(
+        up.status.success(),
+        "disposable testbed did not come up:\n{}",
+        String::from_utf8_lossy(&up.stderr)
+    );
     let status = instance.run("status");
-    assert!(status.status.success(), "status after up:\n{}", String::from_utf8_lossy(&status.stdout));
+    assert!(
+        status.status.success(),
+        "status after up:\n{}",
+        String::from_utf8_lossy(&status.stdout)
+    );
 
     let pids = pids_of(&instance.dir);
     assert_eq!(pids.len(), 12, "six processes per cluster: {pids:?}");
-    assert!(pids.iter().all(|&p| alive(p)), "every process runs after up");
+    assert!(
+        pids.iter().all(|&p| alive(p)),
+        "every process runs after up"
+    );
     let ports = ports_of(&pids);
-    assert!(ports.len() >= 10, "etcd (2), apiserver, controller-manager and scheduler listen per cluster: {ports:?}");
+    assert!(
+        ports.len() >= 10,
+        "etcd (2), apiserver, controller-manager and scheduler listen per cluster: {ports:?}"
+    );
 
     let down = instance.run("down");
-    assert!(down.status.success(), "down failed:\n{}", String::from_utf8_lossy(&down.stderr));
+    assert!(
+        down.status.success(),
+        "down failed:\n{}",
+        String::from_utf8_lossy(&down.stderr)
+    );
     let running: Vec<u32> = pids.iter().copied().filter(|&p| alive(p)).collect();
-    assert!(running.is_empty(), "processes still running after down: {running:?}");
-    let open: Vec<u16> = listening().into_iter().map(|(p, _)| p).filter(|p| ports.contains(p)).collect();
-    assert!(open.is_empty(), "ports still listening after down: {open:?}");
-    assert!(!instance.dir.exists(), "down should remove {}", instance.dir.display());
+    assert!(
+        running.is_empty(),
+        "processes still running after down: {running:?}"
+    );
+    let open: Vec<u16> = listening()
+        .into_iter()
+        .map(|(p, _)| p)
+        .filter(|p| ports.contains(p))
+        .collect();
+    assert!(
+        open.is_empty(),
+        "ports still listening after down: {open:?}"
+    );
+    assert!(
+        !instance.dir.exists(),
+        "down should remove {}",
+        instance.dir.display()
+    );
     let status = instance.run("status");
-    assert!(!status.status.success(), "status should fail once the instance is down");
+    assert!(
+        !status.status.success(),
+        "status should fail once the instance is down"
+    );
 }
