@@ -1,0 +1,210 @@
+//! State: what mtm has applied, one record per resource, and the revisions that applied it.
+//!
+//! This module defines the `Store` trait the engine writes through, the serde types it
+//! stores, the envelope that carries their schema version, and `MemoryStore` for tests of
+//! other modules. It does not know how state is kept on disk (only `sled.rs` does), what a
+//! plan or a cluster is, or how a manifest was hashed or redacted: callers hand it records
+//! that are already final.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+pub mod lock;
+mod memory;
+mod sled;
+mod time;
+
+pub use self::lock::{Holder, Lock, LockError};
+pub use self::memory::MemoryStore;
+pub use self::sled::{OpenError, SledStore, open_locked};
+pub use self::time::{now_rfc3339, rfc3339};
+
+/// The version of everything this mtm writes into state. A state written with a newer
+/// schema is refused rather than misread.
+pub const SCHEMA: u32 = 1;
+
+/// What mtm applied for one resource, as of the revision that last touched it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    /// The resource's stable address (stage / cluster / group / kind / namespace / name).
+    pub address: String,
+    /// Logical cluster name (east, west), if the resource lives in one.
+    pub cluster: Option<String>,
+    /// The Kubernetes object it is, if it is one.
+    pub identity: Option<Identity>,
+    /// object, patch, release, generated, ...
+    pub kind: String,
+    /// sha256 hex of what was applied.
+    pub hash: String,
+    /// What was applied, sensitive values already replaced by hashes by the caller.
+    pub manifest: Value,
+    /// The revision that wrote this record.
+    pub revision: u64,
+    /// RFC 3339 UTC.
+    pub applied_at: String,
+    /// What existed before mtm touched it, restored on destroy.
+    pub prior: Option<Value>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Identity {
+    pub group: String,
+    pub version: String,
+    pub kind: String,
+    pub namespace: Option<String>,
+    pub name: String,
+    pub uid: Option<String>,
+}
+
+/// One apply, destroy or rollback.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Revision {
+    pub number: u64,
+    pub command: String,
+    pub targets: Vec<String>,
+    pub started_at: String,
+    pub finished_at: Option<String>,
+    pub result: RevisionResult,
+    /// In the order they were recorded.
+    pub changes: Vec<Change>,
+    /// Every record as it stood when the revision finished, so a rollback needs nothing
+    /// else. Empty while the revision runs.
+    pub applied: BTreeMap<String, Record>,
+}
+
+/// A revision without its changes and snapshot, for listings.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RevisionSummary {
+    pub number: u64,
+    pub command: String,
+    pub targets: Vec<String>,
+    pub started_at: String,
+    pub finished_at: Option<String>,
+    pub result: RevisionResult,
+    /// How many changes it recorded.
+    pub changes: usize,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "lowercase")]
+pub enum RevisionResult {
+    Running,
+    Succeeded,
+    Failed {
+        message: String,
+    },
+    /// The process that ran it died before finishing it.
+    Interrupted,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Change {
+    pub address: String,
+    /// create, update, delete or restore.
+    pub action: String,
+    /// Hash of what was applied, when something was.
+    pub hash: Option<String>,
+}
+
+/// Where the engine persists what it did. Every write is durable when it returns.
+pub trait Store: Send + Sync {
+    /// All records, ordered by address.
+    fn records(&self) -> Result<Vec<Record>, StoreError>;
+    fn record(&self, address: &str) -> Result<Option<Record>, StoreError>;
+    /// Insert or replace the record at `record.address`; flushed on return.
+    fn put_record(&self, record: &Record) -> Result<(), StoreError>;
+    /// Whether there was a record to remove; flushed on return.
+    fn remove_record(&self, address: &str) -> Result<bool, StoreError>;
+    /// Start a revision, numbered one past the last; stored as running on return.
+    fn begin_revision(&self, command: &str, targets: &[String]) -> Result<u64, StoreError>;
+    /// Append a change to a running revision; flushed on return.
+    fn record_change(&self, revision: u64, change: &Change) -> Result<(), StoreError>;
+    /// Close a running revision with a final result and snapshot the current records
+    /// into it; flushed on return.
+    fn finish_revision(&self, revision: u64, result: RevisionResult) -> Result<(), StoreError>;
+    /// All revisions, oldest first, without changes or snapshots.
+    fn revisions(&self) -> Result<Vec<RevisionSummary>, StoreError>;
+    fn revision(&self, number: u64) -> Result<Option<Revision>, StoreError>;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("no revision {0} in state")]
+    NoSuchRevision(u64),
+    #[error("revision {0} is already finished")]
+    Finished(u64),
+    #[error("revision {0} cannot finish as running")]
+    FinishRunning(u64),
+    #[error(
+        "state entry {what} was written by a newer mtm (schema {found}, this mtm reads {SCHEMA}); upgrade mtm"
+    )]
+    NewerEntry { what: String, found: u32 },
+    #[error("state entry {what} is unreadable; the state directory may be damaged")]
+    Decode {
+        what: String,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("cannot encode {what} for state")]
+    Encode {
+        what: String,
+        #[source]
+        source: serde_json::Error,
+    },
+    /// The storage underneath failed; `action` says what was being done.
+    #[error("cannot {action}")]
+    Backend {
+        action: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+}
+
+/// How every value is stored: with the schema it was written in.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Envelope<T> {
+    pub schema: u32,
+    pub data: T,
+}
+
+impl<T: Serialize> Envelope<T> {
+    /// `value` in the current schema, as JSON bytes.
+    pub fn encode(what: &str, value: T) -> Result<Vec<u8>, StoreError> {
+        let envelope = Envelope {
+            schema: SCHEMA,
+            data: value,
+        };
+        serde_json::to_vec(&envelope).map_err(|source| StoreError::Encode {
+            what: what.to_string(),
+            source,
+        })
+    }
+}
+
+impl<T: for<'de> Deserialize<'de>> Envelope<T> {
+    /// The value in `bytes`, refused if a newer mtm wrote it.
+    pub fn decode(what: &str, bytes: &[u8]) -> Result<T, StoreError> {
+        #[derive(Deserialize)]
+        struct Version {
+            schema: u32,
+        }
+        let decode_error = |source| StoreError::Decode {
+            what: what.to_string(),
+            source,
+        };
+        // The version first, so a newer shape is reported as newer, not as damage.
+        let version: Version = serde_json::from_slice(bytes).map_err(decode_error)?;
+        if version.schema > SCHEMA {
+            return Err(StoreError::NewerEntry {
+                what: what.to_string(),
+                found: version.schema,
+            });
+        }
+        let envelope: Envelope<T> = serde_json::from_slice(bytes).map_err(decode_error)?;
+        Ok(envelope.data)
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod contract;

@@ -1,0 +1,467 @@
+//! `SledStore`: the `Store` on disk, a sled database in `<state dir>/db`.
+//!
+//! The only module that imports sled. It keeps five trees (records by address, revision
+//! headers, changes, snapshots, meta with the schema version), flushes before every write
+//! returns, refuses state from a newer schema, and at open marks revisions that a dead
+//! process left running as interrupted. It does not take the mtm lock (`open_locked`
+//! does, before opening) and does not know what a record means.
+
+use super::lock::{Holder, Lock, LockError};
+use super::{
+    Change, Envelope, Record, Revision, RevisionResult, RevisionSummary, SCHEMA, Store, StoreError,
+    now_rfc3339,
+};
+use ::sled::transaction::{ConflictableTransactionError, TransactionError};
+use ::sled::{Db, Transactional, Tree};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, PoisonError};
+
+/// The sled database's directory inside the state directory.
+const DB: &str = "db";
+const SCHEMA_KEY: &[u8] = b"schema";
+
+#[derive(Debug)]
+pub struct SledStore {
+    dir: PathBuf,
+    db: Db,
+    records: Tree,
+    /// Revision number (big-endian) to `Header`.
+    revisions: Tree,
+    /// Revision number then a sequence number (both big-endian) to `Change`.
+    changes: Tree,
+    /// Revision number to the records as the revision finished.
+    snapshots: Tree,
+    meta: Tree,
+    /// Serialises numbering and finishing revisions within this process; sled's own file
+    /// lock keeps other processes out.
+    revision_guard: Mutex<()>,
+}
+
+/// A revision as stored, without its changes and snapshot (kept in their own trees so
+/// that recording a change or listing revisions never rewrites or reads them).
+#[derive(Debug, Serialize, Deserialize)]
+struct Header {
+    number: u64,
+    command: String,
+    targets: Vec<String>,
+    started_at: String,
+    finished_at: Option<String>,
+    result: RevisionResult,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error("cannot create state directory {}", dir.display())]
+    CreateDir {
+        dir: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error(transparent)]
+    Lock(#[from] LockError),
+    #[error("{}", busy(dir, holder.as_deref()))]
+    Busy {
+        dir: PathBuf,
+        /// Who the lock file names, if there is one.
+        holder: Option<Box<Holder>>,
+    },
+    #[error(
+        "state in {} was written by a newer mtm (schema {found}, this mtm reads up to {SCHEMA})\n  help: use that newer mtm, or move the state directory aside",
+        dir.display()
+    )]
+    NewerSchema { dir: PathBuf, found: u32 },
+    #[error("cannot open state in {}", dir.display())]
+    Failed {
+        dir: PathBuf,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+}
+
+fn busy(dir: &Path, holder: Option<&Holder>) -> String {
+    let by = match holder {
+        Some(holder) => format!(", whose lock names {holder}"),
+        None => String::new(),
+    };
+    format!(
+        "state in {} is open in another process{by}\n  help: wait for that process to finish, or stop it",
+        dir.display()
+    )
+}
+
+/// Take the lock in `dir` (created if missing) for `command`, then open the store.
+/// Drop the store before the lock: a tuple drops its lock first.
+pub fn open_locked(dir: &Path, command: &str) -> Result<(Lock, SledStore), OpenError> {
+    std::fs::create_dir_all(dir).map_err(|source| OpenError::CreateDir {
+        dir: dir.to_path_buf(),
+        source,
+    })?;
+    let lock = Lock::acquire(dir, command)?;
+    let store = SledStore::open(dir)?;
+    Ok((lock, store))
+}
+
+impl SledStore {
+    /// Open (or create) the state in `dir`. Another process that has it open makes this
+    /// fail with `OpenError::Busy`; it never waits.
+    pub fn open(dir: &Path) -> Result<SledStore, OpenError> {
+        let failed = |source: ::sled::Error| open_error(dir, source);
+        let db = ::sled::Config::new()
+            .path(dir.join(DB))
+            .open()
+            .map_err(failed)?;
+        let tree = |name: &str| db.open_tree(name).map_err(failed);
+        let store = SledStore {
+            dir: dir.to_path_buf(),
+            records: tree("records")?,
+            revisions: tree("revisions")?,
+            changes: tree("changes")?,
+            snapshots: tree("snapshots")?,
+            meta: tree("meta")?,
+            db,
+            revision_guard: Mutex::new(()),
+        };
+        store.check_schema()?;
+        store
+            .interrupt_running()
+            .map_err(|source| OpenError::Failed {
+                dir: dir.to_path_buf(),
+                source: Box::new(source),
+            })?;
+        Ok(store)
+    }
+
+    /// The state directory this store was opened in.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn check_schema(&self) -> Result<(), OpenError> {
+        let failed = |source: Box<dyn std::error::Error + Send + Sync>| OpenError::Failed {
+            dir: self.dir.clone(),
+            source,
+        };
+        match self.meta.get(SCHEMA_KEY).map_err(|e| failed(e.into()))? {
+            None => {
+                self.meta
+                    .insert(SCHEMA_KEY, &SCHEMA.to_be_bytes())
+                    .map_err(|e| failed(e.into()))?;
+                self.db.flush().map_err(|e| failed(e.into()))?;
+                Ok(())
+            }
+            Some(bytes) => {
+                let found = <[u8; 4]>::try_from(bytes.as_ref())
+                    .map(u32::from_be_bytes)
+                    .map_err(|_| failed("its schema version is unreadable".into()))?;
+                if found > SCHEMA {
+                    return Err(OpenError::NewerSchema {
+                        dir: self.dir.clone(),
+                        found,
+                    });
+                }
+                // Older schemas would be migrated here; there are none yet.
+                Ok(())
+            }
+        }
+    }
+
+    /// Mark revisions still running as interrupted. Nothing else can have this state open
+    /// (sled's file lock), so any running revision belongs to a process that died; its
+    /// snapshot is the records as that process left them.
+    fn interrupt_running(&self) -> Result<(), StoreError> {
+        for header in self.headers()? {
+            if header.result == RevisionResult::Running {
+                self.close(header, RevisionResult::Interrupted, None)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn headers(&self) -> Result<Vec<Header>, StoreError> {
+        let mut headers = Vec::new();
+        for entry in &self.revisions {
+            let (key, value) = entry.map_err(backend("read revisions"))?;
+            headers.push(Envelope::decode(&revision_name(&key), &value)?);
+        }
+        Ok(headers)
+    }
+
+    fn header(&self, number: u64) -> Result<Option<Header>, StoreError> {
+        let what = || format!("revision {number}");
+        match self.revisions.get(number.to_be_bytes()) {
+            Ok(Some(bytes)) => Envelope::decode(&what(), &bytes).map(Some),
+            Ok(None) => Ok(None),
+            Err(e) => Err(backend(&format!("read {}", what()))(e)),
+        }
+    }
+
+    fn running(&self, number: u64) -> Result<Header, StoreError> {
+        let header = self
+            .header(number)?
+            .ok_or(StoreError::NoSuchRevision(number))?;
+        if header.result != RevisionResult::Running {
+            return Err(StoreError::Finished(number));
+        }
+        Ok(header)
+    }
+
+    /// The current records as an envelope holding a map from address to each record's
+    /// stored envelope: `{"schema":1,"data":{"<address>":{"schema":1,"data":{...}},...}}`.
+    /// Copied byte for byte, never decoded, so finishing a revision over many records
+    /// costs a copy, not a parse; each record keeps the schema it was written in.
+    fn snapshot(&self) -> Result<Vec<u8>, StoreError> {
+        let mut out = format!("{{\"schema\":{SCHEMA},\"data\":{{").into_bytes();
+        for (i, entry) in self.records.iter().enumerate() {
+            let (key, value) = entry.map_err(backend("read records"))?;
+            if i > 0 {
+                out.push(b',');
+            }
+            let address = String::from_utf8_lossy(&key);
+            serde_json::to_writer(&mut out, address.as_ref()).map_err(|source| {
+                StoreError::Encode {
+                    what: "snapshot".to_string(),
+                    source,
+                }
+            })?;
+            out.push(b':');
+            out.extend_from_slice(&value);
+        }
+        out.extend_from_slice(b"}}");
+        Ok(out)
+    }
+
+    fn decode_snapshot(number: u64, bytes: &[u8]) -> Result<BTreeMap<String, Record>, StoreError> {
+        #[derive(Deserialize)]
+        struct Version {
+            schema: u32,
+        }
+        let what = format!("snapshot of revision {number}");
+        // Versions first, so a record from a newer mtm is reported as newer, not as damage.
+        let versions: BTreeMap<String, Version> = Envelope::decode(&what, bytes)?;
+        if let Some((address, newer)) = versions.iter().find(|(_, v)| v.schema > SCHEMA) {
+            return Err(StoreError::NewerEntry {
+                what: format!("record {address} in {what}"),
+                found: newer.schema,
+            });
+        }
+        let stored: BTreeMap<String, Envelope<Record>> = Envelope::decode(&what, bytes)?;
+        Ok(stored.into_iter().map(|(a, r)| (a, r.data)).collect())
+    }
+
+    /// Finish `header` with `result` and a snapshot of the current records, header and
+    /// snapshot in one transaction, then flush.
+    fn close(
+        &self,
+        mut header: Header,
+        result: RevisionResult,
+        finished_at: Option<String>,
+    ) -> Result<(), StoreError> {
+        let number = header.number;
+        let key = number.to_be_bytes();
+        let snapshot = self.snapshot()?;
+        header.result = result;
+        header.finished_at = finished_at;
+        let header = Envelope::encode("revision", header)?;
+        (&self.revisions, &self.snapshots)
+            .transaction(|(revisions, snapshots)| {
+                revisions.insert(&key, header.as_slice())?;
+                snapshots.insert(&key, snapshot.as_slice())?;
+                Ok::<_, ConflictableTransactionError<()>>(())
+            })
+            .map_err(|e| match e {
+                TransactionError::Storage(e) => backend(&format!("finish revision {number}"))(e),
+                TransactionError::Abort(()) => unreachable!("the transaction never aborts"),
+            })?;
+        self.flush()
+    }
+
+    fn flush(&self) -> Result<(), StoreError> {
+        self.db
+            .flush()
+            .map(drop)
+            .map_err(backend("flush state to disk"))
+    }
+}
+
+impl Store for SledStore {
+    fn records(&self) -> Result<Vec<Record>, StoreError> {
+        let mut records = Vec::new();
+        for entry in &self.records {
+            let (key, value) = entry.map_err(backend("read records"))?;
+            records.push(Envelope::decode(&record_name(&key), &value)?);
+        }
+        Ok(records)
+    }
+
+    fn record(&self, address: &str) -> Result<Option<Record>, StoreError> {
+        let what = format!("record {address}");
+        match self.records.get(address) {
+            Ok(Some(bytes)) => Envelope::decode(&what, &bytes).map(Some),
+            Ok(None) => Ok(None),
+            Err(e) => Err(backend(&format!("read {what}"))(e)),
+        }
+    }
+
+    fn put_record(&self, record: &Record) -> Result<(), StoreError> {
+        let what = format!("record {}", record.address);
+        let bytes = Envelope::encode(&what, record)?;
+        self.records
+            .insert(record.address.as_bytes(), bytes)
+            .map_err(backend(&format!("write {what}")))?;
+        self.flush()
+    }
+
+    fn remove_record(&self, address: &str) -> Result<bool, StoreError> {
+        let removed = self
+            .records
+            .remove(address)
+            .map_err(backend(&format!("remove record {address}")))?;
+        self.flush()?;
+        Ok(removed.is_some())
+    }
+
+    fn begin_revision(&self, command: &str, targets: &[String]) -> Result<u64, StoreError> {
+        let _guard = self
+            .revision_guard
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let last = self.revisions.last().map_err(backend("read revisions"))?;
+        let number = match last {
+            Some((key, _)) => revision_number(&key).map_or(1, |n| n + 1),
+            None => 1,
+        };
+        let header = Header {
+            number,
+            command: command.to_string(),
+            targets: targets.to_vec(),
+            started_at: now_rfc3339(),
+            finished_at: None,
+            result: RevisionResult::Running,
+        };
+        let bytes = Envelope::encode("revision", header)?;
+        self.revisions
+            .insert(number.to_be_bytes(), bytes)
+            .map_err(backend(&format!("write revision {number}")))?;
+        self.flush()?;
+        Ok(number)
+    }
+
+    fn record_change(&self, revision: u64, change: &Change) -> Result<(), StoreError> {
+        self.running(revision)?;
+        let sequence = self.db.generate_id().map_err(backend("number a change"))?;
+        let mut key = [0; 16];
+        key[..8].copy_from_slice(&revision.to_be_bytes());
+        key[8..].copy_from_slice(&sequence.to_be_bytes());
+        let bytes = Envelope::encode("change", change)?;
+        self.changes
+            .insert(key, bytes)
+            .map_err(backend(&format!("write a change of revision {revision}")))?;
+        self.flush()
+    }
+
+    fn finish_revision(&self, revision: u64, result: RevisionResult) -> Result<(), StoreError> {
+        if result == RevisionResult::Running {
+            return Err(StoreError::FinishRunning(revision));
+        }
+        let _guard = self
+            .revision_guard
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let header = self.running(revision)?;
+        self.close(header, result, Some(now_rfc3339()))
+    }
+
+    fn revisions(&self) -> Result<Vec<RevisionSummary>, StoreError> {
+        self.headers()?
+            .into_iter()
+            .map(|h| {
+                let changes = self.changes.scan_prefix(h.number.to_be_bytes()).count();
+                Ok(RevisionSummary {
+                    number: h.number,
+                    command: h.command,
+                    targets: h.targets,
+                    started_at: h.started_at,
+                    finished_at: h.finished_at,
+                    result: h.result,
+                    changes,
+                })
+            })
+            .collect()
+    }
+
+    fn revision(&self, number: u64) -> Result<Option<Revision>, StoreError> {
+        let Some(header) = self.header(number)? else {
+            return Ok(None);
+        };
+        let key = number.to_be_bytes();
+        let mut changes = Vec::new();
+        for entry in self.changes.scan_prefix(key) {
+            let (_, value) = entry.map_err(backend(&format!("read revision {number}")))?;
+            changes.push(Envelope::decode(
+                &format!("change of revision {number}"),
+                &value,
+            )?);
+        }
+        let applied = match self.snapshots.get(key) {
+            Ok(Some(bytes)) => Self::decode_snapshot(number, &bytes)?,
+            Ok(None) => BTreeMap::new(),
+            Err(e) => return Err(backend(&format!("read revision {number}"))(e)),
+        };
+        Ok(Some(Revision {
+            number,
+            command: header.command,
+            targets: header.targets,
+            started_at: header.started_at,
+            finished_at: header.finished_at,
+            result: header.result,
+            changes,
+            applied,
+        }))
+    }
+}
+
+/// `StoreError::Backend` for a failed `action`.
+fn backend(action: &str) -> impl FnOnce(::sled::Error) -> StoreError {
+    let action = action.to_string();
+    move |source| StoreError::Backend {
+        action,
+        source: Box::new(source),
+    }
+}
+
+fn open_error(dir: &Path, error: ::sled::Error) -> OpenError {
+    // sled reports its own exclusive file lock only through this message.
+    let locked = matches!(&error, ::sled::Error::Io(e)
+        if e.kind() == io::ErrorKind::Other && e.to_string().starts_with("could not acquire lock"));
+    if locked {
+        return OpenError::Busy {
+            dir: dir.to_path_buf(),
+            holder: Lock::inspect(dir).ok().flatten().map(Box::new),
+        };
+    }
+    OpenError::Failed {
+        dir: dir.to_path_buf(),
+        source: Box::new(error),
+    }
+}
+
+fn revision_number(key: &[u8]) -> Option<u64> {
+    <[u8; 8]>::try_from(key).ok().map(u64::from_be_bytes)
+}
+
+fn revision_name(key: &[u8]) -> String {
+    match revision_number(key) {
+        Some(n) => format!("revision {n}"),
+        None => format!("revision key {key:02x?}"),
+    }
+}
+
+fn record_name(key: &[u8]) -> String {
+    format!("record {}", String::from_utf8_lossy(key))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,237 @@
+//! Tests of the on-disk store: the shared contract, persistence across opens, interrupted
+//! revisions, schema refusal and sled's own lock. Raw writes go through the store's trees
+//! so that only `sled.rs` names the sled crate.
+
+use super::{OpenError, SCHEMA_KEY, SledStore, open_locked};
+use crate::store::contract::{self, record};
+use crate::store::{Change, Lock, LockError, RevisionResult, Store, StoreError};
+use serde_json::json;
+
+fn fresh() -> (tempfile::TempDir, SledStore) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SledStore::open(dir.path()).unwrap();
+    (dir, store)
+}
+
+#[test]
+fn records() {
+    contract::records(&fresh().1);
+}
+
+#[test]
+fn revisions() {
+    contract::revisions(&fresh().1);
+}
+
+#[test]
+fn snapshots() {
+    contract::snapshots(&fresh().1);
+}
+
+#[test]
+fn finished_revisions_are_closed() {
+    contract::finished_revisions_are_closed(&fresh().1);
+}
+
+#[test]
+fn everything_survives_a_reopen() {
+    let (dir, store) = fresh();
+    store.put_record(&record("a", 1)).unwrap();
+    let n = store
+        .begin_revision("mtm apply", &["lab1".to_string()])
+        .unwrap();
+    let change = Change {
+        address: "a".to_string(),
+        action: "create".to_string(),
+        hash: None,
+    };
+    store.record_change(n, &change).unwrap();
+    store.finish_revision(n, RevisionResult::Succeeded).unwrap();
+    let before = store.revision(n).unwrap().unwrap();
+    drop(store);
+
+    let store = SledStore::open(dir.path()).unwrap();
+    assert_eq!(store.records().unwrap(), [record("a", 1)]);
+    assert_eq!(store.revision(n).unwrap().unwrap(), before);
+    assert_eq!(before.changes, [change]);
+    assert_eq!(store.begin_revision("mtm destroy", &[]).unwrap(), 2);
+}
+
+#[test]
+fn a_revision_left_running_reads_as_interrupted_after_reopen() {
+    let (dir, store) = fresh();
+    let n = store
+        .begin_revision("mtm apply --target lab6", &[])
+        .unwrap();
+    store.put_record(&record("a", n)).unwrap();
+    // Still running for the process that began it.
+    assert_eq!(
+        store.revisions().unwrap()[0].result,
+        RevisionResult::Running
+    );
+    drop(store); // without finishing, as a killed process would
+
+    let store = SledStore::open(dir.path()).unwrap();
+    let summary = &store.revisions().unwrap()[0];
+    assert_eq!(summary.result, RevisionResult::Interrupted);
+    assert_eq!(summary.finished_at, None);
+    let revision = store.revision(n).unwrap().unwrap();
+    assert_eq!(revision.applied.keys().collect::<Vec<_>>(), ["a"]);
+    assert!(matches!(
+        store.finish_revision(n, RevisionResult::Succeeded),
+        Err(StoreError::Finished(1))
+    ));
+}
+
+#[test]
+fn a_newer_schema_is_refused() {
+    let (dir, store) = fresh();
+    store.put_record(&record("a", 1)).unwrap();
+    store.meta.insert(SCHEMA_KEY, &2u32.to_be_bytes()).unwrap();
+    drop(store);
+
+    let err = SledStore::open(dir.path()).unwrap_err();
+    assert!(
+        matches!(err, OpenError::NewerSchema { found: 2, .. }),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "state in {} was written by a newer mtm (schema 2, this mtm reads up to 1)\n  help: use that newer mtm, or move the state directory aside",
+            dir.path().display()
+        )
+    );
+}
+
+#[test]
+fn a_new_store_records_its_schema() {
+    let (_dir, store) = fresh();
+    let stored = store.meta.get(SCHEMA_KEY).unwrap().unwrap();
+    assert_eq!(stored.as_ref(), 1u32.to_be_bytes());
+}
+
+#[test]
+fn an_entry_from_a_newer_schema_is_refused_not_misread() {
+    let (_dir, store) = fresh();
+    let newer = json!({"schema": 2, "data": {"address": "a", "shape": "unknown"}});
+    store
+        .records
+        .insert("a", serde_json::to_vec(&newer).unwrap())
+        .unwrap();
+    let err = store.record("a").unwrap_err();
+    assert!(
+        matches!(err, StoreError::NewerEntry { found: 2, .. }),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string()
+            .starts_with("state entry record a was written by a newer mtm")
+    );
+    assert!(store.records().is_err());
+}
+
+#[test]
+fn a_damaged_entry_is_named() {
+    let (_dir, store) = fresh();
+    store
+        .records
+        .insert("lab1/east/x", b"{not json".as_slice())
+        .unwrap();
+    let err = store.records().unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "state entry record lab1/east/x is unreadable; the state directory may be damaged"
+    );
+}
+
+#[test]
+fn a_second_open_is_refused_clearly() {
+    let (dir, _store) = fresh();
+    let err = SledStore::open(dir.path()).unwrap_err();
+    assert!(
+        matches!(err, OpenError::Busy { holder: None, .. }),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "state in {} is open in another process\n  help: wait for that process to finish, or stop it",
+            dir.path().display()
+        )
+    );
+
+    // With a lock file present, the message names its holder.
+    let lock = Lock::acquire(dir.path(), "mtm apply --target lab6").unwrap();
+    let message = SledStore::open(dir.path()).unwrap_err().to_string();
+    assert!(
+        message.contains(&format!(", whose lock names {}", lock.holder())),
+        "{message}"
+    );
+}
+
+#[test]
+fn open_locked_creates_the_directory_and_excludes_a_second_caller() {
+    let base = tempfile::tempdir().unwrap();
+    let dir = base.path().join("nested/state");
+    let (lock, store) = open_locked(&dir, "mtm apply").unwrap();
+    assert_eq!(lock.path(), dir.join("lock"));
+    assert_eq!(store.dir(), dir);
+
+    let err = open_locked(&dir, "mtm plan").unwrap_err();
+    assert!(
+        matches!(err, OpenError::Lock(LockError::Held { .. })),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains(": mtm apply\n"), "{err}");
+
+    drop(store);
+    drop(lock);
+    let (_lock, store) = open_locked(&dir, "mtm plan").unwrap();
+    assert!(store.records().unwrap().is_empty());
+}
+
+#[test]
+fn a_failed_open_releases_the_lock() {
+    let (dir, _store) = fresh();
+    let err = open_locked(dir.path(), "mtm apply").unwrap_err();
+    assert!(matches!(err, OpenError::Busy { .. }), "{err:?}");
+    assert_eq!(Lock::inspect(dir.path()).unwrap(), None);
+}
+
+#[test]
+fn a_snapshot_keeps_addresses_that_need_escaping() {
+    let (_dir, store) = fresh();
+    let odd = record("lab1/east/\"quoted\"\\back\u{1}/ü", 1);
+    store.put_record(&odd).unwrap();
+    store.put_record(&record("plain", 1)).unwrap();
+    let n = store.begin_revision("mtm apply", &[]).unwrap();
+    store.finish_revision(n, RevisionResult::Succeeded).unwrap();
+    let applied = store.revision(n).unwrap().unwrap().applied;
+    assert_eq!(applied.len(), 2);
+    assert_eq!(applied[&odd.address], odd);
+}
+
+#[test]
+fn a_snapshot_holding_a_newer_record_is_refused_not_misread() {
+    let (_dir, store) = fresh();
+    store.put_record(&record("a", 1)).unwrap();
+    let newer = json!({"schema": 2, "data": {"address": "b", "shape": "unknown"}});
+    store
+        .records
+        .insert("b", serde_json::to_vec(&newer).unwrap())
+        .unwrap();
+    let n = store.begin_revision("mtm apply", &[]).unwrap();
+    store.finish_revision(n, RevisionResult::Succeeded).unwrap();
+    let err = store.revision(n).unwrap_err();
+    assert!(
+        matches!(err, StoreError::NewerEntry { found: 2, .. }),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string().starts_with(
+            "state entry record b in snapshot of revision 1 was written by a newer mtm"
+        ),
+        "{err}"
+    );
+}
