@@ -70,16 +70,19 @@ fn main() {
     let t = Instant::now();
     let plan = load(dir.path(), &LoadOptions::from_process(Vec::new())).unwrap_or_else(|d| panic!("{d}"));
     let load_time = t.elapsed();
+    let after_load = peak_mib();
 
     let all: Vec<String> = plan.stages.iter().map(|s| s.name.clone()).collect();
     let t = Instant::now();
     let nodes = fold(&plan, &all);
     let count = nodes.len();
     let fold_time = t.elapsed();
+    let after_fold = peak_mib();
 
     let t = Instant::now();
     let g = Graph::build(&plan, nodes).unwrap_or_else(|d| panic!("{d}"));
     let build_time = t.elapsed();
+    let after_build = peak_mib();
     let edges = g.graph.edge_count();
 
     let t = Instant::now();
@@ -102,5 +105,8 @@ fn main() {
         "  graph build + sort + target closure {:>9.1} ms",
         (build_time + sort_time + target_time).as_secs_f64() * 1e3
     );
-    println!("  peak memory (VmHWM)                 {:>9.1} MiB (before loading: {before:.1} MiB)", peak_mib());
+    println!(
+        "  peak memory (VmHWM)                 {:>9.1} MiB (before loading {before:.1}, after load {after_load:.1}, fold {after_fold:.1}, build {after_build:.1})",
+        peak_mib()
+    );
 }

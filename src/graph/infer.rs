@@ -23,22 +23,23 @@ use mtm_provider::resource::{Requirement, Spec};
 use serde_json::Value;
 use std::collections::{BTreeSet, HashMap};
 
-type Key = (String, String, String, Option<String>, String);
+/// An object identity borrowed from the nodes: (cluster, group, kind, namespace, name).
+type Key<'a> = (&'a str, &'a str, &'a str, Option<&'a str>, &'a str);
 
-fn key(cluster: &str, group: &str, kind: &str, ns: Option<&str>, name: &str) -> Key {
+fn key<'a>(id: &'a ObjectId) -> Key<'a> {
     (
-        cluster.to_string(),
-        group.to_string(),
-        kind.to_string(),
-        ns.map(str::to_string),
-        name.to_string(),
+        &id.cluster,
+        &id.group,
+        &id.kind,
+        id.namespace.as_deref(),
+        &id.name,
     )
 }
 
 struct Index<'a> {
-    objects: HashMap<Key, usize>,
-    crds: HashMap<(String, String, String), usize>,
-    releases: HashMap<(String, String, String), usize>,
+    objects: HashMap<Key<'a>, usize>,
+    crds: HashMap<(&'a str, &'a str, &'a str), usize>,
+    releases: HashMap<(&'a str, &'a str, &'a str), usize>,
     gens: HashMap<&'a str, usize>,
     contexts: &'a HashMap<String, String>,
 }
@@ -55,12 +56,12 @@ impl<'a> Index<'a> {
         for (i, n) in nodes.iter().enumerate() {
             match &n.resource.spec {
                 Spec::Object { id, manifest } => {
-                    ix.objects.insert(id.key(), i);
+                    ix.objects.insert(key(id), i);
                     if id.kind == "CustomResourceDefinition" {
                         let text = |p: &str| manifest.pointer(p).and_then(Value::as_str);
                         if let (Some(g), Some(k)) = (text("/spec/group"), text("/spec/names/kind"))
                         {
-                            ix.crds.insert((id.cluster.clone(), g.into(), k.into()), i);
+                            ix.crds.insert((&id.cluster, g, k), i);
                         }
                     }
                 }
@@ -69,17 +70,15 @@ impl<'a> Index<'a> {
                     requirement,
                 } => match requirement {
                     Requirement::Object { id, provides, .. } => {
-                        ix.objects.entry(id.key()).or_insert(i);
+                        ix.objects.entry(key(id)).or_insert(i);
                         if let Some(p) = provides {
-                            ix.crds
-                                .insert((cluster.clone(), p.group.clone(), p.kind.clone()), i);
+                            ix.crds.insert((cluster, &p.group, &p.kind), i);
                         }
                     }
                     Requirement::Release {
                         namespace, name, ..
                     } => {
-                        ix.releases
-                            .insert((cluster.clone(), namespace.clone(), name.clone()), i);
+                        ix.releases.insert((cluster, namespace, name), i);
                     }
                 },
                 Spec::Generated(g) => {
@@ -99,9 +98,7 @@ impl<'a> Index<'a> {
         ns: Option<&str>,
         name: &str,
     ) -> Option<usize> {
-        self.objects
-            .get(&key(cluster, group, kind, ns, name))
-            .copied()
+        self.objects.get(&(cluster, group, kind, ns, name)).copied()
     }
 }
 
@@ -149,7 +146,7 @@ pub fn edges(
                 add(namespace(id.namespace.as_deref()), i, "namespace");
                 add(
                     ix.crds
-                        .get(&(cluster.into(), id.group.clone(), id.kind.clone()))
+                        .get(&(cluster, id.group.as_str(), id.kind.as_str()))
                         .copied(),
                     i,
                     "crd",
@@ -160,21 +157,17 @@ pub fn edges(
                 add(namespace(target.namespace.as_deref()), i, "namespace");
                 add(
                     ix.crds
-                        .get(&(cluster.into(), target.group.clone(), target.kind.clone()))
+                        .get(&(cluster, target.group.as_str(), target.kind.as_str()))
                         .copied(),
                     i,
                     "crd",
                 );
-                add(ix.objects.get(&target.key()).copied(), i, "patches");
+                add(ix.objects.get(&key(target)).copied(), i, "patches");
             }
             Spec::Release { release, .. } => {
                 add(namespace(Some(&release.namespace)), i, "namespace");
                 if release.existing {
-                    let k = (
-                        cluster.to_string(),
-                        release.namespace.clone(),
-                        release.name.clone(),
-                    );
+                    let k = (cluster, release.namespace.as_str(), release.name.as_str());
                     add(ix.releases.get(&k).copied(), i, "requires");
                 }
             }

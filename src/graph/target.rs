@@ -98,7 +98,12 @@ pub fn select(plan: &Plan, targets: &[String]) -> Result<Selection, Diagnostics>
     stages.extend(plan.needs_closure(matched_stages));
     let stages: Vec<String> = all.iter().filter(|s| stages.contains(s)).cloned().collect();
 
-    let graph = Graph::build(plan, fold(plan, &stages))?;
+    // When the targets need every stage, the full graph is the graph.
+    let (graph, full) = if stages.len() == all.len() {
+        (full, None)
+    } else {
+        (Graph::build(plan, fold(plan, &stages))?, Some(full))
+    };
     let roots: Vec<NodeIndex> = graph
         .graph
         .node_indices()
@@ -116,6 +121,7 @@ pub fn select(plan: &Plan, targets: &[String]) -> Result<Selection, Diagnostics>
         .filter(|i| selected[i.index()])
         .map(|i| &graph.graph[i].resource.address)
         .collect();
+    let full = full.as_ref().unwrap_or(&graph);
     let starts = chosen.iter().filter_map(|a| full.index.get(*a).copied());
     let downstream = full.reach(starts, Direction::Outgoing);
     let left_out: Vec<Address> = full

@@ -16,6 +16,7 @@ use mtm_provider::resource::{Origin, Requirement, Scope, Spec};
 use mtm_provider::{Address, ObjectId};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
+use std::sync::Arc;
 
 /// What the loader takes from outside the plan directory.
 pub struct LoadOptions<'a> {
@@ -591,7 +592,7 @@ fn finish(
                 address,
                 Spec::Object {
                     id,
-                    manifest: object.body,
+                    manifest: Arc::new(object.body),
                 },
             )
         }

@@ -76,10 +76,11 @@ impl Resource {
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Spec {
-    /// A Kubernetes object applied with server-side apply.
+    /// A Kubernetes object applied with server-side apply. The manifest is shared, not
+    /// copied, between the folds and graphs of one run.
     Object {
         id: ObjectId,
-        manifest: Value,
+        manifest: Arc<Value>,
     },
     /// An object an earlier stage declared and a later one removes.
     Absent {
