@@ -1,0 +1,1 @@
+//! The helm provider of mtm (being written).
