@@ -110,6 +110,25 @@ impl Cluster {
         retry::call(&self.retry, &target, op).await
     }
 
+    /// Reads one object; `None` when it does not exist. A 404 that is not the API's own
+    /// NotFound means the kind's endpoint is gone (its CRD deleted): discovery is stale,
+    /// and no object of the kind exists.
+    pub async fn get(
+        &self,
+        api: &Api<DynamicObject>,
+        name: &str,
+        object: &str,
+    ) -> Result<Option<DynamicObject>, KubeError> {
+        match self.call(object, || api.get_opt(name)).await {
+            Ok(found) => Ok(found),
+            Err(KubeError::Api { status, .. }) if status.code == 404 => {
+                self.invalidate_discovery().await;
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     async fn run_discovery(&self) -> Result<Arc<Discovery>, KubeError> {
         let client = self.client().await?;
         let what = format!("{}: discovery", self.name);

@@ -37,7 +37,7 @@ impl KubeProvider {
         let start = Instant::now();
         let mut pause = Duration::from_millis(100);
         loop {
-            let live = cluster.call(&object, || api.get_opt(&id.name)).await?;
+            let live = cluster.get(&api, &id.name, &object).await?;
             let Some(live) = live else {
                 return Ok(());
             };
@@ -64,6 +64,13 @@ pub(crate) fn still_there(live: &Value) -> String {
     {
         let names: Vec<&str> = f.iter().filter_map(Value::as_str).collect();
         parts.push(format!("finalizers {}", names.join(", ")));
+    }
+    if let Some(f) = live.pointer("/spec/finalizers").and_then(Value::as_array)
+        && !f.is_empty()
+    {
+        // A namespace's own finalizers: it waits for its content to be removed.
+        let names: Vec<&str> = f.iter().filter_map(Value::as_str).collect();
+        parts.push(format!("namespace finalizers {}", names.join(", ")));
     }
     if let Some(phase) = live.pointer("/status/phase").and_then(Value::as_str) {
         parts.push(format!("phase {phase}"));

@@ -93,7 +93,7 @@ pub fn object_diff(before: Option<&Value>, after: &Value, manager: &str) -> Vec<
         return vec![FieldDiff {
             path: String::new(),
             before: None,
-            after: Some(created(after, &set)),
+            after: Some(declared(after, &set)),
             owners: Vec::new(),
         }];
     };
@@ -106,8 +106,8 @@ pub fn object_diff(before: Option<&Value>, after: &Value, manager: &str) -> Vec<
     walker.out
 }
 
-/// A new object as we declare it: its identity and the fields we own.
-fn created(after: &Value, set: &Map<String, Value>) -> Value {
+/// An object as we declare it: its identity and the fields of `set`.
+pub fn declared(after: &Value, set: &Map<String, Value>) -> Value {
     let mut out = Map::new();
     for key in ["apiVersion", "kind"] {
         if let Some(v) = after.get(key) {

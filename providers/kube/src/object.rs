@@ -27,6 +27,8 @@ pub enum Action {
     NoOp,
     /// The kind is not served yet (its CRD is created in the same run): validated at apply.
     CrdPending,
+    /// The object exists and the plan removes it.
+    Delete,
 }
 
 /// What applying one object would do.
@@ -212,7 +214,7 @@ impl KubeProvider {
         let manifest = prepare(id, Some(&kind), manifest)?;
         let api = cluster.api(&kind, id.namespace.as_deref()).await?;
         let object = id.to_string();
-        let live = cluster.call(&object, || api.get_opt(&id.name)).await?;
+        let live = cluster.get(&api, &id.name, &object).await?;
         let live = live
             .map(|l| to_value(id, &l).map(|v| shown(id, v)))
             .transpose()?;
@@ -248,6 +250,39 @@ impl KubeProvider {
         })
     }
 
+    /// What removing `id` would do: `Delete` with the live object when it exists, else
+    /// `NoOp` (also when its kind is no longer served).
+    pub async fn plan_delete(&self, id: &ObjectId) -> Result<ObjectPlan, KubeError> {
+        let cluster = self.cluster(&id.cluster)?;
+        let noop = ObjectPlan {
+            action: Action::NoOp,
+            diff: Vec::new(),
+            live: None,
+            unvalidated: None,
+        };
+        let Some(kind) = cluster.resolve(&gvk_of(id)).await? else {
+            return Ok(noop);
+        };
+        let api = cluster.api(&kind, id.namespace.as_deref()).await?;
+        let object = id.to_string();
+        let Some(live) = cluster.get(&api, &id.name, &object).await? else {
+            return Ok(noop);
+        };
+        let live = shown(id, to_value(id, &live)?);
+        let owned = diff::owned_set(&live, MANAGER);
+        Ok(ObjectPlan {
+            action: Action::Delete,
+            diff: vec![FieldDiff {
+                path: String::new(),
+                before: Some(diff::declared(&live, &owned)),
+                after: None,
+                owners: Vec::new(),
+            }],
+            live: Some(live),
+            unvalidated: None,
+        })
+    }
+
     /// Applies `manifest` as `id` by server-side apply under field manager `mtm`; with
     /// `force_conflicts`, fields other managers hold are taken over, else they are an error
     /// naming those fields and managers.
@@ -265,7 +300,7 @@ impl KubeProvider {
         let manifest = prepare(id, Some(&kind), manifest)?;
         let api = cluster.api(&kind, id.namespace.as_deref()).await?;
         let object = id.to_string();
-        let before = cluster.call(&object, || api.get_opt(&id.name)).await?;
+        let before = cluster.get(&api, &id.name, &object).await?;
         let mut params = PatchParams::apply(MANAGER);
         if force_conflicts {
             params = params.force();

@@ -32,7 +32,7 @@ impl KubeProvider {
         let body = prepare(target, Some(&kind), fields)?;
         let api = cluster.api(&kind, target.namespace.as_deref()).await?;
         let object = format!("{target} (patch {manager})");
-        let Some(live) = cluster.call(&object, || api.get_opt(&target.name)).await? else {
+        let Some(live) = cluster.get(&api, &target.name, &object).await? else {
             return Err(KubeError::NotFound { object });
         };
         // The uid pins the apply to the object we saw: it never recreates a deleted one.
@@ -67,7 +67,7 @@ impl KubeProvider {
         };
         let api = cluster.api(&kind, target.namespace.as_deref()).await?;
         let object = format!("{target} (patch {manager})");
-        let Some(live) = cluster.call(&object, || api.get_opt(&target.name)).await? else {
+        let Some(live) = cluster.get(&api, &target.name, &object).await? else {
             return Ok(());
         };
         let mut body = prepare(target, Some(&kind), &json!({}))?;

@@ -68,7 +68,7 @@ impl KubeProvider {
                 };
                 let api = c.api(&kind, id.namespace.as_deref()).await?;
                 let object = id.to_string();
-                let Some(live) = c.call(&object, || api.get_opt(&id.name)).await? else {
+                let Some(live) = c.get(&api, &id.name, &object).await? else {
                     return Err(missing("it does not exist".into()));
                 };
                 if id.group == "apiextensions.k8s.io" && id.kind == "CustomResourceDefinition" {

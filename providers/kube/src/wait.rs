@@ -185,7 +185,7 @@ impl KubeProvider {
                 return Err(crate::object::unknown_kind(c, id).into());
             };
             let api = c.api(&kind, id.namespace.as_deref()).await?;
-            let Some(live) = c.call(&what, || api.get_opt(&id.name)).await? else {
+            let Some(live) = c.get(&api, &id.name, &what).await? else {
                 return Ok(Verdict {
                     met: false,
                     failed: false,
@@ -236,7 +236,7 @@ async fn observe_spec(
         })
     };
     if let Some(name) = &spec.object {
-        return Ok(match c.call(what, || api.get_opt(name)).await? {
+        return Ok(match c.get(&api, name, what).await? {
             Some(obj) => check(&as_value(&obj)?),
             None => Verdict {
                 met: false,

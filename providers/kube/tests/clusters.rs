@@ -230,6 +230,7 @@ async fn changes_by_other_managers_conflicts_and_force() {
     // Applying without force is a conflict naming the fields and their manager.
     let err = p.apply_object(&did, &manifest, false).await.unwrap_err();
     let text = err.to_string();
+    eprintln!("conflict: {text}");
     assert!(matches!(err, KubeError::Conflict { .. }), "{text}");
     assert!(text.contains("field manager \"kubectl"), "{text}");
     assert!(text.contains(".spec.replicas"), "{text}");
@@ -312,8 +313,19 @@ async fn crd_and_custom_resource_in_one_run() {
     let plan = p.plan_object(&cr_id, &bigger).await.unwrap();
     assert_eq!(paths(&plan), vec!["spec.size: 3 -> 4"]);
 
+    let plan = p.plan_delete(&cr_id).await.unwrap();
+    assert_eq!(plan.action, Action::Delete);
+    assert_eq!(
+        plan.diff[0].before,
+        Some(
+            json!({"apiVersion": format!("{group}/v1"), "kind": "Widget",
+            "metadata": {"name": "first"}, "spec": {"size": 3}})
+        )
+    );
     p.delete_object(&cr_id).await.unwrap();
+    assert_eq!(p.plan_delete(&cr_id).await.unwrap().action, Action::NoOp);
     p.delete_object(&crd_id).await.unwrap();
+    assert_eq!(p.plan_delete(&cr_id).await.unwrap().action, Action::NoOp);
     // The kind is gone with its CRD: deleting again is a success.
     p.delete_object(&cr_id).await.unwrap();
 }
@@ -599,6 +611,7 @@ async fn namespace_delete_waits_for_its_finalizers() {
 
     let err = p.delete_object(&nid).await.unwrap_err();
     let text = err.to_string();
+    eprintln!("delete timeout: {text}");
     assert!(matches!(err, KubeError::DeleteTimeout { .. }), "{text}");
     assert!(
         text.starts_with(&format!("east/core/Namespace/_/{ns}: still present")),
@@ -700,14 +713,14 @@ async fn provider_trait_applies_and_destroys() {
         &format!("lab1/east/core/Namespace/_/{ns}"),
         Spec::Object {
             id: namespace_id("east", &ns),
-            manifest: namespace(&ns),
+            manifest: namespace(&ns).into(),
         },
     );
     let dep = resource(
         &format!("lab1/east/apps/Deployment/{ns}/web"),
         Spec::Object {
             id: id("east", "apps/v1", "Deployment", Some(&ns), "web"),
-            manifest: deployment(&ns, "web", 1),
+            manifest: deployment(&ns, "web", 1).into(),
         },
     );
     let wait = resource(
@@ -757,7 +770,7 @@ async fn provider_trait_applies_and_destroys() {
         "lab1/mars/core/Namespace/_/x",
         Spec::Object {
             id: namespace_id("mars", "x"),
-            manifest: namespace("x"),
+            manifest: namespace("x").into(),
         },
     );
     let err = p.apply(&unknown).await.unwrap_err();
