@@ -1,1 +1,171 @@
-//! The helm provider of mtm (being written).
+//! The helm provider of mtm: helm releases planned, installed, upgraded, restored and
+//! uninstalled through the real helm binary (run with duct).
+//!
+//! The engine holds a [`HelmProvider`] and, for a `Spec::Release`, calls
+//! [`HelmProvider::plan_release`], [`HelmProvider::apply_release`] and
+//! [`HelmProvider::destroy_release`] (or the `Provider` trait, which wraps them).
+//!
+//! # What the engine stores, and how destroy gets the prior
+//! - After an apply, store [`AppliedRelease::record`] (a [`ReleaseRecord`]: revision,
+//!   chart, values hash, redacted values) in the revision's history: with it a later
+//!   rollback can run `helm rollback NAME REVISION` and check the values hash.
+//! - Store [`AppliedRelease::prior`] the **first** time mtm applies the release, and keep
+//!   it across later applies (a later apply reports the newest revision not made by mtm,
+//!   which may be a change made outside mtm). `None` means mtm installed the release.
+//! - On destroy, pass the stored prior to [`HelmProvider::destroy_release`], or through
+//!   [`HelmProvider::remember_prior`] before calling `Provider::destroy`. Without one, a
+//!   release of the plan's `existing: true` falls back to its history (every revision
+//!   mtm's: uninstall) or to the plan's `cleanupValues`.
+//!
+//! # What this crate does not do
+//! It does not schedule, print, or write state; it never stores a value; it does not look
+//! at the live objects of a release for drift made outside helm (the kube provider's
+//! object diff can do that from the manifest). Nothing sensitive leaves it in clear:
+//! values reach helm on stdin only, and every text it returns is redacted.
+
+mod apply;
+mod desired;
+mod error;
+mod manifest;
+mod plan;
+mod provider;
+mod query;
+mod redact;
+mod release;
+mod restore;
+mod run;
+mod values;
+
+pub use apply::DEFAULT_TIMEOUT;
+pub use error::HelmError;
+pub use query::MTM_DESCRIPTION;
+pub use redact::MASK;
+pub use release::{
+    Action, AppliedRelease, LiveRelease, PriorRelease, RECORD_SCHEMA, ReleasePlan, ReleaseRecord,
+    Restored,
+};
+pub use values::{ValueChange, values_sha256};
+
+use mtm_provider::{Address, ReleaseSpec};
+use run::{Helm, Target};
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::sync::Mutex;
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// The environment variable naming the helm binary (default: `helm` on PATH).
+pub const HELM_ENV: &str = "MTM_HELM";
+
+/// How long helm gets to stop after SIGTERM before it is killed.
+pub const DEFAULT_GRACE: Duration = Duration::from_secs(20);
+
+/// Runs helm for the releases of a plan. Cheap to share: every call is independent.
+#[derive(Debug)]
+pub struct HelmProvider {
+    /// Logical cluster -> kube context.
+    contexts: BTreeMap<String, String>,
+    helm: Helm,
+    /// Flips to true on Ctrl-C; used by the `Provider` trait methods.
+    cancel: watch::Receiver<bool>,
+    priors: Mutex<BTreeMap<Address, PriorRelease>>,
+    applied: Mutex<BTreeMap<Address, AppliedRelease>>,
+}
+
+impl HelmProvider {
+    /// A provider for the given logical clusters (e.g. `east` -> `east-ag`). helm is
+    /// `$MTM_HELM` or `helm` on PATH; KUBECONFIG comes from the environment.
+    pub fn new(contexts: BTreeMap<String, String>) -> Self {
+        let program = std::env::var_os(HELM_ENV)
+            .filter(|p| !p.is_empty())
+            .unwrap_or_else(|| OsString::from("helm"));
+        // A sender that is dropped at once: never cancelled until `with_cancel`.
+        let (_, cancel) = watch::channel(false);
+        HelmProvider {
+            contexts,
+            helm: Helm {
+                program,
+                grace: DEFAULT_GRACE,
+            },
+            cancel,
+            priors: Mutex::default(),
+            applied: Mutex::default(),
+        }
+    }
+
+    /// Uses this helm binary instead.
+    pub fn with_helm(mut self, program: impl Into<OsString>) -> Self {
+        self.helm.program = program.into();
+        self
+    }
+
+    /// The grace period between SIGTERM and SIGKILL on cancel.
+    pub fn with_grace(mut self, grace: Duration) -> Self {
+        self.helm.grace = grace;
+        self
+    }
+
+    /// The receiver the `Provider` trait methods watch for Ctrl-C.
+    pub fn with_cancel(mut self, cancel: watch::Receiver<bool>) -> Self {
+        self.cancel = cancel;
+        self
+    }
+
+    /// The prior that `Provider::destroy` of the release at `address` restores.
+    pub fn remember_prior(&self, address: Address, prior: PriorRelease) {
+        self.priors
+            .lock()
+            .expect("priors lock")
+            .insert(address, prior);
+    }
+
+    /// What `Provider::apply` of the release at `address` did, for state; taken once.
+    pub fn take_applied(&self, address: &Address) -> Option<AppliedRelease> {
+        self.applied.lock().expect("applied lock").remove(address)
+    }
+
+    pub(crate) fn prior_for(&self, address: &Address) -> Option<PriorRelease> {
+        self.priors
+            .lock()
+            .expect("priors lock")
+            .get(address)
+            .cloned()
+    }
+
+    pub(crate) fn keep_applied(&self, address: Address, applied: AppliedRelease) {
+        self.applied
+            .lock()
+            .expect("applied lock")
+            .insert(address, applied);
+    }
+
+    pub(crate) fn cancel(&self) -> watch::Receiver<bool> {
+        self.cancel.clone()
+    }
+
+    pub(crate) fn target(&self, cluster: &str, spec: &ReleaseSpec) -> Result<Target, HelmError> {
+        self.target_named(cluster, &spec.name, &spec.namespace)
+    }
+
+    pub(crate) fn target_named(
+        &self,
+        cluster: &str,
+        name: &str,
+        namespace: &str,
+    ) -> Result<Target, HelmError> {
+        let context = self
+            .contexts
+            .get(cluster)
+            .ok_or_else(|| HelmError::UnknownCluster {
+                release: format!("{namespace}/{name}"),
+                cluster: cluster.to_string(),
+                known: self.contexts.keys().cloned().collect::<Vec<_>>().join(", "),
+            })?;
+        Ok(Target {
+            cluster: cluster.to_string(),
+            context: context.clone(),
+            name: name.to_string(),
+            namespace: namespace.to_string(),
+        })
+    }
+}

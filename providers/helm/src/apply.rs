@@ -1,0 +1,177 @@
+//! `apply_release`: install or upgrade one release with `helm upgrade --install`, all of
+//! its values (the reused ones included) on stdin, and report the revision made, the
+//! revision from before mtm, and the record for state.
+//!
+//! A release already at the desired values, chart version and rendered manifest is left
+//! alone (no new revision). Every revision mtm makes carries the description
+//! `mtm: apply`, which is how a later run tells mtm's revisions from the ones before it.
+
+use crate::HelmProvider;
+use crate::desired::{desired, redactor, sensitive_paths};
+use crate::error::HelmError;
+use crate::plan::same_version;
+use crate::query::MTM_DESCRIPTION;
+use crate::redact::Redactor;
+use crate::release::{Action, AppliedRelease, LiveRelease, RECORD_SCHEMA, ReleaseRecord};
+use crate::run::{Call, Target};
+use crate::values::{canonical, redacted};
+use mtm_provider::ReleaseSpec;
+use serde_json::Value;
+use tokio::sync::watch;
+
+/// The timeout helm gets when the plan names none.
+pub const DEFAULT_TIMEOUT: &str = "5m";
+
+impl HelmProvider {
+    /// `upgrade --install NAME CHART --kube-context C --namespace NS [--version V]
+    /// --reset-values --values - --create-namespace`: the values are all on stdin, so they
+    /// replace the release's (reuse is done by mtm, see `desired`).
+    pub(crate) fn upgrade_args(&self, t: &Target, spec: &ReleaseSpec) -> Vec<String> {
+        let mut args: Vec<String> = vec![
+            "upgrade".into(),
+            "--install".into(),
+            t.name.clone(),
+            spec.chart.clone(),
+        ];
+        args.extend(t.scope_args());
+        if let Some(v) = &spec.version {
+            args.extend(["--version".into(), v.clone()]);
+        }
+        args.extend(
+            ["--reset-values", "--values", "-", "--create-namespace"]
+                .iter()
+                .map(|s| s.to_string()),
+        );
+        args
+    }
+
+    pub(crate) async fn upgrade(
+        &self,
+        t: &Target,
+        spec: &ReleaseSpec,
+        values: &Value,
+        description: &str,
+        redactor: &Redactor,
+        cancel: &mut watch::Receiver<bool>,
+    ) -> Result<(), HelmError> {
+        let mut args = self.upgrade_args(t, spec);
+        args.extend([
+            "--wait".into(),
+            "--timeout".into(),
+            spec.timeout
+                .clone()
+                .unwrap_or_else(|| DEFAULT_TIMEOUT.into()),
+            "--description".into(),
+            description.into(),
+        ]);
+        self.helm
+            .run(
+                Call {
+                    target: t,
+                    command: "upgrade --install",
+                    args,
+                    stdin: Some(canonical(values).into_bytes()),
+                    redactor,
+                },
+                Some(cancel),
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Installs or upgrades the release on the logical `cluster`. `cancel` flipping to
+    /// true sends helm SIGTERM and, after the grace period, SIGKILL.
+    pub async fn apply_release(
+        &self,
+        cluster: &str,
+        spec: &ReleaseSpec,
+        mut cancel: watch::Receiver<bool>,
+    ) -> Result<AppliedRelease, HelmError> {
+        let t = self.target(cluster, spec)?;
+        let live = self.live(&t).await?;
+        let want = desired(&t, spec, live.as_ref().map(|(_, v)| v))?;
+        let empty = Value::Object(Default::default());
+        let redactor = redactor(spec, &[live.as_ref().map_or(&empty, |(_, v)| v)]);
+        let prior = match &live {
+            Some(_) => self.prior(&t).await?,
+            None => None,
+        };
+
+        if let Some((l, v)) = &live
+            && self.unchanged(&t, spec, l, v, &want, &redactor).await?
+        {
+            tracing::info!(release = %t.release(), cluster = %t.cluster, revision = l.revision,
+                "release unchanged");
+            return Ok(AppliedRelease {
+                revision: l.revision,
+                action: Action::NoOp,
+                prior,
+                record: record(spec, l, v),
+            });
+        }
+
+        let action = if live.is_some() {
+            Action::Upgrade
+        } else {
+            Action::Install
+        };
+        let description = format!("{MTM_DESCRIPTION} apply");
+        self.upgrade(&t, spec, &want, &description, &redactor, &mut cancel)
+            .await?;
+        let Some((after, values)) = self.live(&t).await? else {
+            return Err(HelmError::Output {
+                release: t.release(),
+                cluster: t.cluster.clone(),
+                command: "get metadata".into(),
+                message: "the release is not there after a successful upgrade --install".into(),
+            });
+        };
+        tracing::info!(release = %t.release(), cluster = %t.cluster, revision = after.revision,
+            ?action, "release applied");
+        Ok(AppliedRelease {
+            revision: after.revision,
+            action,
+            prior,
+            record: record(spec, &after, &values),
+        })
+    }
+
+    /// Deployed, at the desired values and version, and rendering the live manifest.
+    async fn unchanged(
+        &self,
+        t: &Target,
+        spec: &ReleaseSpec,
+        live: &LiveRelease,
+        live_values: &Value,
+        want: &Value,
+        redactor: &Redactor,
+    ) -> Result<bool, HelmError> {
+        if live.status != "deployed"
+            || canonical(live_values) != canonical(want)
+            || !same_version(spec, live)
+        {
+            return Ok(false);
+        }
+        let rendered = self.dry_run(t, spec, want, redactor).await?;
+        let current = self.manifest(t).await?;
+        Ok(crate::manifest::diff(&current, &rendered, redactor).is_empty())
+    }
+}
+
+/// What state keeps of the release as it is now.
+pub(crate) fn record(spec: &ReleaseSpec, live: &LiveRelease, values: &Value) -> ReleaseRecord {
+    let sensitive = sensitive_paths(spec);
+    ReleaseRecord {
+        schema: RECORD_SCHEMA,
+        name: spec.name.clone(),
+        namespace: spec.namespace.clone(),
+        chart: spec.chart.clone(),
+        chart_name: live.chart.clone(),
+        version: live.chart_version.clone(),
+        app_version: live.app_version.clone(),
+        revision: live.revision,
+        values_sha256: live.values_sha256.clone(),
+        values_redacted: redacted(values, &sensitive),
+        sensitive_paths: sensitive,
+    }
+}

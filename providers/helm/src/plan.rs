@@ -1,0 +1,116 @@
+//! `plan_release`: what applying a release would change, read from the cluster and from a
+//! server-side dry run, changing nothing.
+//!
+//! The values diff compares the live user values with the desired ones (so a
+//! `helm upgrade --set` made outside mtm shows as the value mtm would change back); the
+//! manifest diff compares `helm get manifest` with the dry run's manifest. Drift of the
+//! release's objects changed outside helm is not looked at here (see the crate docs).
+
+use crate::HelmProvider;
+use crate::desired::{desired, redactor, sensitive_paths};
+use crate::error::HelmError;
+use crate::manifest;
+use crate::redact::Redactor;
+use crate::release::{Action, LiveRelease, ReleasePlan};
+use crate::run::{Call, Target};
+use crate::values::{self, canonical};
+use mtm_provider::ReleaseSpec;
+use serde::Deserialize;
+use serde_json::Value;
+
+#[derive(Deserialize)]
+struct DryRun {
+    #[serde(default)]
+    manifest: String,
+}
+
+/// Whether the declared chart version is the live one (`v1.2` and `1.2` are one version).
+pub(crate) fn same_version(spec: &ReleaseSpec, live: &LiveRelease) -> bool {
+    spec.version
+        .as_deref()
+        .is_none_or(|v| v.trim_start_matches('v') == live.chart_version.trim_start_matches('v'))
+}
+
+impl HelmProvider {
+    /// The manifest the given values render to, from `helm upgrade --install --dry-run=server`.
+    pub(crate) async fn dry_run(
+        &self,
+        t: &Target,
+        spec: &ReleaseSpec,
+        values: &Value,
+        redactor: &Redactor,
+    ) -> Result<String, HelmError> {
+        let mut args = self.upgrade_args(t, spec);
+        args.extend(
+            ["--dry-run=server", "--output", "json"]
+                .iter()
+                .map(|s| s.to_string()),
+        );
+        let text = self
+            .helm
+            .run(
+                Call {
+                    target: t,
+                    command: "upgrade --install --dry-run=server",
+                    args,
+                    stdin: Some(canonical(values).into_bytes()),
+                    redactor,
+                },
+                None,
+            )
+            .await?;
+        let dry: DryRun = serde_json::from_str(&text).map_err(|e| HelmError::Output {
+            release: t.release(),
+            cluster: t.cluster.clone(),
+            command: "upgrade --install --dry-run=server".into(),
+            message: e.to_string(),
+        })?;
+        Ok(dry.manifest)
+    }
+
+    /// Plans one release on the logical `cluster`: install, upgrade or nothing, with the
+    /// values and manifest diffs. Runs helm read-only.
+    pub async fn plan_release(
+        &self,
+        cluster: &str,
+        spec: &ReleaseSpec,
+    ) -> Result<ReleasePlan, HelmError> {
+        let t = self.target(cluster, spec)?;
+        let live = self.live(&t).await?;
+        let empty = Value::Object(Default::default());
+        let live_values = live.as_ref().map_or(&empty, |(_, v)| v);
+        let want = desired(&t, spec, live.as_ref().map(|(_, v)| v))?;
+        let redactor = redactor(spec, &[live_values]);
+
+        let rendered = self.dry_run(&t, spec, &want, &redactor).await?;
+        let live_manifest = match &live {
+            Some(_) => self.manifest(&t).await?,
+            None => String::new(),
+        };
+        let values_diff = values::diff(live_values, &want, &sensitive_paths(spec));
+        let manifest_diff = manifest::diff(&live_manifest, &rendered, &redactor);
+        let action = match &live {
+            None => Action::Install,
+            Some((l, _))
+                if l.status == "deployed"
+                    && values_diff.is_empty()
+                    && manifest_diff.is_empty()
+                    && same_version(spec, l) =>
+            {
+                Action::NoOp
+            }
+            Some(_) => Action::Upgrade,
+        };
+        let prior = match &live {
+            Some(_) => self.prior(&t).await?,
+            None => None,
+        };
+        Ok(ReleasePlan {
+            action,
+            values_diff,
+            manifest_diff,
+            live: live.map(|(l, _)| l),
+            prior,
+        })
+    }
+}

@@ -1,0 +1,209 @@
+//! Running the helm binary with duct: arguments, values on stdin, captured output, and
+//! cancellation that lets helm finish its bookkeeping.
+//!
+//! Values never go on the command line: a call carries them as stdin bytes (`-f -`), so
+//! no process list shows them. Cancellation sends SIGTERM (helm then marks the release
+//! failed instead of leaving it pending), waits a grace period, and only then SIGKILLs.
+//! This module knows nothing of releases beyond the names it puts into errors.
+
+use crate::error::HelmError;
+use crate::redact::Redactor;
+use std::ffi::OsString;
+use std::io;
+use std::time::{Duration, Instant};
+use tokio::sync::watch;
+
+/// What a call is about, for errors: the release and the cluster, and the kube context.
+#[derive(Clone, Debug)]
+pub(crate) struct Target {
+    pub cluster: String,
+    pub context: String,
+    pub name: String,
+    pub namespace: String,
+}
+
+impl Target {
+    pub fn release(&self) -> String {
+        format!("{}/{}", self.namespace, self.name)
+    }
+
+    /// `--kube-context C --namespace NS`.
+    pub fn scope_args(&self) -> Vec<String> {
+        vec![
+            "--kube-context".into(),
+            self.context.clone(),
+            "--namespace".into(),
+            self.namespace.clone(),
+        ]
+    }
+}
+
+/// One helm invocation.
+pub(crate) struct Call<'a> {
+    pub target: &'a Target,
+    /// Subcommand words for messages, e.g. `upgrade --install`.
+    pub command: &'a str,
+    pub args: Vec<String>,
+    pub stdin: Option<Vec<u8>>,
+    pub redactor: &'a Redactor,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct Helm {
+    pub program: OsString,
+    pub grace: Duration,
+}
+
+const POLL: Duration = Duration::from_millis(50);
+
+/// Sends SIGTERM to every process of the handle.
+fn terminate(handle: &duct::Handle) {
+    for pid in handle.pids() {
+        // SAFETY: kill(2) has no memory-safety preconditions; a pid that already exited
+        // makes it fail with ESRCH, which is fine.
+        unsafe {
+            libc::kill(pid as libc::pid_t, libc::SIGTERM);
+        }
+    }
+}
+
+impl Helm {
+    /// Runs helm to completion and returns its stdout; a non-zero exit is an error that
+    /// carries helm's redacted stderr. `cancel` flipping to true terminates helm.
+    pub async fn run(
+        &self,
+        call: Call<'_>,
+        cancel: Option<&mut watch::Receiver<bool>>,
+    ) -> Result<String, HelmError> {
+        let t = call.target;
+        let mut cancel = cancel;
+        if cancel.as_ref().is_some_and(|c| *c.borrow()) {
+            return Err(HelmError::Cancelled {
+                release: t.release(),
+                cluster: t.cluster.clone(),
+                command: call.command.to_string(),
+                killed: "",
+                stderr: "(not started)".into(),
+            });
+        }
+        tracing::debug!(
+            release = %t.release(),
+            cluster = %t.cluster,
+            command = call.command,
+            args = ?call.args,
+            "running helm"
+        );
+        let mut expr = duct::cmd(&self.program, &call.args)
+            .stdout_capture()
+            .stderr_capture()
+            .unchecked();
+        expr = match &call.stdin {
+            Some(bytes) => expr.stdin_bytes(bytes.clone()),
+            None => expr.stdin_null(),
+        };
+        let handle = expr.start().map_err(|e| self.spawn_error(&call, e))?;
+
+        let mut cancelled_at: Option<Instant> = None;
+        let mut killed = false;
+        loop {
+            if handle
+                .try_wait()
+                .map_err(|e| self.spawn_error(&call, e))?
+                .is_some()
+            {
+                break;
+            }
+            if let Some(at) = cancelled_at {
+                if !killed && at.elapsed() >= self.grace {
+                    tracing::warn!(release = %t.release(), cluster = %t.cluster,
+                        "helm did not stop within the grace period; killing it");
+                    let _ = handle.kill();
+                    killed = true;
+                }
+                tokio::time::sleep(POLL).await;
+                continue;
+            }
+            match cancel.as_deref_mut() {
+                Some(rx) => {
+                    tokio::select! {
+                        _ = tokio::time::sleep(POLL) => {}
+                        changed = rx.changed() => {
+                            match changed {
+                                Ok(()) if *rx.borrow() => {
+                                    tracing::info!(release = %t.release(), cluster = %t.cluster,
+                                        "cancelled: sending SIGTERM to helm");
+                                    terminate(&handle);
+                                    cancelled_at = Some(Instant::now());
+                                }
+                                Ok(()) => {}
+                                // The sender is gone: nobody can cancel any more.
+                                Err(_) => cancel = None,
+                            }
+                        }
+                    }
+                }
+                None => tokio::time::sleep(POLL).await,
+            }
+        }
+        let output = handle
+            .into_output()
+            .map_err(|e| self.spawn_error(&call, e))?;
+        let stderr = call
+            .redactor
+            .apply(String::from_utf8_lossy(&output.stderr).trim());
+        if cancelled_at.is_some() {
+            return Err(HelmError::Cancelled {
+                release: t.release(),
+                cluster: t.cluster.clone(),
+                command: call.command.to_string(),
+                killed: if killed {
+                    ", then SIGKILL after the grace period"
+                } else {
+                    ""
+                },
+                stderr,
+            });
+        }
+        if !output.status.success() {
+            return Err(HelmError::Helm {
+                release: t.release(),
+                cluster: t.cluster.clone(),
+                command: call.command.to_string(),
+                stderr: if stderr.is_empty() {
+                    format!("(no stderr; {})", output.status)
+                } else {
+                    stderr
+                },
+            });
+        }
+        String::from_utf8(output.stdout).map_err(|_| HelmError::Output {
+            release: t.release(),
+            cluster: t.cluster.clone(),
+            command: call.command.to_string(),
+            message: "stdout is not UTF-8".into(),
+        })
+    }
+
+    fn spawn_error(&self, call: &Call<'_>, e: io::Error) -> HelmError {
+        let t = call.target;
+        if e.kind() == io::ErrorKind::NotFound {
+            HelmError::HelmMissing {
+                release: t.release(),
+                cluster: t.cluster.clone(),
+                program: self.program.to_string_lossy().into_owned(),
+            }
+        } else {
+            HelmError::Spawn {
+                release: t.release(),
+                cluster: t.cluster.clone(),
+                command: call.command.to_string(),
+                source: e,
+            }
+        }
+    }
+}
+
+/// Whether helm's error says the release does not exist.
+pub(crate) fn is_not_found(err: &HelmError) -> bool {
+    matches!(err, HelmError::Helm { stderr, .. } if stderr.contains("release: not found"))
+}
