@@ -122,11 +122,9 @@ stop_cluster() {
 	done
 	local deadline=$((SECONDS + ${MTM_TESTBED_GRACE:-10}))
 	for pid in "${pids[@]}"; do
-		while [[ -d /proc/$pid ]] && [[ $(awk '/^State:/ {print $2}' "/proc/$pid/status" 2>/dev/null) != Z ]]; do
-			if ((SECONDS >= deadline)); then
-				kill -KILL "$pid" 2>/dev/null || true
-				break
-			fi
+		while alive "$pid"; do
+			((SECONDS < deadline)) || kill -KILL "$pid" 2>/dev/null || true
+			((SECONDS < deadline + 5)) || break
 			sleep 0.2
 		done
 	done

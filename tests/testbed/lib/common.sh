@@ -69,6 +69,9 @@ component_ports() {
 
 cluster_dir() { echo "$TB_DIR/$1"; }
 
+# alive PID: the process exists and is not a zombie (one that exited, not yet reaped).
+alive() { [[ -r /proc/$1/status && $(awk '/^State:/ {print $2}' "/proc/$1/status" 2>/dev/null) != Z ]]; }
+
 # pid_of CLUSTER COMPONENT: the pid from the pid file when that process still runs and is
 # ours (its command line names the cluster directory), else nothing.
 pid_of() {
@@ -77,9 +80,8 @@ pid_of() {
 	[[ -f $file ]] || return 0
 	pid=$(<"$file")
 	[[ $pid =~ ^[0-9]+$ ]] || return 0
-	if [[ -r /proc/$pid/cmdline ]] && tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF -- "$(cluster_dir "$1")/"; then
-		# A zombie has exited already: it does not count as running.
-		[[ $(awk '/^State:/ {print $2}' "/proc/$pid/status" 2>/dev/null) != Z ]] && echo "$pid"
+	if alive "$pid" && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$(cluster_dir "$1")/"; then
+		echo "$pid"
 	fi
 	return 0
 }
