@@ -8,7 +8,7 @@
 use crate::KubeProvider;
 use crate::cluster::gvk_of;
 use crate::error::KubeError;
-use crate::object::to_value;
+use crate::manifest::to_value;
 use kube::api::DeleteParams;
 use mtm_provider::ObjectId;
 use serde_json::Value;

@@ -186,7 +186,7 @@ impl fmt::Display for Secs<'_> {
         if ms >= 60_000 {
             let s = ms / 1000;
             write!(f, "{}m {}s", s / 60, s % 60)
-        } else if ms % 1000 == 0 {
+        } else if ms.is_multiple_of(1000) {
             write!(f, "{}s", ms / 1000)
         } else {
             write!(f, "{:.1}s", self.0.as_secs_f64())

@@ -7,23 +7,26 @@
 //! order of resources, state, or output: it reports values (plans, errors) and the engine
 //! renders them. Every cluster call goes through one retry policy (`retry`).
 
+mod apply;
 mod cluster;
 pub mod condition;
 mod delete;
 pub mod diff;
 pub mod error;
-pub mod object;
+mod manifest;
 mod patch;
+pub mod plan;
 mod provider;
 pub mod require;
 pub mod retry;
 pub mod secret;
 pub mod wait;
 
+pub use apply::MANAGER;
 pub use cluster::Kind;
 pub use diff::FieldDiff;
 pub use error::{Conflict, KubeError};
-pub use object::{Action, MANAGER, ObjectPlan};
+pub use plan::{Action, ObjectPlan};
 pub use require::RequireError;
 pub use retry::RetryPolicy;
 pub use wait::WaitError;

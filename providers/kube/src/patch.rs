@@ -7,9 +7,10 @@
 //! on apply and nothing to do on release.
 
 use crate::KubeProvider;
+use crate::apply::as_conflict;
 use crate::cluster::gvk_of;
 use crate::error::KubeError;
-use crate::object::{as_conflict, prepare, unknown_kind};
+use crate::manifest::{prepare, unknown_kind};
 use kube::api::{Patch, PatchParams};
 use mtm_provider::{Applied, ObjectId};
 use serde_json::{Value, json};

@@ -9,7 +9,7 @@ use crate::KubeProvider;
 use crate::cluster::gvk_of;
 use crate::condition;
 use crate::error::KubeError;
-use crate::object::to_value;
+use crate::manifest::to_value;
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, ListParams};
 use mtm_provider::Requirement;

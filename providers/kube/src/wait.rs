@@ -10,7 +10,7 @@ use crate::KubeProvider;
 use crate::cluster::{Cluster, Kind, gvk_of};
 use crate::condition::{self, Verdict};
 use crate::error::KubeError;
-use crate::object::to_value;
+use crate::manifest::to_value;
 use kube::api::ListParams;
 use kube::core::GroupVersionKind;
 use mtm_provider::{ObjectId, WaitSpec};
@@ -182,7 +182,7 @@ impl KubeProvider {
         let what = id.to_string();
         poll(&what, wanted, self.ready_timeout, || async {
             let Some(kind) = c.resolve(&gvk_of(id)).await? else {
-                return Err(crate::object::unknown_kind(c, id).into());
+                return Err(crate::manifest::unknown_kind(c, id).into());
             };
             let api = c.api(&kind, id.namespace.as_deref()).await?;
             let Some(live) = c.get(&api, &id.name, &what).await? else {

@@ -1,0 +1,74 @@
+//! Applying one object by server-side apply under field manager `mtm`, and turning a
+//! 409 conflict into the fields and managers it names.
+
+use crate::KubeProvider;
+use crate::cluster::gvk_of;
+use crate::error::{KubeError, conflicts_of};
+use crate::manifest::{prepare, unknown_kind};
+use kube::api::{Patch, PatchParams};
+use mtm_provider::{Applied, ObjectId};
+use serde_json::Value;
+use std::time::Duration;
+
+/// The field manager of every object mtm applies.
+pub const MANAGER: &str = "mtm";
+
+/// How long an apply waits for a kind to be served (a CRD established a moment ago).
+const KIND_PATIENCE: Duration = Duration::from_secs(15);
+
+impl KubeProvider {
+    /// Applies `manifest` as `id` by server-side apply under field manager `mtm`; with
+    /// `force_conflicts`, fields other managers hold are taken over, else they are an error
+    /// naming those fields and managers.
+    pub async fn apply_object(
+        &self,
+        id: &ObjectId,
+        manifest: &Value,
+        force_conflicts: bool,
+    ) -> Result<Applied, KubeError> {
+        let cluster = self.cluster(&id.cluster)?;
+        let kind = cluster
+            .resolve_patiently(&gvk_of(id), KIND_PATIENCE)
+            .await?
+            .ok_or_else(|| unknown_kind(cluster, id))?;
+        let manifest = prepare(id, Some(&kind), manifest)?;
+        let api = cluster.api(&kind, id.namespace.as_deref()).await?;
+        let object = id.to_string();
+        let before = cluster.get(&api, &id.name, &object).await?;
+        let mut params = PatchParams::apply(MANAGER);
+        if force_conflicts {
+            params = params.force();
+        }
+        let patch = Patch::Apply(&manifest);
+        let applied = cluster
+            .call(&object, || api.patch(&id.name, &params, &patch))
+            .await
+            .map_err(|e| as_conflict(e, &object))?;
+        let summary = match &before {
+            None => "created",
+            Some(b) if b.metadata.resource_version == applied.metadata.resource_version => {
+                "unchanged"
+            }
+            Some(_) => "configured",
+        };
+        Ok(Applied {
+            uid: applied.metadata.uid.clone(),
+            summary: summary.to_string(),
+        })
+    }
+}
+
+/// A 409 from an apply, turned into the conflicts it names.
+pub(crate) fn as_conflict(err: KubeError, object: &str) -> KubeError {
+    match err {
+        KubeError::Api { status, .. }
+            if status.code == 409 && !conflicts_of(&status).is_empty() =>
+        {
+            KubeError::Conflict {
+                object: object.to_string(),
+                conflicts: conflicts_of(&status),
+            }
+        }
+        other => other,
+    }
+}
