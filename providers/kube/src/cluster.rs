@@ -23,6 +23,8 @@ use tokio::sync::{Mutex, OnceCell};
 
 /// How long a connection attempt may take before it counts as a transient failure.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long one request may wait for the server's answer.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 /// A discovery miss does not refresh a cache younger than this.
 const MIN_REFRESH: Duration = Duration::from_secs(1);
 
@@ -90,6 +92,10 @@ impl Cluster {
                 };
                 let mut config = loaded.map_err(|e| self.context_error(e.to_string()))?;
                 config.connect_timeout = Some(CONNECT_TIMEOUT);
+                // No call waits on the server for long (waits poll): a stuck request is a
+                // transient failure, retried like one.
+                config.read_timeout = Some(REQUEST_TIMEOUT);
+                config.write_timeout = Some(REQUEST_TIMEOUT);
                 Client::try_from(config).map_err(|e| self.context_error(crate::error::describe(&e)))
             })
             .await

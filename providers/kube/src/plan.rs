@@ -72,6 +72,28 @@ impl KubeProvider {
         id: &ObjectId,
         manifest: &Value,
     ) -> Result<ObjectPlan, KubeError> {
+        self.plan_as(id, manifest, MANAGER, false).await
+    }
+
+    /// What applying the field patch `fields` on `target` under `manager` would change,
+    /// compared on that manager's fields only. A target that does not exist yet (made in
+    /// the same run) is planned unvalidated, as `Create`.
+    pub async fn plan_patch(
+        &self,
+        target: &ObjectId,
+        fields: &Value,
+        manager: &str,
+    ) -> Result<ObjectPlan, KubeError> {
+        self.plan_as(target, fields, manager, true).await
+    }
+
+    async fn plan_as(
+        &self,
+        id: &ObjectId,
+        manifest: &Value,
+        manager: &str,
+        is_patch: bool,
+    ) -> Result<ObjectPlan, KubeError> {
         let cluster = self.cluster(&id.cluster)?;
         let Some(kind) = cluster.resolve(&gvk_of(id)).await? else {
             if is_builtin_group(&id.group) {
@@ -92,14 +114,32 @@ impl KubeProvider {
                 ),
             ));
         };
-        let manifest = prepare(id, Some(&kind), manifest)?;
+        let mut manifest = prepare(id, Some(&kind), manifest)?;
         let api = cluster.api(&kind, id.namespace.as_deref()).await?;
-        let object = id.to_string();
+        let object = if is_patch {
+            format!("{id} (patch {manager})")
+        } else {
+            id.to_string()
+        };
         let live = cluster.get(&api, &id.name, &object).await?;
+        if is_patch {
+            let Some(live) = &live else {
+                return Ok(ObjectPlan::unvalidated(
+                    Action::Create,
+                    &shown(id, manifest),
+                    format!(
+                        "{} {} does not exist yet: patched at apply",
+                        id.kind, id.name
+                    ),
+                ));
+            };
+            // As at apply: pinned to the object seen, never creating one.
+            manifest["metadata"]["uid"] = serde_json::json!(live.metadata.uid);
+        }
         let live = live
             .map(|l| to_value(id, &l).map(|v| shown(id, v)))
             .transpose()?;
-        let params = PatchParams::apply(MANAGER).force().dry_run();
+        let params = PatchParams::apply(manager).force().dry_run();
         let patch = Patch::Apply(&manifest);
         let dry = cluster
             .call(&object, || api.patch(&id.name, &params, &patch))
@@ -117,7 +157,7 @@ impl KubeProvider {
                 };
             }
         };
-        let diff = diff::object_diff(live.as_ref(), &after, MANAGER);
+        let diff = diff::object_diff(live.as_ref(), &after, manager);
         let action = match (&live, diff.is_empty()) {
             (None, _) => Action::Create,
             (Some(_), true) => Action::NoOp,
