@@ -24,7 +24,10 @@ pub fn documents(manifest: &str) -> Vec<String> {
         d.lines()
             .any(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
     });
-    docs
+    // `helm get manifest` ends with a blank line that a dry run does not print.
+    docs.into_iter()
+        .map(|d| format!("{}\n", d.trim_end()))
+        .collect()
 }
 
 fn mask_secret(doc: &str) -> Option<String> {

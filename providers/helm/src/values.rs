@@ -166,10 +166,6 @@ pub fn secret_sha256(v: &Value) -> String {
     }
 }
 
-fn is_sensitive(path: &[String], sensitive: &[Vec<String>]) -> bool {
-    sensitive.iter().any(|s| path.starts_with(s))
-}
-
 /// A copy of the values with every sensitive path replaced by `sha256:<hex>`.
 pub fn redacted(v: &Value, sensitive_paths: &[String]) -> Value {
     let mut out = normalize(v.clone());
@@ -205,13 +201,30 @@ fn walk(
     sensitive: &[Vec<String>],
     out: &mut Vec<ValueChange>,
 ) {
-    if let (Some(Value::Object(b)), Some(Value::Object(a))) = (before, after) {
-        let mut keys: Vec<&String> = b.keys().chain(a.keys()).collect();
+    // A map against a map or against nothing is walked, so that an added or removed
+    // subtree shows leaf by leaf and its sensitive leaves are masked one by one.
+    fn as_map(v: Option<&Value>) -> Option<Option<&Map<String, Value>>> {
+        match v {
+            Some(Value::Object(m)) => Some(Some(m)),
+            None => Some(None),
+            Some(_) => None,
+        }
+    }
+    if let (Some(b), Some(a)) = (as_map(before), as_map(after))
+        && (b.is_some() || a.is_some())
+    {
+        let mut keys: Vec<&String> = b.iter().chain(a.iter()).flat_map(|m| m.keys()).collect();
         keys.sort();
         keys.dedup();
         for k in keys {
             path.push(k.clone());
-            walk(path, b.get(k), a.get(k), sensitive, out);
+            walk(
+                path,
+                b.and_then(|m| m.get(k)),
+                a.and_then(|m| m.get(k)),
+                sensitive,
+                out,
+            );
             path.pop();
         }
         return;
@@ -219,9 +232,13 @@ fn walk(
     if before == after {
         return;
     }
+    // A leaf at or above a sensitive path (a scalar replacing a map that holds one).
+    let masked = sensitive
+        .iter()
+        .any(|s| path.starts_with(s) || s.starts_with(path));
     let show = |v: Option<&Value>| {
         v.map(|v| {
-            if is_sensitive(path, sensitive) {
+            if masked {
                 Value::String(MASK.into())
             } else {
                 v.clone()
@@ -280,6 +297,15 @@ mod tests {
         let d = diff(&before, &after, &["licensing.licenseKey".to_string()]);
         let text = serde_json::to_string(&d).unwrap();
         assert!(!text.contains("old") && !text.contains("new"), "{text}");
+        let added = diff(&json!({}), &after, &["licensing.licenseKey".to_string()]);
+        assert_eq!(added.len(), 3, "{added:?}");
+        assert_eq!(added[0].after, Some(json!(MASK)));
+        let replaced = diff(
+            &json!({"licensing": "x"}),
+            &after,
+            &["licensing.licenseKey".into()],
+        );
+        assert_eq!(replaced[0].after, Some(json!(MASK)), "{replaced:?}");
         assert_eq!(
             d,
             vec![
