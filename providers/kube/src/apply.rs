@@ -4,7 +4,7 @@
 use crate::KubeProvider;
 use crate::cluster::gvk_of;
 use crate::error::{KubeError, conflicts_of};
-use crate::manifest::{prepare, unknown_kind};
+use crate::manifest::{is_builtin_group, prepare, unknown_kind};
 use kube::api::{Patch, PatchParams};
 use mtm_provider::{Applied, ObjectId};
 use serde_json::Value;
@@ -27,8 +27,14 @@ impl KubeProvider {
         force_conflicts: bool,
     ) -> Result<Applied, KubeError> {
         let cluster = self.cluster(&id.cluster)?;
+        // A built-in kind is served or never will be; a custom one may be a moment away.
+        let patience = if is_builtin_group(&id.group) {
+            Duration::ZERO
+        } else {
+            KIND_PATIENCE
+        };
         let kind = cluster
-            .resolve_patiently(&gvk_of(id), KIND_PATIENCE)
+            .resolve_patiently(&gvk_of(id), patience)
             .await?
             .ok_or_else(|| unknown_kind(cluster, id))?;
         let manifest = prepare(id, Some(&kind), manifest)?;

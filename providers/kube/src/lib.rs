@@ -3,9 +3,16 @@
 //! deletes that wait until the object is gone, readiness waits, and requirement checks,
 //! on any number of logical clusters bound to kube contexts.
 //!
-//! The engine calls it one resource at a time. It knows nothing of the plan's graph, the
-//! order of resources, state, or output: it reports values (plans, errors) and the engine
-//! renders them. Every cluster call goes through one retry policy (`retry`).
+//! The engine calls it one resource at a time: [`KubeProvider::plan_object`],
+//! [`KubeProvider::plan_patch`], [`KubeProvider::plan_delete`] to plan;
+//! [`KubeProvider::apply_object`], [`KubeProvider::apply_patch`],
+//! [`KubeProvider::release_patch`], [`KubeProvider::delete_object`],
+//! [`KubeProvider::wait`], [`KubeProvider::wait_ready`] and
+//! [`KubeProvider::check_requirement`] to act; or the `mtm_provider::Provider` trait,
+//! which combines them per `Spec`. It knows nothing of the plan's graph, the order of
+//! resources, state, or output: it returns values (plans, errors) and the engine renders
+//! them. Every cluster call goes through one retry policy (`retry`); each cluster's
+//! client and discovery are made on first use and kept for the provider's life (one run).
 
 mod apply;
 mod cluster;

@@ -81,17 +81,13 @@ impl KubeProvider {
         match released {
             Ok(_) => Ok(()),
             // Deleted between the read and the apply: nothing left to release.
-            Err(e)
-                if matches!(e.code(), Some(404) | Some(409))
-                    && self.gone(&api, &target.name).await =>
-            {
-                Ok(())
+            Err(e) if matches!(e.code(), Some(404) | Some(409)) => {
+                match cluster.get(&api, &target.name, &object).await? {
+                    None => Ok(()),
+                    Some(_) => Err(e),
+                }
             }
             Err(e) => Err(e),
         }
-    }
-
-    async fn gone(&self, api: &kube::Api<kube::api::DynamicObject>, name: &str) -> bool {
-        matches!(api.get_opt(name).await, Ok(None))
     }
 }

@@ -998,3 +998,39 @@ async fn workshop_manifests_plan_noop_right_after_apply() {
         p.delete_object(oid).await.unwrap();
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apply_waits_for_a_job_to_complete() {
+    let p = provider();
+    let ns = unique("mk-job");
+    make_namespace(&p, "west", &ns).await;
+    let jid = id("west", "batch/v1", "Job", Some(&ns), "once");
+    let job = json!({"apiVersion": "batch/v1", "kind": "Job",
+        "metadata": {"name": "once", "namespace": ns},
+        "spec": {"backoffLimit": 0, "template": {"spec": {"restartPolicy": "Never",
+            "containers": [{"name": "main", "image": "busybox", "command": ["true"]}]}}}});
+    let r = resource(
+        &format!("lab1/west/batch/Job/{ns}/once"),
+        Spec::Object {
+            id: jid.clone(),
+            manifest: job.clone().into(),
+        },
+    );
+    assert_eq!(p.apply(&r).await.unwrap().summary, "created");
+    let complete = kubectl(
+        "west",
+        &[
+            "get",
+            "job",
+            "once",
+            "-n",
+            &ns,
+            "-o",
+            "jsonpath={.status.conditions[?(@.type==\"Complete\")].status}",
+        ],
+    );
+    assert_eq!(complete, "True", "apply returned before the Job completed");
+    let plan = p.plan_object(&jid, &job).await.unwrap();
+    assert_eq!(plan.action, Action::NoOp, "{:?}", plan.diff);
+    drop_namespace(&p, "west", &ns).await;
+}

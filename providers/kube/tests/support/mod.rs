@@ -59,7 +59,10 @@ pub fn testbed() -> &'static Testbed {
             if !ok {
                 let status = Command::new(&script).arg("status").output();
                 let status = status
-                    .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+                    .map(|o| {
+                        String::from_utf8_lossy(&o.stdout).into_owned()
+                            + &String::from_utf8_lossy(&o.stderr)
+                    })
                     .unwrap_or_default();
                 panic!(
                     "the local clusters are not up ({context} does not answer through {}): run \
