@@ -7,6 +7,7 @@
 
 pub mod cli;
 pub mod diag;
+pub mod engine;
 pub mod generate;
 pub mod graph;
 pub mod plan;

@@ -4,13 +4,17 @@
 //! renderer. Exit codes are the same everywhere: 0 success (no changes), 1 error,
 //! 2 changes present (where a command reports changes).
 
+mod apply;
 mod completions;
+mod destroy;
 mod graph;
+mod plan;
+mod run;
 mod state;
 mod validate;
 
 use crate::diag::{Diagnostic, Diagnostics};
-use crate::plan::{self, LoadOptions, Plan};
+use crate::plan::{LoadOptions, Plan};
 use crate::render::{OutputFormat, Renderer};
 use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};
@@ -51,6 +55,12 @@ pub enum Command {
     Validate,
     /// Print the dependency graph
     Graph(graph::Args),
+    /// What apply would change, from a server-side dry run (nothing is changed)
+    Plan(plan::Args),
+    /// Apply the plan (or a saved plan FILE) in dependency order, in parallel
+    Apply(apply::Args),
+    /// Remove what mtm applied, in reverse order; restore what existed before
+    Destroy(destroy::Args),
     /// What state holds: resources and revisions
     #[command(subcommand)]
     State(state::StateCommand),
@@ -79,6 +89,9 @@ pub fn main() -> ExitCode {
     let code = match &cli.command {
         Command::Validate => validate::run(&cli, &mut renderer),
         Command::Graph(args) => graph::run(&cli, args, &mut renderer),
+        Command::Plan(args) => plan::run(&cli, args, &mut renderer),
+        Command::Apply(args) => apply::run(&cli, args, &mut renderer),
+        Command::Destroy(args) => destroy::run(&cli, args, &mut renderer),
         Command::State(cmd) => state::run(&cli, cmd, &renderer),
         Command::Unlock => state::unlock(&cli, &renderer),
         Command::Completions(args) => completions::run(args),
@@ -127,7 +140,7 @@ pub fn plan_dir(cli: &Cli) -> Result<PathBuf, Diagnostics> {
 /// Loads the plan the command line names; secrets go to the renderer.
 pub fn load_plan(cli: &Cli, renderer: &mut Renderer) -> Result<Plan, Diagnostics> {
     let dir = plan_dir(cli)?;
-    let plan = plan::load(&dir, &LoadOptions::from_process(cli.vars.clone()))?;
+    let plan = crate::plan::load(&dir, &LoadOptions::from_process(cli.vars.clone()))?;
     renderer.add_secrets(plan.secrets());
     Ok(plan)
 }

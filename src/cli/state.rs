@@ -23,7 +23,7 @@ pub enum StateCommand {
 }
 
 /// An error with its causes, one per line.
-fn chain(err: &dyn Error) -> String {
+pub fn chain(err: &dyn Error) -> String {
     let mut text = err.to_string();
     let mut source = err.source();
     while let Some(s) = source {

@@ -10,6 +10,9 @@ use serde::Serialize;
 use std::collections::BTreeSet;
 use std::io::{IsTerminal, Write};
 
+mod plan;
+pub use plan::{progress_line, show_changes};
+
 /// What redacted text shows in place of a sensitive value.
 pub const REDACTED: &str = "(sensitive)";
 

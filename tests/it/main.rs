@@ -8,3 +8,4 @@ mod sched;
 mod store;
 mod support;
 mod testbed;
+mod workshop;

@@ -151,6 +151,65 @@ pub fn mtm(cwd: &Path, args: &[&str]) -> Run {
     }
 }
 
+/// Runs mtm in `cwd` keeping the caller's environment (KUBECONFIG, the testbed's plan
+/// variables): for tests against the local clusters.
+pub fn mtm_live(cwd: &Path, args: &[&str]) -> Run {
+    let out = Command::new(bin())
+        .args(args)
+        .current_dir(cwd)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run mtm");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        args: args.join(" "),
+    }
+}
+
+/// Runs kubectl against the testbed; panics with its stderr when `must` and it fails.
+pub fn kubectl(context: &str, args: &[&str]) -> std::process::Output {
+    let out = Command::new("kubectl")
+        .arg("--context")
+        .arg(context)
+        .args(args)
+        .output()
+        .expect("kubectl on PATH: run the tests with tests/run");
+    out
+}
+
+/// `kubectl get -o json`, or `None` when it does not exist.
+pub fn get_json(context: &str, args: &[&str]) -> Option<serde_json::Value> {
+    let mut all = vec!["get", "-o", "json"];
+    all.extend_from_slice(args);
+    let out = kubectl(context, &all);
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("NotFound") || err.contains("not found"),
+            "kubectl {all:?}: {err}"
+        );
+        return None;
+    }
+    Some(serde_json::from_slice(&out.stdout).expect("kubectl json"))
+}
+
+/// Fails with what to do when the local clusters' environment is missing.
+pub fn need_testbed() {
+    let kubeconfig = std::env::var("KUBECONFIG").unwrap_or_default();
+    assert!(
+        !kubeconfig.is_empty() && Path::new(&kubeconfig).is_file(),
+        "KUBECONFIG does not name the testbed's kubeconfig: run the tests with tests/run"
+    );
+    for var in ["AG_CHART", "AG_CHART_VERSION", "AGENTGATEWAY_LICENSE_KEY"] {
+        assert!(
+            std::env::var(var).is_ok_and(|v| !v.is_empty()),
+            "{var} is not set: run the tests with tests/run"
+        );
+    }
+}
+
 pub fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_mtm"))
 }

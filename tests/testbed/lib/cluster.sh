@@ -41,6 +41,8 @@ start_component() {
 			--profiling=false
 		;;
 	kube-controller-manager)
+		# No node lifecycle controller: under load kwok's heartbeats can be late, and that
+		# controller then marks every pod NotReady for good (kwok never sets it back).
 		start_proc "$c" kube-controller-manager -- "$(bin_of kube-controller-manager)" \
 			--kubeconfig "$kc" --authentication-kubeconfig "$kc" --authorization-kubeconfig "$kc" \
 			--bind-address 127.0.0.1 --secure-port "$(port "$c" controller-manager)" \
@@ -48,6 +50,7 @@ start_component() {
 			--service-account-private-key-file "$pki/sa.key" --root-ca-file "$pki/ca.crt" \
 			--cluster-signing-cert-file "$pki/ca.crt" --cluster-signing-key-file "$pki/ca.key" \
 			--service-cluster-ip-range "$TB_SERVICE_CIDR" \
+			--controllers='*,-node-lifecycle-controller' \
 			--profiling=false
 		;;
 	kube-scheduler)

@@ -1,0 +1,190 @@
+//! `mtm apply [FILE]`: shows the plan, asks (or `--auto-approve`), then applies it with the
+//! scheduler across both clusters, writing each resource's state record as it succeeds.
+//! With a saved plan FILE it applies exactly that, and refuses if the clusters moved.
+
+use super::Cli;
+use super::plan::{SAVED_SCHEMA, SavedPlan, show};
+use super::run::{self, Common};
+use crate::engine::change::Change;
+use crate::render::{Renderer, progress_line};
+use crate::sched;
+use crate::store::{RevisionResult, Store};
+use std::path::PathBuf;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// A plan saved by `mtm plan --out FILE`
+    pub file: Option<PathBuf>,
+    #[command(flatten)]
+    pub common: Common,
+    /// Apply without asking
+    #[arg(long)]
+    pub auto_approve: bool,
+    /// Take over fields other field managers own
+    #[arg(long)]
+    pub force_conflicts: bool,
+    /// Show each step's What and Why
+    #[arg(long)]
+    pub explain: bool,
+}
+
+/// What moved between a saved plan and now, one line each.
+fn moved(saved: &[Change], now: &[Change]) -> Vec<String> {
+    let mut out = Vec::new();
+    for s in saved {
+        match now.iter().find(|c| c.address == s.address) {
+            None => out.push(format!("{}: no longer in the plan", s.address)),
+            Some(c) if c.action != s.action => out.push(format!(
+                "{}: was {}, now {}",
+                s.address,
+                s.action.word(),
+                c.action.word()
+            )),
+            Some(c) if c.live_version != s.live_version => out.push(format!(
+                "{}: changed on the cluster since the plan (resourceVersion {} -> {})",
+                s.address,
+                s.live_version.as_deref().unwrap_or("none"),
+                c.live_version.as_deref().unwrap_or("none")
+            )),
+            Some(_) => {}
+        }
+    }
+    for c in now.iter().filter(|c| c.action.changes()) {
+        if !saved.iter().any(|s| s.address == c.address) {
+            out.push(format!(
+                "{}: {} not in the saved plan",
+                c.address,
+                c.action.word()
+            ));
+        }
+    }
+    out
+}
+
+pub fn run(cli: &Cli, args: &Args, renderer: &mut Renderer) -> u8 {
+    let saved: Option<SavedPlan> = match &args.file {
+        None => None,
+        Some(path) => match std::fs::read_to_string(path)
+            .map_err(|e| e.to_string())
+            .and_then(|t| serde_json::from_str(&t).map_err(|e| e.to_string()))
+        {
+            Ok(
+                s @ SavedPlan {
+                    schema: SAVED_SCHEMA,
+                    ..
+                },
+            ) => Some(s),
+            Ok(s) => {
+                renderer.error(&format!(
+                    "{}: saved plan schema {} is not {SAVED_SCHEMA}: plan again with this mtm",
+                    path.display(),
+                    s.schema
+                ));
+                return 1;
+            }
+            Err(e) => {
+                renderer.error(&format!("{}: not a saved plan: {e}", path.display()));
+                return 1;
+            }
+        },
+    };
+    let targets = saved
+        .as_ref()
+        .map_or(args.common.targets.clone(), |s| s.targets.clone());
+    let loaded = match run::load(cli, &targets, renderer) {
+        Ok(l) => l,
+        Err(d) => {
+            renderer.diagnostics(&d);
+            return 1;
+        }
+    };
+    let Some((_lock, store, records)) = run::open_state(cli, renderer) else {
+        return 1;
+    };
+    let mut engine = match run::engine(cli, &loaded, &args.common, renderer) {
+        Ok(e) => e,
+        Err(e) => {
+            renderer.error(&e);
+            return 1;
+        }
+    };
+    engine.force_conflicts = args.force_conflicts;
+    let rt = run::runtime();
+    let planned = rt.block_on(engine.plan_all(&records));
+    show(renderer, &planned, args.explain, false);
+    if !planned.errors.is_empty() {
+        renderer.error("the plan has errors: nothing was changed");
+        return 1;
+    }
+    if let Some(saved) = &saved {
+        let moved = moved(&saved.changes, &planned.changes);
+        if !moved.is_empty() {
+            renderer.error(&format!(
+                "the clusters or the plan moved since the plan was saved; nothing was changed:\n  {}\n  help: run `mtm plan --out FILE` again",
+                moved.join("\n  ")
+            ));
+            return 1;
+        }
+    }
+    if !planned.has_changes() {
+        renderer.print("No changes.\n");
+        return 0;
+    }
+    if saved.is_none() && !run::confirm("Apply these changes?", args.auto_approve, renderer) {
+        return 1;
+    }
+    let revision = match store.begin_revision(&run::command_line(), &targets) {
+        Ok(r) => r,
+        Err(e) => {
+            renderer.error(&format!("cannot write state: {e}"));
+            return 1;
+        }
+    };
+    let cancel = match rt.block_on(async { sched::ctrl_c_channel() }) {
+        Ok(c) => c,
+        Err(e) => {
+            renderer.error(&e.to_string());
+            return 1;
+        }
+    };
+    let mut state_error = None;
+    let report = rt.block_on(engine.apply(
+        &planned,
+        &records,
+        revision,
+        cancel,
+        |outcome| run::write_outcome(&store, revision, outcome, &mut state_error),
+        |p| {
+            if let Some(line) = progress_line(&p) {
+                renderer.print(&line);
+            }
+        },
+    ));
+    let result = if let Some(e) = &state_error {
+        RevisionResult::Failed { message: e.clone() }
+    } else if report.cancelled {
+        RevisionResult::Interrupted
+    } else if report.all_succeeded() {
+        RevisionResult::Succeeded
+    } else {
+        RevisionResult::Failed {
+            message: format!(
+                "{} failed, {} skipped",
+                report.failed().len(),
+                report.skipped().len()
+            ),
+        }
+    };
+    let ok = result == RevisionResult::Succeeded;
+    if let Err(e) = store.finish_revision(revision, result.clone()) {
+        renderer.error(&format!("cannot write state: {e}"));
+        return 1;
+    }
+    match result {
+        RevisionResult::Succeeded => renderer.heading("applied", &format!("revision {revision}")),
+        RevisionResult::Interrupted => renderer.error(&format!("interrupted: revision {revision} records what was done; run apply again to continue")),
+        RevisionResult::Failed { message } => renderer.error(&format!("revision {revision}: {message}; what succeeded is recorded, run apply again to continue")),
+        RevisionResult::Running => {}
+    }
+    if ok { 0 } else { 1 }
+}

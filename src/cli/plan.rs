@@ -1,0 +1,119 @@
+//! `mtm plan`: what apply would change, from a server-side dry run per resource, on every
+//! cluster of the selection; nothing is changed. `--out FILE` saves it for `mtm apply FILE`.
+
+use super::Cli;
+use super::run::{self, Common};
+use crate::engine::change::{Change, Summary};
+use crate::engine::{NodeError, planner::Planned, record::redact_value};
+use crate::render::{Renderer, show_changes};
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    pub common: Common,
+    /// Exit 2 when there are changes (0 none, 1 error)
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+    /// Save the plan here, for `mtm apply FILE`
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Show each step's What and Why
+    #[arg(long)]
+    pub explain: bool,
+    /// Also list resources without changes
+    #[arg(long)]
+    pub all: bool,
+}
+
+/// A saved plan: what `mtm apply FILE` executes, if the clusters have not moved.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct SavedPlan {
+    pub schema: u32,
+    pub plan: String,
+    pub targets: Vec<String>,
+    pub changes: Vec<Change>,
+}
+
+pub const SAVED_SCHEMA: u32 = 1;
+
+#[derive(Serialize)]
+struct JsonPlan<'a> {
+    changes: &'a [Change],
+    errors: &'a [NodeError],
+    summary: Summary,
+}
+
+/// Prints a plan the way `mtm plan` does (also used by apply).
+pub fn show(renderer: &Renderer, planned: &Planned, explain: bool, all: bool) {
+    if renderer.json_mode() {
+        renderer.json(&JsonPlan {
+            changes: &planned.changes,
+            errors: &planned.errors,
+            summary: Summary::of(&planned.changes),
+        });
+    } else {
+        renderer.print(&show_changes(
+            renderer,
+            &planned.changes,
+            &planned.errors,
+            explain,
+            all,
+        ));
+    }
+}
+
+pub fn run(cli: &Cli, args: &Args, renderer: &mut Renderer) -> u8 {
+    let loaded = match run::load(cli, &args.common.targets, renderer) {
+        Ok(l) => l,
+        Err(d) => {
+            renderer.diagnostics(&d);
+            return 1;
+        }
+    };
+    let Some((_lock, _store, records)) = run::open_state(cli, renderer) else {
+        return 1;
+    };
+    let engine = match run::engine(cli, &loaded, &args.common, renderer) {
+        Ok(e) => e,
+        Err(e) => {
+            renderer.error(&e);
+            return 1;
+        }
+    };
+    let planned = run::runtime().block_on(engine.plan_all(&records));
+    show(renderer, &planned, args.explain, args.all);
+    if !planned.errors.is_empty() {
+        return 1;
+    }
+    if let Some(out) = &args.out {
+        let saved = SavedPlan {
+            schema: SAVED_SCHEMA,
+            plan: loaded.plan.name.clone(),
+            targets: args.common.targets.clone(),
+            changes: planned.changes.clone(),
+        };
+        let value = redact_value(
+            &serde_json::to_value(&saved).expect("plan serializes"),
+            &engine.secrets(),
+        );
+        let text = serde_json::to_string_pretty(&value).expect("plan serializes");
+        if let Err(e) = std::fs::write(out, text) {
+            renderer.error(&format!("cannot write {}: {e}", out.display()));
+            return 1;
+        }
+        if !renderer.json_mode() {
+            renderer.print(&format!(
+                "saved to {}: run `mtm apply {}` to apply exactly this\n",
+                out.display(),
+                out.display()
+            ));
+        }
+    }
+    if args.detailed_exitcode && planned.has_changes() {
+        2
+    } else {
+        0
+    }
+}

@@ -1,0 +1,161 @@
+//! What `plan`, `apply` and `destroy` share: loading the plan and state, the runtime,
+//! the engine, confirmation, and turning outcomes into state writes.
+
+use super::{Cli, load_plan};
+use crate::diag::Diagnostics;
+use crate::engine::Engine;
+use crate::engine::apply::Outcome;
+use crate::engine::change::Action;
+use crate::graph::{self, Selection};
+use crate::plan::Plan;
+use crate::render::Renderer;
+use crate::store::{Change, Lock, Record, SledStore, Store, open_locked};
+use std::collections::BTreeMap;
+use std::io::{BufRead, IsTerminal, Write};
+
+/// Options every cluster command takes.
+#[derive(Debug, clap::Args)]
+pub struct Common {
+    /// Stages or resource addresses (globs allowed): these and what they depend on
+    #[arg(long = "target", value_name = "STAGE|ADDRESS")]
+    pub targets: Vec<String>,
+    /// How many resources are worked on at once, across clusters
+    #[arg(long, default_value_t = 10)]
+    pub parallelism: usize,
+}
+
+pub struct Loaded {
+    pub plan: Plan,
+    pub sel: Selection,
+}
+
+pub fn load(cli: &Cli, targets: &[String], renderer: &mut Renderer) -> Result<Loaded, Diagnostics> {
+    let plan = load_plan(cli, renderer)?;
+    let sel = graph::select(&plan, targets)?;
+    Ok(Loaded { plan, sel })
+}
+
+pub fn command_line() -> String {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    format!("mtm {}", args.join(" "))
+}
+
+/// The state, locked for this command.
+pub fn open_state(
+    cli: &Cli,
+    renderer: &Renderer,
+) -> Option<(Lock, SledStore, BTreeMap<String, Record>)> {
+    let (lock, store) = match open_locked(&cli.state, &command_line()) {
+        Ok(v) => v,
+        Err(e) => {
+            renderer.error(&super::state::chain(&e));
+            return None;
+        }
+    };
+    match store.records() {
+        Ok(records) => Some((
+            lock,
+            store,
+            records
+                .into_iter()
+                .map(|r| (r.address.clone(), r))
+                .collect(),
+        )),
+        Err(e) => {
+            renderer.error(&super::state::chain(&e));
+            None
+        }
+    }
+}
+
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(4)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime")
+}
+
+/// The engine for a loaded plan, with generated values from earlier runs.
+pub fn engine<'a>(
+    cli: &Cli,
+    loaded: &'a Loaded,
+    common: &Common,
+    renderer: &mut Renderer,
+) -> Result<Engine<'a>, String> {
+    let mut engine = Engine::new(&loaded.plan, &loaded.sel, cli.state.clone());
+    engine.parallelism = common.parallelism.max(1);
+    let known = crate::engine::values::existing(&engine.state_dir, &loaded.plan)?;
+    renderer.add_secrets(crate::engine::values::secrets(&known));
+    *engine.gens.lock().expect("gens lock") = known;
+    Ok(engine)
+}
+
+/// Asks on the terminal; without one, refuses unless `auto_approve`.
+pub fn confirm(question: &str, auto_approve: bool, renderer: &Renderer) -> bool {
+    if auto_approve {
+        return true;
+    }
+    if !std::io::stdin().is_terminal() {
+        renderer.error("no terminal to confirm on: pass --auto-approve to apply without asking");
+        return false;
+    }
+    renderer.print(&format!("{question} Only 'yes' is accepted: "));
+    let _ = std::io::stdout().flush();
+    let mut answer = String::new();
+    let _ = std::io::stdin().lock().read_line(&mut answer);
+    if answer.trim() == "yes" {
+        true
+    } else {
+        renderer.error("cancelled: nothing was changed");
+        false
+    }
+}
+
+/// Writes one outcome to state; the first failure is kept in `failed`.
+pub fn write_outcome(
+    store: &dyn Store,
+    revision: u64,
+    outcome: &Outcome,
+    failed: &mut Option<String>,
+) {
+    let result = match outcome {
+        Outcome::Put(record, action) => store.put_record(record).and_then(|()| {
+            store.record_change(
+                revision,
+                &Change {
+                    address: record.address.clone(),
+                    action: action.word().to_string(),
+                    hash: Some(record.hash.clone()),
+                },
+            )
+        }),
+        Outcome::Remove(address, action) => store.remove_record(address).and_then(|_| {
+            store.record_change(
+                revision,
+                &Change {
+                    address: address.clone(),
+                    action: action.word().to_string(),
+                    hash: None,
+                },
+            )
+        }),
+        Outcome::Nothing(_) => Ok(()),
+    };
+    if let Err(e) = result
+        && failed.is_none()
+    {
+        *failed = Some(format!("cannot write state: {e}"));
+    }
+}
+
+pub fn counts(actions: impl Iterator<Item = Action>) -> String {
+    let mut by: BTreeMap<&str, usize> = BTreeMap::new();
+    for a in actions {
+        *by.entry(a.word()).or_default() += 1;
+    }
+    by.iter()
+        .map(|(k, v)| format!("{v} {k}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}

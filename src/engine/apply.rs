@@ -1,0 +1,341 @@
+//! `mtm apply`: executes a plan with the scheduler, in dependency order, across clusters.
+//!
+//! Each resource's state record is written the moment it succeeds (by the caller's event
+//! handler, in event order), so a crash loses nothing already done. A failure skips what
+//! depends on it; the rest finishes.
+
+use super::change::{Action, Change};
+use super::planner::Planned;
+use super::record::{self, redact_value};
+use super::values;
+use super::{Engine, NodeError};
+use crate::generate::substitute_value;
+use crate::plan::Node;
+use crate::sched::{self, Event, Schedule};
+use crate::store::Record;
+use mtm_provider::resource::Spec;
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::time::Instant;
+use tokio::sync::watch;
+
+/// What a successful resource leaves for state.
+#[derive(Debug)]
+pub enum Outcome {
+    /// Write this record (`action` for the revision's change list).
+    Put(Box<Record>, Action),
+    /// Forget this address.
+    Remove(String, Action),
+    /// Nothing to record (a wait, a requirement, an unchanged object already recorded).
+    Nothing(Action),
+}
+
+/// Something that happened, for progress output.
+#[derive(Debug)]
+pub enum Progress {
+    Started {
+        address: String,
+    },
+    Done {
+        address: String,
+        action: Action,
+        seconds: f64,
+    },
+    Failed(NodeError),
+    Skipped {
+        address: String,
+        because: String,
+    },
+    Stopping {
+        running: usize,
+    },
+}
+
+/// The action a release plan amounts to.
+pub fn release_action(p: &mtm_helm::ReleasePlan) -> Action {
+    match p.action {
+        mtm_helm::Action::Install => Action::Create,
+        mtm_helm::Action::Upgrade => Action::Update,
+        mtm_helm::Action::NoOp => Action::NoOp,
+    }
+}
+
+/// Server-owned fields dropped from a live object kept as the "before" of a restore.
+pub fn strip_server_fields(mut live: Value) -> Value {
+    if let Some(meta) = live.get_mut("metadata").and_then(Value::as_object_mut) {
+        for k in [
+            "managedFields",
+            "resourceVersion",
+            "uid",
+            "generation",
+            "creationTimestamp",
+            "selfLink",
+        ] {
+            meta.remove(k);
+        }
+        if let Some(ann) = meta.get_mut("annotations").and_then(Value::as_object_mut) {
+            ann.remove("kubectl.kubernetes.io/last-applied-configuration");
+        }
+    }
+    if let Some(obj) = live.as_object_mut() {
+        obj.remove("status");
+    }
+    live
+}
+
+impl Engine<'_> {
+    /// The selected resources apply works on (checks are for `verify`), in order, with the
+    /// dependency lists of the scheduler.
+    pub fn schedule(&self, reverse: bool) -> (Vec<&Node>, Schedule) {
+        let picked: Vec<_> = self
+            .nodes()
+            .into_iter()
+            .filter(|(_, n)| !matches!(n.resource.spec, Spec::Check { .. }))
+            .collect();
+        let pos: HashMap<usize, usize> = picked
+            .iter()
+            .enumerate()
+            .map(|(k, (i, _))| (i.index(), k))
+            .collect();
+        let all = self.sel.graph.dependency_lists();
+        let mut deps = vec![Vec::new(); picked.len()];
+        for (k, (i, _)) in picked.iter().enumerate() {
+            for d in &all[i.index()] {
+                if let Some(&dk) = pos.get(d) {
+                    if reverse {
+                        deps[dk].push(k);
+                    } else {
+                        deps[k].push(dk);
+                    }
+                }
+            }
+        }
+        let schedule = Schedule::new(deps).expect("the graph is acyclic");
+        (picked.into_iter().map(|(_, n)| n).collect(), schedule)
+    }
+
+    /// Every secret value known to this run: sensitive variables and generated values.
+    pub fn secrets(&self) -> BTreeSet<String> {
+        let mut s = self.plan.secrets();
+        s.extend(values::secrets(&self.gens.lock().expect("gens lock")));
+        s
+    }
+
+    /// Applies `planned`; `on_outcome` writes state for each success as it happens.
+    pub async fn apply(
+        &self,
+        planned: &Planned,
+        records: &BTreeMap<String, Record>,
+        revision: u64,
+        cancel: watch::Receiver<bool>,
+        mut on_outcome: impl FnMut(&Outcome),
+        mut progress: impl FnMut(Progress),
+    ) -> sched::Report {
+        let changes: HashMap<&str, &Change> = planned
+            .changes
+            .iter()
+            .map(|c| (c.address.as_str(), c))
+            .collect();
+        let (nodes, schedule) = self.schedule(false);
+        let started: std::sync::Mutex<HashMap<usize, Instant>> = Default::default();
+        let worker = |i: usize| {
+            let node = nodes[i];
+            let change = changes.get(node.resource.address.as_str()).copied();
+            let record = records.get(node.resource.address.as_str());
+            started.lock().expect("lock").insert(i, Instant::now());
+            let cancel = cancel.clone();
+            async move {
+                self.apply_node(node, change, record, revision, cancel)
+                    .await
+                    .map_err(|e| e.message)
+            }
+        };
+        let addr = |i: usize| nodes[i].resource.address.to_string();
+        sched::run(
+            &schedule,
+            self.parallelism,
+            cancel.clone(),
+            worker,
+            |event: Event<Outcome>| match event {
+                Event::Started(i) => progress(Progress::Started { address: addr(i) }),
+                Event::Succeeded(i, outcome) => {
+                    on_outcome(&outcome);
+                    let action = match &outcome {
+                        Outcome::Put(_, a) | Outcome::Remove(_, a) | Outcome::Nothing(a) => *a,
+                    };
+                    let seconds = started
+                        .lock()
+                        .expect("lock")
+                        .get(&i)
+                        .map_or(0.0, |t| t.elapsed().as_secs_f64());
+                    progress(Progress::Done {
+                        address: addr(i),
+                        action,
+                        seconds,
+                    });
+                }
+                Event::Failed { node, error } => progress(Progress::Failed(NodeError {
+                    address: addr(node),
+                    message: error,
+                })),
+                Event::Skipped {
+                    node,
+                    failed_dependency,
+                } => progress(Progress::Skipped {
+                    address: addr(node),
+                    because: addr(failed_dependency),
+                }),
+                Event::Cancelled { running } => progress(Progress::Stopping { running }),
+            },
+        )
+        .await
+    }
+
+    async fn apply_node(
+        &self,
+        node: &Node,
+        change: Option<&Change>,
+        record: Option<&Record>,
+        revision: u64,
+        cancel: watch::Receiver<bool>,
+    ) -> Result<Outcome, NodeError> {
+        let r = &node.resource;
+        let fail = |message: String| NodeError {
+            address: r.address.to_string(),
+            message,
+        };
+        let action = change.map_or(Action::Check, |c| c.action);
+        let secrets = self.secrets();
+        match &r.spec {
+            Spec::Object { id, manifest } => {
+                if action == Action::NoOp && record.is_some() {
+                    return Ok(Outcome::Nothing(Action::NoOp));
+                }
+                let gens = self.gens.lock().expect("gens lock").clone();
+                let manifest =
+                    substitute_value(manifest, &gens).map_err(|e| fail(e.to_string()))?;
+                let prior = if record.is_none() {
+                    self.kube
+                        .plan_delete(id)
+                        .await
+                        .map_err(|e| fail(e.to_string()))?
+                        .live
+                        .map(strip_server_fields)
+                } else {
+                    record.and_then(|r| r.prior.clone())
+                };
+                let done = self
+                    .kube
+                    .apply_object(id, &manifest, self.force_conflicts)
+                    .await
+                    .map_err(|e| fail(e.to_string()))?;
+                self.kube
+                    .wait_ready(id)
+                    .await
+                    .map_err(|e| fail(e.to_string()))?;
+                let rec = record::record(r, &manifest, done.uid, prior, revision, &secrets);
+                let action = if action == Action::NoOp {
+                    Action::Create
+                } else {
+                    action
+                };
+                Ok(Outcome::Put(Box::new(rec), action))
+            }
+            Spec::Absent { id } => {
+                if record.is_none() {
+                    return Ok(Outcome::Nothing(Action::NoOp));
+                }
+                self.kube
+                    .delete_object(id)
+                    .await
+                    .map_err(|e| fail(e.to_string()))?;
+                Ok(Outcome::Remove(r.address.to_string(), Action::Delete))
+            }
+            Spec::Patch {
+                target,
+                fields,
+                manager,
+            } => {
+                if action == Action::NoOp && record.is_some() {
+                    return Ok(Outcome::Nothing(Action::NoOp));
+                }
+                let done = self
+                    .kube
+                    .apply_patch(target, fields, manager, self.force_conflicts)
+                    .await
+                    .map_err(|e| fail(e.to_string()))?;
+                let body = json!({ "manager": manager, "fields": fields });
+                let rec = record::record(r, &body, done.uid, None, revision, &secrets);
+                Ok(Outcome::Put(
+                    Box::new(rec),
+                    if action == Action::NoOp {
+                        Action::Update
+                    } else {
+                        action
+                    },
+                ))
+            }
+            Spec::Release { cluster, release } => {
+                if action == Action::NoOp && record.is_some() {
+                    return Ok(Outcome::Nothing(Action::NoOp));
+                }
+                let done = self
+                    .helm
+                    .apply_release(cluster, release, cancel)
+                    .await
+                    .map_err(|e| fail(e.to_string()))?;
+                // What existed before mtm is kept from the first apply on.
+                let prior = match record.and_then(|r| r.prior.clone()) {
+                    Some(p) => Some(p),
+                    None => done
+                        .prior
+                        .as_ref()
+                        .map(|p| serde_json::to_value(p).expect("prior serializes")),
+                };
+                let body = serde_json::to_value(&done.record).expect("release record serializes");
+                let rec = record::record(r, &body, None, prior, revision, &secrets);
+                Ok(Outcome::Put(Box::new(rec), action))
+            }
+            Spec::Generated(spec) => {
+                let made = values::make(&self.state_dir, spec).map_err(fail)?;
+                let fingerprint = made.fingerprint();
+                self.gens
+                    .lock()
+                    .expect("gens lock")
+                    .insert(spec.name.clone(), made);
+                let body = json!({ "name": spec.name, "fingerprint": fingerprint });
+                let rec = record::record(r, &body, None, None, revision, &secrets);
+                let rec = Record {
+                    manifest: redact_value(&rec.manifest, &self.secrets()),
+                    ..rec
+                };
+                Ok(Outcome::Put(
+                    Box::new(rec),
+                    if action == Action::Create {
+                        Action::Create
+                    } else {
+                        Action::NoOp
+                    },
+                ))
+            }
+            Spec::Require {
+                cluster,
+                requirement,
+            } => {
+                self.kube
+                    .check_requirement(cluster, requirement)
+                    .await
+                    .map_err(|e| fail(e.to_string()))?;
+                Ok(Outcome::Nothing(Action::Check))
+            }
+            Spec::Wait { cluster, wait } => {
+                self.kube
+                    .wait(cluster, wait)
+                    .await
+                    .map_err(|e| fail(e.to_string()))?;
+                Ok(Outcome::Nothing(Action::Check))
+            }
+            Spec::Check { .. } => Ok(Outcome::Nothing(Action::Check)),
+        }
+    }
+}

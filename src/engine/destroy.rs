@@ -1,0 +1,177 @@
+//! `mtm destroy`: the selection in reverse dependency order (namespaces last, since
+//! everything in them depends on them), touching only what state says mtm did. What
+//! existed before mtm is restored, not deleted: objects to their earlier content,
+//! releases to their earlier revision, field patches released.
+
+use super::apply::{Outcome, Progress};
+use super::change::Action;
+use super::{Engine, NodeError};
+use crate::plan::Node;
+use crate::sched::{self, Event};
+use crate::store::Record;
+use mtm_provider::resource::Spec;
+use std::collections::BTreeMap;
+use std::time::Instant;
+use tokio::sync::watch;
+
+impl Engine<'_> {
+    /// The addresses destroy would act on: selected resources that state records.
+    pub fn destroy_plan<'r>(
+        &self,
+        records: &'r BTreeMap<String, Record>,
+    ) -> Vec<(&'r Record, Action)> {
+        let (nodes, _) = self.schedule(true);
+        let mut out: Vec<(&Record, Action)> = nodes
+            .iter()
+            .rev()
+            .filter_map(|n| records.get(n.resource.address.as_str()))
+            .map(|r| {
+                (
+                    r,
+                    if r.prior.is_some() {
+                        Action::Restore
+                    } else {
+                        Action::Delete
+                    },
+                )
+            })
+            .collect();
+        out.retain(|(r, _)| r.kind != "generated");
+        out
+    }
+
+    /// Destroys the selection; `on_outcome` updates state as each resource goes.
+    pub async fn destroy(
+        &self,
+        records: &BTreeMap<String, Record>,
+        cancel: watch::Receiver<bool>,
+        mut on_outcome: impl FnMut(&Outcome),
+        mut progress: impl FnMut(Progress),
+    ) -> sched::Report {
+        let (nodes, schedule) = self.schedule(true);
+        let started: std::sync::Mutex<BTreeMap<usize, Instant>> = Default::default();
+        let worker = |i: usize| {
+            let node = nodes[i];
+            let record = records.get(node.resource.address.as_str());
+            started.lock().expect("lock").insert(i, Instant::now());
+            let cancel = cancel.clone();
+            async move {
+                self.destroy_node(node, record, cancel)
+                    .await
+                    .map_err(|e| e.message)
+            }
+        };
+        let addr = |i: usize| nodes[i].resource.address.to_string();
+        sched::run(
+            &schedule,
+            self.parallelism,
+            cancel.clone(),
+            worker,
+            |event: Event<Outcome>| match event {
+                Event::Started(i) => {
+                    if records.contains_key(&addr(i)) {
+                        progress(Progress::Started { address: addr(i) })
+                    }
+                }
+                Event::Succeeded(i, outcome) => {
+                    on_outcome(&outcome);
+                    if let Outcome::Remove(_, action) = &outcome {
+                        let seconds = started
+                            .lock()
+                            .expect("lock")
+                            .get(&i)
+                            .map_or(0.0, |t| t.elapsed().as_secs_f64());
+                        progress(Progress::Done {
+                            address: addr(i),
+                            action: *action,
+                            seconds,
+                        });
+                    }
+                }
+                Event::Failed { node, error } => progress(Progress::Failed(NodeError {
+                    address: addr(node),
+                    message: error,
+                })),
+                Event::Skipped {
+                    node,
+                    failed_dependency,
+                } => {
+                    if records.contains_key(&addr(node)) {
+                        progress(Progress::Skipped {
+                            address: addr(node),
+                            because: addr(failed_dependency),
+                        })
+                    }
+                }
+                Event::Cancelled { running } => progress(Progress::Stopping { running }),
+            },
+        )
+        .await
+    }
+
+    async fn destroy_node(
+        &self,
+        node: &Node,
+        record: Option<&Record>,
+        cancel: watch::Receiver<bool>,
+    ) -> Result<Outcome, NodeError> {
+        let r = &node.resource;
+        let fail = |message: String| NodeError {
+            address: r.address.to_string(),
+            message,
+        };
+        let Some(record) = record else {
+            return Ok(Outcome::Nothing(Action::NoOp));
+        };
+        let address = r.address.to_string();
+        match &r.spec {
+            Spec::Object { id, .. } | Spec::Absent { id } => {
+                if let Some(prior) = &record.prior {
+                    self.kube
+                        .apply_object(id, prior, true)
+                        .await
+                        .map_err(|e| fail(e.to_string()))?;
+                    return Ok(Outcome::Remove(address, Action::Restore));
+                }
+                self.kube
+                    .delete_object(id)
+                    .await
+                    .map_err(|e| fail(e.to_string()))?;
+                Ok(Outcome::Remove(address, Action::Delete))
+            }
+            Spec::Patch {
+                target, manager, ..
+            } => {
+                self.kube
+                    .release_patch(target, manager)
+                    .await
+                    .map_err(|e| fail(e.to_string()))?;
+                Ok(Outcome::Remove(address, Action::Delete))
+            }
+            Spec::Release { cluster, release } => match &record.prior {
+                Some(prior) => {
+                    let prior: mtm_helm::PriorRelease = serde_json::from_value(prior.clone())
+                        .map_err(|e| {
+                            fail(format!("state holds an unreadable prior release: {e}"))
+                        })?;
+                    self.helm
+                        .restore_release(cluster, release, &prior, cancel)
+                        .await
+                        .map_err(|e| fail(e.to_string()))?;
+                    Ok(Outcome::Remove(address, Action::Restore))
+                }
+                None => {
+                    self.helm
+                        .uninstall_release(cluster, &release.name, &release.namespace, cancel)
+                        .await
+                        .map_err(|e| fail(e.to_string()))?;
+                    Ok(Outcome::Remove(address, Action::Delete))
+                }
+            },
+            Spec::Generated(_) => Ok(Outcome::Remove(address, Action::Delete)),
+            Spec::Require { .. } | Spec::Wait { .. } | Spec::Check { .. } => {
+                Ok(Outcome::Nothing(Action::NoOp))
+            }
+        }
+    }
+}

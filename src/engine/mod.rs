@@ -1,0 +1,68 @@
+//! The engine's edge to the clusters: planning, applying and destroying a selection with
+//! the providers, the scheduler and the store.
+//!
+//! This is the one place that mutates clusters (through the providers). It reports what
+//! happens through a callback and never prints: the CLI hands events to the renderer.
+
+pub mod apply;
+pub mod change;
+pub mod destroy;
+pub mod planner;
+pub mod record;
+pub mod values;
+
+use crate::graph::Selection;
+use crate::plan::{Node, Plan};
+use mtm_kube::KubeProvider;
+use petgraph::graph::NodeIndex;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use values::GenValues;
+
+/// What a run works with.
+pub struct Engine<'a> {
+    pub plan: &'a Plan,
+    pub sel: &'a Selection,
+    pub kube: KubeProvider,
+    pub helm: mtm_helm::HelmProvider,
+    pub state_dir: PathBuf,
+    pub parallelism: usize,
+    pub force_conflicts: bool,
+    /// Generated values known so far (from earlier runs, or made during this one).
+    pub gens: std::sync::Mutex<GenValues>,
+}
+
+impl<'a> Engine<'a> {
+    pub fn new(plan: &'a Plan, sel: &'a Selection, state_dir: PathBuf) -> Engine<'a> {
+        let contexts: BTreeMap<String, String> = plan
+            .clusters
+            .values()
+            .map(|c| (c.name.clone(), c.context.clone()))
+            .collect();
+        Engine {
+            plan,
+            sel,
+            kube: KubeProvider::new(contexts.clone()),
+            helm: mtm_helm::HelmProvider::new(contexts),
+            state_dir,
+            parallelism: 10,
+            force_conflicts: false,
+            gens: std::sync::Mutex::new(GenValues::new()),
+        }
+    }
+
+    /// The selected nodes in a stable topological order.
+    pub fn nodes(&self) -> Vec<(NodeIndex, &Node)> {
+        self.sel
+            .selected_nodes()
+            .map(|i| (i, &self.sel.graph.graph[i]))
+            .collect()
+    }
+}
+
+/// A problem with one resource, for the renderer.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct NodeError {
+    pub address: String,
+    pub message: String,
+}

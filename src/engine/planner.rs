@@ -1,0 +1,222 @@
+//! `mtm plan`: what applying the selection would change, resource by resource.
+//!
+//! Objects are planned by a server-side dry-run apply compared with the live object (the
+//! kube provider); removals only touch what state says mtm created; releases are planned
+//! by the helm provider; requirements are checked and a missing one is an error. Nothing
+//! is changed on any cluster.
+
+use super::change::{Action, Change, FieldChange};
+use super::{Engine, NodeError};
+use crate::generate::substitute_value;
+use crate::plan::Node;
+use crate::store::Record;
+use futures::StreamExt;
+use mtm_provider::resource::Spec;
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+/// The plan of a selection: one change per selected resource (checks excluded).
+#[derive(Debug, Default)]
+pub struct Planned {
+    pub changes: Vec<Change>,
+    pub errors: Vec<NodeError>,
+}
+
+impl Planned {
+    pub fn has_changes(&self) -> bool {
+        self.changes.iter().any(|c| c.action.changes())
+    }
+}
+
+fn change(node: &Node, action: Action) -> Change {
+    let r = &node.resource;
+    Change {
+        address: r.address.to_string(),
+        kind: r.type_name().to_string(),
+        cluster: r.cluster().map(str::to_string),
+        action,
+        diff: Vec::new(),
+        note: None,
+        live_version: None,
+        title: r.step.title.clone(),
+        what: r.step.what.clone(),
+        why: r.step.why.clone(),
+    }
+}
+
+fn version_of(live: Option<&Value>) -> Option<String> {
+    live.and_then(|l| l.pointer("/metadata/resourceVersion"))
+        .and_then(Value::as_str)
+        .map(str::to_string)
+}
+
+fn from_kube(action: mtm_kube::Action) -> Action {
+    match action {
+        mtm_kube::Action::Create => Action::Create,
+        mtm_kube::Action::Update => Action::Update,
+        mtm_kube::Action::NoOp => Action::NoOp,
+        mtm_kube::Action::CrdPending => Action::Pending,
+        mtm_kube::Action::Delete => Action::Delete,
+    }
+}
+
+impl Engine<'_> {
+    /// Plans every selected resource, at most `parallelism` at a time.
+    pub async fn plan_all(&self, records: &BTreeMap<String, Record>) -> Planned {
+        let nodes: Vec<&Node> = self
+            .nodes()
+            .into_iter()
+            .map(|(_, n)| n)
+            .filter(|n| !matches!(n.resource.spec, Spec::Check { .. }))
+            .collect();
+        let results: Vec<Result<Change, NodeError>> = futures::stream::iter(nodes)
+            .map(|n| self.plan_node(n, records))
+            .buffered(self.parallelism.max(1))
+            .collect()
+            .await;
+        let mut planned = Planned::default();
+        for r in results {
+            match r {
+                Ok(c) => planned.changes.push(c),
+                Err(e) => planned.errors.push(e),
+            }
+        }
+        planned
+    }
+
+    async fn plan_node(
+        &self,
+        node: &Node,
+        records: &BTreeMap<String, Record>,
+    ) -> Result<Change, NodeError> {
+        let r = &node.resource;
+        let fail = |message: String| NodeError {
+            address: r.address.to_string(),
+            message,
+        };
+        let record = records.get(r.address.as_str());
+        match &r.spec {
+            Spec::Object { id, manifest } => {
+                let gens = self.gens.lock().expect("gens lock").clone();
+                let (manifest, note) = if node.uses.iter().all(|g| gens.contains_key(g)) {
+                    (
+                        substitute_value(manifest, &gens).map_err(|e| fail(e.to_string()))?,
+                        None,
+                    )
+                } else {
+                    let missing: Vec<&str> = node
+                        .uses
+                        .iter()
+                        .filter(|g| !gens.contains_key(*g))
+                        .map(String::as_str)
+                        .collect();
+                    (
+                        (**manifest).clone(),
+                        Some(format!(
+                            "uses generated value {} made at apply; planned with placeholders",
+                            missing.join(", ")
+                        )),
+                    )
+                };
+                let p = self
+                    .kube
+                    .plan_object(id, &manifest)
+                    .await
+                    .map_err(|e| fail(e.to_string()))?;
+                let mut c = change(node, from_kube(p.action));
+                c.live_version = version_of(p.live.as_ref());
+                c.note = note.or(p.unvalidated);
+                c.diff = p
+                    .diff
+                    .into_iter()
+                    .map(|d| FieldChange {
+                        path: d.path,
+                        before: d.before,
+                        after: d.after,
+                    })
+                    .collect();
+                if record.is_none() && p.live.is_some() && c.action != Action::NoOp {
+                    c.note.get_or_insert_with(|| {
+                        "exists, not created by mtm: destroy restores it".into()
+                    });
+                }
+                Ok(c)
+            }
+            Spec::Absent { id } => {
+                if record.is_none() {
+                    let mut c = change(node, Action::NoOp);
+                    c.note = Some("removed by the plan; not in state, so left alone".into());
+                    return Ok(c);
+                }
+                let p = self
+                    .kube
+                    .plan_delete(id)
+                    .await
+                    .map_err(|e| fail(e.to_string()))?;
+                let mut c = change(node, from_kube(p.action));
+                c.live_version = version_of(p.live.as_ref());
+                Ok(c)
+            }
+            Spec::Patch {
+                target,
+                fields,
+                manager,
+            } => {
+                let p = self
+                    .kube
+                    .plan_patch(target, fields, manager)
+                    .await
+                    .map_err(|e| fail(e.to_string()))?;
+                let mut c = change(node, from_kube(p.action));
+                c.live_version = version_of(p.live.as_ref());
+                c.note = p.unvalidated;
+                c.diff = p
+                    .diff
+                    .into_iter()
+                    .map(|d| FieldChange {
+                        path: d.path,
+                        before: d.before,
+                        after: d.after,
+                    })
+                    .collect();
+                Ok(c)
+            }
+            Spec::Release { cluster, release } => {
+                let p = self
+                    .helm
+                    .plan_release(cluster, release)
+                    .await
+                    .map_err(|e| fail(e.to_string()))?;
+                let mut c = change(node, super::apply::release_action(&p));
+                c.diff = p
+                    .values_diff
+                    .iter()
+                    .map(|v| FieldChange {
+                        path: format!("values.{}", v.path),
+                        before: v.before.clone(),
+                        after: v.after.clone(),
+                    })
+                    .collect();
+                Ok(c)
+            }
+            Spec::Generated(g) => {
+                let known = self.gens.lock().expect("gens lock").contains_key(&g.name);
+                Ok(change(
+                    node,
+                    if known { Action::Check } else { Action::Create },
+                ))
+            }
+            Spec::Require {
+                cluster,
+                requirement,
+            } => {
+                self.kube
+                    .check_requirement(cluster, requirement)
+                    .await
+                    .map_err(|e| fail(e.to_string()))?;
+                Ok(change(node, Action::Check))
+            }
+            Spec::Wait { .. } | Spec::Check { .. } => Ok(change(node, Action::Check)),
+        }
+    }
+}

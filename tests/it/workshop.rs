@@ -1,0 +1,582 @@
+//! The workshop plan and small fixture plans applied to the two local clusters: plan,
+//! apply (whole and targeted), drift shown by plan, destroy; fixtures for a CRD and its
+//! custom resource in one run, a one-field edit, a field patch, and a wait that never
+//! holds. Run by `tests/run`, which starts the clusters.
+
+use crate::support::{Fixture, get_json, kubectl, mtm_live, need_testbed, repo};
+use serde_json::Value;
+use std::path::Path;
+use std::process::Command;
+
+const EAST: &str = "east-ag";
+const WEST: &str = "west-ag";
+
+fn exists(context: &str, args: &[&str]) -> bool {
+    get_json(context, args).is_some()
+}
+
+fn helm_values() -> Value {
+    let out = Command::new("helm")
+        .args([
+            "--kube-context",
+            EAST,
+            "-n",
+            "agentgateway-system",
+            "get",
+            "values",
+            "enterprise-agentgateway",
+            "-o",
+            "json",
+        ])
+        .output()
+        .expect("helm on PATH");
+    assert!(
+        out.status.success(),
+        "helm get values: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("helm json")
+}
+
+fn wait_gone(context: &str, namespace: &str) {
+    for _ in 0..120 {
+        if !exists(context, &["namespace", namespace]) {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+    panic!("namespace {namespace} on {context} is still there after 60s");
+}
+
+/// Runs the workshop plan with its own state directory.
+fn workshop(state: &Path, args: &[&str]) -> crate::support::Run {
+    let mut all = vec!["--state", state.to_str().unwrap()];
+    all.extend_from_slice(args);
+    mtm_live(&repo(), &all)
+}
+
+#[test]
+fn workshop_lifecycle_on_two_clusters() {
+    need_testbed();
+    for (ctx, ns) in [
+        (EAST, "ai-tools"),
+        (EAST, "ai-agents"),
+        (EAST, "tokenexchange-test"),
+        (WEST, "ai-tools"),
+    ] {
+        let _ = kubectl(
+            ctx,
+            &[
+                "delete",
+                "namespace",
+                ns,
+                "--ignore-not-found",
+                "--wait=true",
+            ],
+        );
+        wait_gone(ctx, ns);
+    }
+    let before = helm_values();
+    let licence = std::env::var("AGENTGATEWAY_LICENSE_KEY").unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let mut outputs = String::new();
+
+    // Labs 1-3 only.
+    let run = workshop(
+        state.path(),
+        &["apply", "--target", "lab3", "--auto-approve", "-vv"],
+    );
+    outputs.push_str(&run.stdout);
+    outputs.push_str(&run.stderr);
+    run.ok();
+    for what in [
+        ["deployment", "catalog-mcp"],
+        ["deployment", "orders-mcp"],
+        ["deployment", "inventory-mcp"],
+        ["service", "mcp-gateway"],
+        ["gateway", "agw-waypoint"],
+        ["httproute", "mcp-route"],
+        ["agentgatewaybackend", "mcp-be"],
+        ["enterpriseagentgatewaypolicy", "waypoint-authz"],
+    ] {
+        assert!(
+            exists(EAST, &["-n", "ai-tools", what[0], what[1]]),
+            "lab3 apply: {what:?} missing on east"
+        );
+    }
+    assert!(exists(EAST, &["-n", "ai-agents", "deployment", "dev-ui"]));
+    let svc = get_json(EAST, &["-n", "ai-tools", "service", "inventory-mcp"]).unwrap();
+    assert_eq!(
+        svc["metadata"]["labels"]["istio.io/use-waypoint"], "agw-waypoint",
+        "lab 2's field patch"
+    );
+    assert!(
+        !exists(
+            EAST,
+            &[
+                "-n",
+                "ai-tools",
+                "enterpriseagentgatewaypolicy",
+                "mcp-tool-allowlist"
+            ]
+        ),
+        "lab4 applied by --target lab3"
+    );
+    assert!(
+        !exists(EAST, &["namespace", "tokenexchange-test"]),
+        "lab6 applied by --target lab3"
+    );
+    assert_eq!(
+        helm_values()["tokenExchange"]["enabled"],
+        before["tokenExchange"]["enabled"],
+        "lab3 touched the release"
+    );
+
+    // Then the rest of labs 4-6.
+    let run = workshop(
+        state.path(),
+        &["apply", "--target", "lab6", "--auto-approve", "-vv"],
+    );
+    outputs.push_str(&run.stdout);
+    outputs.push_str(&run.stderr);
+    run.ok();
+    for name in ["mcp-jwt-auth", "mcp-user-rbac"] {
+        assert!(
+            exists(
+                EAST,
+                &["-n", "ai-tools", "enterpriseagentgatewaypolicy", name]
+            ),
+            "{name} missing after lab6"
+        );
+    }
+    assert!(
+        !exists(
+            EAST,
+            &[
+                "-n",
+                "ai-tools",
+                "enterpriseagentgatewaypolicy",
+                "mcp-tool-allowlist"
+            ]
+        ),
+        "lab 5 replaces lab 4's allow-list"
+    );
+    let jwt = get_json(
+        EAST,
+        &[
+            "-n",
+            "ai-tools",
+            "enterpriseagentgatewaypolicy",
+            "mcp-jwt-auth",
+        ],
+    )
+    .unwrap();
+    let jwks = jwt
+        .pointer("/spec/traffic/jwtAuthentication/providers/0/jwks/inline")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let parsed: Value = serde_json::from_str(jwks.trim())
+        .unwrap_or_else(|e| panic!("inline JWKS is not JSON ({e}): {jwks}"));
+    assert_eq!(parsed["keys"][0]["kty"], "RSA");
+    assert!(exists(
+        EAST,
+        &["-n", "tokenexchange-test", "deployment", "mock-idp"]
+    ));
+    let values = helm_values();
+    assert_eq!(
+        values["tokenExchange"]["enabled"], true,
+        "lab 6 turns token exchange on"
+    );
+    assert_eq!(
+        values["licensing"]["licenseKey"], before["licensing"]["licenseKey"],
+        "the licence key is kept"
+    );
+
+    // Everything, with the bonus move.
+    let run = workshop(state.path(), &["apply", "--auto-approve", "-vv"]);
+    outputs.push_str(&run.stdout);
+    outputs.push_str(&run.stderr);
+    run.ok();
+    assert!(
+        !exists(EAST, &["-n", "ai-tools", "deployment", "orders-mcp"]),
+        "the bonus moves orders-mcp off east"
+    );
+    assert!(!exists(EAST, &["-n", "ai-tools", "service", "orders-mcp"]));
+    let west = get_json(WEST, &["-n", "ai-tools", "service", "orders-mcp"])
+        .expect("orders-mcp Service on west");
+    assert_eq!(
+        west["metadata"]["labels"]["solo.io/service-scope"],
+        "global"
+    );
+    assert_eq!(west["metadata"]["labels"]["istio.io/global"], "true");
+    assert!(exists(
+        WEST,
+        &["-n", "ai-tools", "deployment", "orders-mcp"]
+    ));
+    let ns = get_json(WEST, &["namespace", "ai-tools"]).unwrap();
+    assert_eq!(ns["metadata"]["labels"]["topology.istio.io/network"], WEST);
+    let be = get_json(EAST, &["-n", "ai-tools", "agentgatewaybackend", "mcp-be"]).unwrap();
+    assert_eq!(
+        be.pointer("/spec/mcp/targets/1/static/host").unwrap(),
+        "orders-mcp.ai-tools.svc.west-ag.mesh.internal"
+    );
+
+    // Nothing left to do.
+    let run = workshop(state.path(), &["plan", "--detailed-exitcode"]);
+    assert_eq!(
+        run.code, 0,
+        "plan after a full apply is not empty:\n{}\n{}",
+        run.stdout, run.stderr
+    );
+
+    // Someone scales a Deployment: the plan shows that field.
+    assert!(
+        kubectl(
+            EAST,
+            &[
+                "-n",
+                "ai-tools",
+                "scale",
+                "deployment",
+                "catalog-mcp",
+                "--replicas=3"
+            ]
+        )
+        .status
+        .success()
+    );
+    let run = workshop(state.path(), &["plan", "--detailed-exitcode"]);
+    assert_eq!(run.code, 2, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout
+            .contains("lab1/east/apps/Deployment/ai-tools/catalog-mcp")
+            && run.stdout.contains("spec.replicas"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("Plan: 0 to create, 1 to update"),
+        "{}",
+        run.stdout
+    );
+    workshop(state.path(), &["apply", "--auto-approve"]).ok();
+    // A label nobody declares, added by another manager, is not ours: no diff.
+    assert!(
+        kubectl(
+            EAST,
+            &[
+                "-n",
+                "ai-tools",
+                "label",
+                "service",
+                "catalog-mcp",
+                "team=someone-else"
+            ]
+        )
+        .status
+        .success()
+    );
+    let run = workshop(state.path(), &["plan", "--detailed-exitcode"]);
+    assert_eq!(
+        run.code, 0,
+        "an undeclared label shows in the plan:\n{}",
+        run.stdout
+    );
+    // A declared label changed by someone else is.
+    assert!(
+        kubectl(
+            EAST,
+            &[
+                "label",
+                "namespace",
+                "ai-tools",
+                "istio.io/dataplane-mode=sidecar",
+                "--overwrite"
+            ]
+        )
+        .status
+        .success()
+    );
+    let run = workshop(state.path(), &["plan", "--detailed-exitcode"]);
+    assert_eq!(run.code, 2, "{}", run.stdout);
+    assert!(
+        run.stdout.contains("lab1/east/core/Namespace/_/ai-tools")
+            && run.stdout.contains("istio.io/dataplane-mode"),
+        "{}",
+        run.stdout
+    );
+
+    // Tear down: nothing of the workshop is left, the release is as before.
+    let run = workshop(state.path(), &["destroy", "--auto-approve", "-vv"]);
+    outputs.push_str(&run.stdout);
+    outputs.push_str(&run.stderr);
+    run.ok();
+    for (ctx, ns) in [
+        (EAST, "ai-tools"),
+        (EAST, "ai-agents"),
+        (EAST, "tokenexchange-test"),
+        (WEST, "ai-tools"),
+    ] {
+        assert!(
+            !exists(ctx, &["namespace", ns]),
+            "namespace {ns} is left on {ctx}"
+        );
+    }
+    assert_eq!(
+        helm_values(),
+        before,
+        "destroy restores the release's values exactly"
+    );
+
+    // The licence key never reached output or state.
+    assert!(!outputs.contains(&licence), "the licence key was printed");
+    for entry in walk(state.path()) {
+        let bytes = std::fs::read(&entry).unwrap();
+        assert!(
+            !bytes
+                .windows(licence.len())
+                .any(|w| w == licence.as_bytes()),
+            "the licence key is in {}",
+            entry.display()
+        );
+    }
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+fn unique(what: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!("it-{what}-{}-{}", std::process::id(), nanos % 100_000)
+}
+
+const LIVE_PLAN: &str = "plan: live\nclusters:\n  east: { context: east-ag }\n  west: { context: west-ag }\nstages: [a]\n";
+
+fn live_fixture(stage: &str, manifests: &[(&str, String)]) -> Fixture {
+    let mut f = Fixture::empty()
+        .file("plan.yaml", LIVE_PLAN)
+        .file("stages/a.yaml", stage);
+    for (path, text) in manifests {
+        f = f.file(path, text);
+    }
+    f
+}
+
+fn live(f: &Fixture, args: &[&str]) -> crate::support::Run {
+    let mut all = vec!["--plan", "."];
+    all.extend_from_slice(args);
+    mtm_live(f.path(), &all)
+}
+
+#[test]
+fn crd_and_its_custom_resource_in_one_run() {
+    need_testbed();
+    let group = format!("{}.example.com", unique("g"));
+    let ns = unique("crd");
+    let crd = format!(
+        "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata: {{ name: widgets.{group} }}\nspec:\n  group: {group}\n  scope: Namespaced\n  names: {{ plural: widgets, singular: widget, kind: Widget }}\n  versions:\n  - name: v1\n    served: true\n    storage: true\n    schema:\n      openAPIV3Schema:\n        type: object\n        x-kubernetes-preserve-unknown-fields: true\n"
+    );
+    let cr = format!(
+        "apiVersion: v1\nkind: Namespace\nmetadata: {{ name: {ns} }}\n---\napiVersion: {group}/v1\nkind: Widget\nmetadata: {{ name: w1, namespace: {ns} }}\nspec: {{ size: 3 }}\n"
+    );
+    let stage = "title: A\nsteps:\n  - name: crd\n    title: CRD\n    cluster: east\n    manifests: [m/crd.yaml]\n  - name: cr\n    title: CR\n    cluster: east\n    manifests: [m/cr.yaml]\n";
+    let f = live_fixture(stage, &[("m/crd.yaml", crd), ("m/cr.yaml", cr)]);
+    let run = live(&f, &["plan", "--detailed-exitcode"]);
+    assert_eq!(run.code, 2, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains(&format!(
+            "+ a/east/apiextensions.k8s.io/CustomResourceDefinition/_/widgets.{group} (create)"
+        )),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains(&format!(
+            "+ a/east/{group}/Widget/{ns}/w1 (create (CRD pending))"
+        )),
+        "{}",
+        run.stdout
+    );
+    live(&f, &["apply", "--auto-approve"]).ok();
+    let w =
+        get_json(EAST, &["-n", &ns, &format!("widgets.{group}"), "w1"]).expect("the Widget exists");
+    assert_eq!(w["spec"]["size"], 3);
+    let run = live(&f, &["plan", "--detailed-exitcode"]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    live(&f, &["destroy", "--auto-approve"]).ok();
+    assert!(!exists(
+        EAST,
+        &["customresourcedefinition", &format!("widgets.{group}")]
+    ));
+}
+
+#[test]
+fn one_edited_field_is_the_whole_plan() {
+    need_testbed();
+    let ns = unique("edit");
+    let manifest = format!(
+        "apiVersion: v1\nkind: Namespace\nmetadata: {{ name: {ns} }}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {{ name: cfg, namespace: {ns} }}\ndata: {{ a: one }}\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {{ name: web, namespace: {ns} }}\nspec:\n  replicas: 1\n  selector: {{ matchLabels: {{ app: web }} }}\n  template:\n    metadata: {{ labels: {{ app: web }} }}\n    spec:\n      containers: [{{ name: c, image: nginx:1.27 }}]\n"
+    );
+    let stage = "title: A\nsteps:\n  - name: all\n    title: All\n    cluster: east\n    manifests: [m/all.yaml]\n";
+    let f = live_fixture(stage, &[("m/all.yaml", manifest)]);
+    live(&f, &["apply", "--auto-approve"]).ok();
+    let cm_before =
+        get_json(EAST, &["-n", &ns, "configmap", "cfg"]).unwrap()["metadata"]["resourceVersion"]
+            .clone();
+    let f = f.edit("m/all.yaml", "image: nginx:1.27", "image: nginx:1.28");
+    let run = live(&f, &["plan", "--detailed-exitcode"]);
+    assert_eq!(run.code, 2, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout
+            .contains("Plan: 0 to create, 1 to update, 0 to delete"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains(&format!("~ a/east/apps/Deployment/{ns}/web (update)")),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("image")
+            && run.stdout.contains("nginx:1.28")
+            && run.stdout.contains("nginx:1.27"),
+        "{}",
+        run.stdout
+    );
+    live(&f, &["apply", "--auto-approve"]).ok();
+    let d = get_json(EAST, &["-n", &ns, "deployment", "web"]).unwrap();
+    assert_eq!(
+        d.pointer("/spec/template/spec/containers/0/image").unwrap(),
+        "nginx:1.28"
+    );
+    let cm_after =
+        get_json(EAST, &["-n", &ns, "configmap", "cfg"]).unwrap()["metadata"]["resourceVersion"]
+            .clone();
+    assert_eq!(cm_before, cm_after, "apply touched an unchanged object");
+    live(&f, &["destroy", "--auto-approve"]).ok();
+    wait_gone(EAST, &ns);
+}
+
+#[test]
+fn a_field_patch_is_released_and_the_object_stays() {
+    need_testbed();
+    let ns = unique("patch");
+    assert!(
+        kubectl(EAST, &["create", "namespace", &ns])
+            .status
+            .success()
+    );
+    assert!(
+        kubectl(
+            EAST,
+            &[
+                "-n",
+                &ns,
+                "create",
+                "service",
+                "clusterip",
+                "theirs",
+                "--tcp=80:80"
+            ]
+        )
+        .status
+        .success()
+    );
+    let stage = format!(
+        "title: A\nsteps:\n  - name: label\n    title: Label\n    cluster: east\n    patches:\n      - target: {{ apiVersion: v1, kind: Service, namespace: {ns}, name: theirs }}\n        fields: {{ metadata: {{ labels: {{ istio.io/use-waypoint: agw-waypoint }} }} }}\n"
+    );
+    let f = live_fixture(&stage, &[]);
+    live(&f, &["apply", "--auto-approve"]).ok();
+    let svc = get_json(EAST, &["-n", &ns, "service", "theirs"]).unwrap();
+    assert_eq!(
+        svc["metadata"]["labels"]["istio.io/use-waypoint"],
+        "agw-waypoint"
+    );
+    assert_eq!(live(&f, &["plan", "--detailed-exitcode"]).code, 0);
+    live(&f, &["destroy", "--auto-approve"]).ok();
+    let svc = get_json(EAST, &["-n", &ns, "service", "theirs"]).expect("destroy left the Service");
+    assert!(
+        svc["metadata"]["labels"]
+            .get("istio.io/use-waypoint")
+            .is_none(),
+        "the label is still there: {}",
+        svc["metadata"]
+    );
+    let _ = kubectl(EAST, &["delete", "namespace", &ns, "--wait=false"]);
+}
+
+#[test]
+fn a_wait_that_never_holds_fails_and_the_rest_finishes() {
+    need_testbed();
+    let ns = unique("wait");
+    let other = unique("other");
+    let stage = format!(
+        "title: A\nsteps:\n  - name: app\n    title: App\n    cluster: east\n    manifests: [m/ns.yaml]\n    waits:\n      - {{ name: never, kind: Pod, namespace: {ns}, selector: app=never, condition: Ready, timeout: 3s }}\n  - name: after\n    title: After\n    cluster: east\n    needs: [\"a/east/wait/never\"]\n    manifests: [m/after.yaml]\n  - name: other\n    title: Other\n    cluster: west\n    manifests: [m/other.yaml]\n"
+    );
+    let f = live_fixture(
+        &stage,
+        &[
+            (
+                "m/ns.yaml",
+                format!("apiVersion: v1\nkind: Namespace\nmetadata: {{ name: {ns} }}\n"),
+            ),
+            (
+                "m/after.yaml",
+                format!(
+                    "apiVersion: v1\nkind: ConfigMap\nmetadata: {{ name: after, namespace: {ns} }}\n"
+                ),
+            ),
+            (
+                "m/other.yaml",
+                format!("apiVersion: v1\nkind: Namespace\nmetadata: {{ name: {other} }}\n"),
+            ),
+        ],
+    );
+    let run = live(&f, &["apply", "--auto-approve"]);
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    let all = format!("{}{}", run.stdout, run.stderr);
+    assert!(
+        all.contains("a/east/wait/never") && all.contains("Ready"),
+        "{all}"
+    );
+    assert!(
+        all.contains(&format!("skipped  a/east/core/ConfigMap/{ns}/after")),
+        "{all}"
+    );
+    assert!(
+        exists(WEST, &["namespace", &other]),
+        "the independent branch did not finish"
+    );
+    assert!(!exists(EAST, &["-n", &ns, "configmap", "after"]));
+    let state = live(&f, &["--output", "json", "state", "list"]);
+    let records: Value = serde_json::from_str(&state.ok().stdout).unwrap();
+    let addresses: Vec<&str> = records
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["address"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        addresses,
+        vec![
+            format!("a/east/core/Namespace/_/{ns}"),
+            format!("a/west/core/Namespace/_/{other}")
+        ]
+    );
+    live(&f, &["destroy", "--auto-approve"]).ok();
+}
