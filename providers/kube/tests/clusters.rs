@@ -56,6 +56,7 @@ fn paths(plan: &mtm_kube::ObjectPlan) -> Vec<String> {
 async fn apply_then_noop_then_one_field_change() {
     let p = provider();
     let ns = unique("mk-apply");
+    let _cleanup = support::cleanup("east", &ns);
     let nid = namespace_id("east", &ns);
     let cid = id("east", "v1", "ConfigMap", Some(&ns), "settings");
     let did = id("east", "apps/v1", "Deployment", Some(&ns), "web");
@@ -179,6 +180,7 @@ async fn apply_then_noop_then_one_field_change() {
 async fn changes_by_other_managers_conflicts_and_force() {
     let p = provider();
     let ns = unique("mk-others");
+    let _cleanup = support::cleanup("east", &ns);
     make_namespace(&p, "east", &ns).await;
     let did = id("east", "apps/v1", "Deployment", Some(&ns), "api");
     let manifest = deployment(&ns, "api", 1);
@@ -269,6 +271,7 @@ async fn crd_and_custom_resource_in_one_run() {
     let p = provider();
     let group = format!("{}.mtm.example", unique("g"));
     let crd_name = format!("widgets.{group}");
+    let _cleanup = support::cleanup_object("west", "crd", &crd_name);
     let crd_id = id(
         "west",
         "apiextensions.k8s.io/v1",
@@ -334,6 +337,7 @@ async fn crd_and_custom_resource_in_one_run() {
 async fn field_patch_applied_then_released() {
     let p = provider();
     let ns = unique("mk-patch");
+    let _cleanup = support::cleanup("west", &ns);
     make_namespace(&p, "west", &ns).await;
     // A Service mtm does not own, made by someone else.
     kubectl(
@@ -420,6 +424,7 @@ async fn field_patch_applied_then_released() {
 async fn unsatisfiable_waits_time_out_naming_resource_and_condition() {
     let p = provider();
     let ns = unique("mk-wait");
+    let _cleanup = support::cleanup("east", &ns);
     make_namespace(&p, "east", &ns).await;
     p.apply_object(
         &id("east", "v1", "ConfigMap", Some(&ns), "plain"),
@@ -495,6 +500,7 @@ async fn unsatisfiable_waits_time_out_naming_resource_and_condition() {
 async fn pods_of_a_deployment_become_ready() {
     let p = provider();
     let ns = unique("mk-pods");
+    let _cleanup = support::cleanup("west", &ns);
     make_namespace(&p, "west", &ns).await;
     let did = id("west", "apps/v1", "Deployment", Some(&ns), "dev-ui");
     p.apply_object(&did, &deployment(&ns, "dev-ui", 2), false)
@@ -596,6 +602,7 @@ async fn requirements_present_and_missing() {
 async fn namespace_delete_waits_for_its_finalizers() {
     let p = provider().with_delete_timeout(Duration::from_secs(4));
     let ns = unique("mk-delete");
+    let _cleanup = support::cleanup("east", &ns);
     make_namespace(&p, "east", &ns).await;
     // A ConfigMap held by a finalizer nobody removes keeps the namespace Terminating.
     let held = json!({"apiVersion": "v1", "kind": "ConfigMap",
@@ -709,6 +716,7 @@ fn resource(address: &str, spec: Spec) -> Resource {
 async fn provider_trait_applies_and_destroys() {
     let p = provider();
     let ns = unique("mk-trait");
+    let _cleanup = support::cleanup("east", &ns);
     let ns_res = resource(
         &format!("lab1/east/core/Namespace/_/{ns}"),
         Spec::Object {
@@ -832,6 +840,7 @@ async fn an_unreachable_cluster_is_named_after_bounded_retries() {
 async fn secret_values_never_show_and_string_data_changes_do() {
     let p = provider();
     let ns = unique("mk-secret");
+    let _cleanup = support::cleanup("east", &ns);
     make_namespace(&p, "east", &ns).await;
     let sid = id("east", "v1", "Secret", Some(&ns), "creds");
     let secret = |token: &str| {
@@ -964,6 +973,11 @@ async fn workshop_manifests_plan_noop_right_after_apply() {
         }
     }
     assert!(objects.len() > 30, "{} objects", objects.len());
+    let _cleanup: Vec<_> = objects
+        .iter()
+        .filter(|(o, _)| o.kind == "Namespace")
+        .map(|(o, _)| support::cleanup(&o.cluster, &o.name))
+        .collect();
 
     for (oid, doc) in &objects {
         let plan = p
@@ -1003,6 +1017,7 @@ async fn workshop_manifests_plan_noop_right_after_apply() {
 async fn apply_waits_for_a_job_to_complete() {
     let p = provider();
     let ns = unique("mk-job");
+    let _cleanup = support::cleanup("west", &ns);
     make_namespace(&p, "west", &ns).await;
     let jid = id("west", "batch/v1", "Job", Some(&ns), "once");
     let job = json!({"apiVersion": "batch/v1", "kind": "Job",

@@ -138,3 +138,38 @@ pub fn id(cluster: &str, api_version: &str, kind: &str, ns: Option<&str>, name: 
 pub fn namespace_id(cluster: &str, name: &str) -> ObjectId {
     id(cluster, "v1", "Namespace", None, name)
 }
+
+/// Deletes a cluster-scoped object (a namespace, a CRD) when dropped, also when the test
+/// panics, without waiting.
+pub struct Cleanup {
+    cluster: String,
+    kind: String,
+    name: String,
+}
+
+pub fn cleanup(cluster: &str, namespace: &str) -> Cleanup {
+    cleanup_object(cluster, "namespace", namespace)
+}
+
+pub fn cleanup_object(cluster: &str, kind: &str, name: &str) -> Cleanup {
+    Cleanup {
+        cluster: cluster.into(),
+        kind: kind.into(),
+        name: name.into(),
+    }
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        let _ = kubectl_try(
+            &self.cluster,
+            &[
+                "delete",
+                &self.kind,
+                &self.name,
+                "--ignore-not-found",
+                "--wait=false",
+            ],
+        );
+    }
+}
