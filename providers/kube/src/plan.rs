@@ -32,7 +32,8 @@ pub struct ObjectPlan {
     /// The changed fields; for a create or a pending CRD, one entry with an empty path
     /// holding the whole object.
     pub diff: Vec<FieldDiff>,
-    /// The live object, when it exists.
+    /// The live object, when it exists, for display: Secret values are replaced by
+    /// digests (use [`KubeProvider::get_object`] for the object itself).
     pub live: Option<Value>,
     /// Why the server could not validate the object (namespace or CRD created in the
     /// same run); `None` when the plan comes from a dry run.
@@ -169,6 +170,19 @@ impl KubeProvider {
             live,
             unvalidated: None,
         })
+    }
+
+    /// The live object as the server holds it, `None` when it does not exist (or its kind
+    /// is not served). Unlike [`ObjectPlan::live`], Secret values are not redacted: this
+    /// is what restoring an object that existed before mtm needs.
+    pub async fn get_object(&self, id: &ObjectId) -> Result<Option<Value>, KubeError> {
+        let cluster = self.cluster(&id.cluster)?;
+        let Some(kind) = cluster.resolve(&gvk_of(id)).await? else {
+            return Ok(None);
+        };
+        let api = cluster.api(&kind, id.namespace.as_deref()).await?;
+        let live = cluster.get(&api, &id.name, &id.to_string()).await?;
+        live.map(|l| to_value(id, &l)).transpose()
     }
 
     /// What removing `id` would do: `Delete` with the live object when it exists, else

@@ -871,6 +871,12 @@ async fn secret_values_never_show_and_string_data_changes_do() {
     let plan = p.plan_object(&sid, &secret("s3cr3t-one")).await.unwrap();
     assert_eq!(plan.action, Action::NoOp, "{:?}", plan.diff);
 
+    // The object itself, for restoring it, keeps the value.
+    let raw = p.get_object(&sid).await.unwrap().unwrap();
+    assert_eq!(raw["data"]["token"], "czNjcjN0LW9uZQ==");
+    let plan = p.plan_delete(&sid).await.unwrap();
+    assert!(!format!("{plan:?}").contains("czNjcjN0"), "{plan:?}");
+
     let plan = p.plan_object(&sid, &secret("s3cr3t-two")).await.unwrap();
     assert_eq!(plan.action, Action::Update);
     assert_eq!(plan.diff.len(), 1, "{:?}", plan.diff);
