@@ -11,7 +11,7 @@ use crate::error::KubeError;
 use crate::retry::{self, RetryPolicy, Target};
 use kube::Client;
 use kube::api::{Api, DynamicObject};
-use kube::config::{Config, KubeConfigOptions, Kubeconfig};
+use kube::config::{Config, KubeConfigOptions, Kubeconfig, KubeconfigError};
 use kube::core::{ApiResource, GroupVersionKind};
 use kube::discovery::{Discovery, Scope};
 use mtm_provider::ObjectId;
@@ -90,7 +90,18 @@ impl Cluster {
                     },
                     None => Config::from_kubeconfig(&options).await,
                 };
-                let mut config = loaded.map_err(|e| self.context_error(e.to_string()))?;
+                let mut config = loaded.map_err(|e| {
+                    let source = match &self.kubeconfig {
+                        Some(p) => p.display().to_string(),
+                        None => "the kubeconfig (KUBECONFIG or ~/.kube/config)".into(),
+                    };
+                    self.context_error(match e {
+                        KubeconfigError::LoadContext(_) => {
+                            format!("{source} has no context of that name")
+                        }
+                        other => other.to_string(),
+                    })
+                })?;
                 config.connect_timeout = Some(CONNECT_TIMEOUT);
                 // No call waits on the server for long (waits poll): a stuck request is a
                 // transient failure, retried like one.

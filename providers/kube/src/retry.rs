@@ -41,9 +41,22 @@ pub(crate) fn is_transient(err: &kube::Error) -> bool {
         kube::Error::Api(status) => {
             status.code == 429 || (500..600).contains(&status.code) && status.code != 501
         }
-        kube::Error::HyperError(_) | kube::Error::Service(_) => true,
+        // Connection-level failures, except a certificate the client refuses: that one
+        // does not go away by waiting.
+        kube::Error::HyperError(_) | kube::Error::Service(_) => !mentions_certificate(err),
         _ => false,
     }
+}
+
+fn mentions_certificate(err: &kube::Error) -> bool {
+    let mut cur: Option<&dyn std::error::Error> = Some(err);
+    while let Some(e) = cur {
+        if e.to_string().to_lowercase().contains("certificate") {
+            return true;
+        }
+        cur = e.source();
+    }
+    false
 }
 
 /// Where a call goes, for messages.

@@ -447,6 +447,7 @@ async fn unsatisfiable_waits_time_out_naming_resource_and_condition() {
     let start = Instant::now();
     let err = p.wait("east", &spec).await.unwrap_err();
     let elapsed = start.elapsed();
+    eprintln!("wait timeout: {err}");
     assert!(matches!(err, WaitError::Timeout { .. }), "{err}");
     assert!(
         elapsed >= Duration::from_secs(3) && elapsed < Duration::from_secs(15),
@@ -574,6 +575,7 @@ async fn requirements_present_and_missing() {
     );
     // The stand-in release is installed on east only.
     let err = p.check_requirement("west", &release).await.unwrap_err();
+    eprintln!("missing release: {err}");
     assert_eq!(
         err.to_string(),
         "cluster west: missing helm release agentgateway-system/enterprise-agentgateway: no release \
@@ -679,6 +681,7 @@ async fn a_missing_context_fails_only_its_cluster() {
         .await
         .unwrap_err();
     let text = err.to_string();
+    eprintln!("missing context: {text}");
     assert!(
         text.starts_with("cluster north: cannot load kube context north-nowhere: "),
         "{text}"
