@@ -57,6 +57,7 @@ impl KubeProvider {
             }
             Some(_) => "configured",
         };
+        tracing::debug!(object = %id, summary, force_conflicts, "applied");
         Ok(Applied {
             uid: applied.metadata.uid.clone(),
             summary: summary.to_string(),

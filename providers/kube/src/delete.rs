@@ -39,6 +39,7 @@ impl KubeProvider {
         loop {
             let live = cluster.get(&api, &id.name, &object).await?;
             let Some(live) = live else {
+                tracing::debug!(object = %id, after = ?start.elapsed(), "deleted");
                 return Ok(());
             };
             if start.elapsed() + pause > self.delete_timeout {

@@ -279,6 +279,7 @@ impl Walker<'_> {
             .filter(|(_, set)| !keys.is_empty() && contains(set, keys))
             .map(|(m, _)| m.clone())
             .collect();
+        owners.sort();
         owners.dedup();
         self.out.push(FieldDiff {
             path: render_path(keys),

@@ -53,6 +53,7 @@ impl KubeProvider {
         } else {
             "patched"
         };
+        tracing::debug!(object = %target, manager, summary, "patch applied");
         Ok(Applied {
             uid: applied.metadata.uid.clone(),
             summary: summary.into(),
