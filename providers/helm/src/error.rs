@@ -18,7 +18,23 @@ pub enum HelmError {
         cluster: String,
         program: String,
     },
-    #[error("release {release} on cluster {cluster}: cannot run `helm {command}`")]
+    #[error(
+        "release {release} on cluster {cluster}: kubectl not found on PATH (needed to compare \
+         the release's objects with the live ones): install kubectl or set MTM_KUBECTL \
+         (tried `{program}`)"
+    )]
+    KubectlMissing {
+        release: String,
+        cluster: String,
+        program: String,
+    },
+    #[error("release {release} on cluster {cluster}: `kubectl diff` failed: {stderr}")]
+    Kubectl {
+        release: String,
+        cluster: String,
+        stderr: String,
+    },
+    #[error("release {release} on cluster {cluster}: cannot run `{command}`")]
     Spawn {
         release: String,
         cluster: String,
@@ -100,6 +116,8 @@ impl HelmError {
         match self {
             HelmError::HelmMissing { cluster, .. }
             | HelmError::Spawn { cluster, .. }
+            | HelmError::KubectlMissing { cluster, .. }
+            | HelmError::Kubectl { cluster, .. }
             | HelmError::UnknownCluster { cluster, .. }
             | HelmError::Helm { cluster, .. }
             | HelmError::Cancelled { cluster, .. }

@@ -18,13 +18,14 @@
 //!   mtm's: uninstall) or to the plan's `cleanupValues`.
 //!
 //! # What this crate does not do
-//! It does not schedule, print, or write state; it never stores a value; it does not look
-//! at the live objects of a release for drift made outside helm (the kube provider's
-//! object diff can do that from the manifest). Nothing sensitive leaves it in clear:
+//! It does not schedule, print, or write state; it never stores a value; it does not
+//! talk to the Kubernetes API itself: drift of a release's objects is `kubectl diff` of
+//! its manifest ([`HelmProvider::drift_release`]). Nothing sensitive leaves it in clear:
 //! values reach helm on stdin only, and every text it returns is redacted.
 
 mod apply;
 mod desired;
+mod drift;
 mod error;
 mod manifest;
 mod plan;
@@ -37,6 +38,7 @@ mod run;
 mod values;
 
 pub use apply::DEFAULT_TIMEOUT;
+pub use drift::{KUBECTL_ENV, ReleaseDrift};
 pub use error::HelmError;
 pub use query::MTM_DESCRIPTION;
 pub use redact::MASK;
@@ -66,6 +68,7 @@ pub struct HelmProvider {
     /// Logical cluster -> kube context.
     contexts: BTreeMap<String, String>,
     helm: Helm,
+    kubectl: OsString,
     /// Flips to true on Ctrl-C; used by the `Provider` trait methods.
     cancel: watch::Receiver<bool>,
     priors: Mutex<BTreeMap<Address, PriorRelease>>,
@@ -87,6 +90,9 @@ impl HelmProvider {
                 program,
                 grace: DEFAULT_GRACE,
             },
+            kubectl: std::env::var_os(KUBECTL_ENV)
+                .filter(|p| !p.is_empty())
+                .unwrap_or_else(|| OsString::from("kubectl")),
             cancel,
             priors: Mutex::default(),
             applied: Mutex::default(),
@@ -96,6 +102,12 @@ impl HelmProvider {
     /// Uses this helm binary instead.
     pub fn with_helm(mut self, program: impl Into<OsString>) -> Self {
         self.helm.program = program.into();
+        self
+    }
+
+    /// Uses this kubectl binary (for drift) instead.
+    pub fn with_kubectl(mut self, program: impl Into<OsString>) -> Self {
+        self.kubectl = program.into();
         self
     }
 

@@ -196,7 +196,7 @@ impl Helm {
             HelmError::Spawn {
                 release: t.release(),
                 cluster: t.cluster.clone(),
-                command: call.command.to_string(),
+                command: format!("helm {}", call.command),
                 source: e,
             }
         }

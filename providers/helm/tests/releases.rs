@@ -110,11 +110,20 @@ async fn existing_release_keeps_its_values_and_destroy_restores_them_exactly() {
         .expect("apply again");
     assert_eq!((again.action, again.revision), (Action::NoOp, 2));
 
-    let restored = p
-        .destroy_release("east", &spec, Some(&prior), never())
-        .await
-        .expect("destroy");
-    assert_eq!(restored, Restored::RolledBack { to: 1, revision: 3 });
+    // Destroy through the Provider trait, with the prior the engine stored.
+    let resource = Resource {
+        address: Address(format!("lab6/east/helm/{}/{}", s.namespace, s.name)),
+        spec: Spec::Release {
+            cluster: "east".into(),
+            release: spec.clone(),
+        },
+        step: Arc::new(StepInfo::default()),
+        stages: vec!["lab6".into()],
+        origin: Default::default(),
+    };
+    p.remember_prior(resource.address.clone(), prior.clone());
+    p.destroy(&resource).await.expect("destroy");
+    assert_eq!(s.metadata()["revision"], json!(3), "one rollback revision");
     assert_eq!(s.values(), before, "values exactly as before mtm");
     assert_eq!(s.setting("tokenExchange.enabled"), "false");
     // Destroying twice is harmless.
@@ -444,4 +453,121 @@ spec:
         status, "failed",
         "after a cancel the release is marked failed by helm, not left pending"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drift_shows_objects_changed_outside_helm_and_outside_upgrades() {
+    let env = env();
+    let s = Scratch::new("drift");
+    let key = licence();
+    s.install_outside_mtm(&env, &key, json!({}));
+    let spec = s.lab6(&env, &key);
+    let p = provider();
+    let applied = p
+        .apply_release("east", &spec, never())
+        .await
+        .expect("apply");
+    let drift = p
+        .drift_release("east", &spec, &applied.record)
+        .await
+        .expect("drift");
+    assert!(drift.is_clean(), "{drift:#?}");
+
+    let (ok, _, err) = kubectl(&[
+        "-n",
+        &s.namespace,
+        "scale",
+        "deployment",
+        &s.name,
+        "--replicas=3",
+    ]);
+    assert!(ok, "{err}");
+    let (ok, _, err) = kubectl(&[
+        "-n",
+        &s.namespace,
+        "patch",
+        "secret",
+        &format!("{}-license", s.name),
+        "-p",
+        r#"{"stringData":{"license-key":"changed-outside-helm"}}"#,
+    ]);
+    assert!(ok, "{err}");
+    let drift = p
+        .drift_release("east", &spec, &applied.record)
+        .await
+        .expect("drift");
+    assert!(
+        !drift.revision_changed && drift.values.is_empty(),
+        "{drift:#?}"
+    );
+    assert!(
+        drift.objects_diff.contains("-  replicas: 3")
+            && drift.objects_diff.contains("+  replicas: 1")
+            && drift.objects_diff.contains("v1.Secret"),
+        "{}",
+        drift.objects_diff
+    );
+    assert_hidden("the drift", &format!("{drift:?}"), &key);
+    assert_hidden("the drift", &format!("{drift:?}"), "changed-outside-helm");
+
+    helm(
+        &[
+            "upgrade",
+            &s.name,
+            &env.chart,
+            "-n",
+            &s.namespace,
+            "--reuse-values",
+            "--set",
+            "tokenExchange.enabled=false",
+        ],
+        None,
+    );
+    let drift = p
+        .drift_release("east", &spec, &applied.record)
+        .await
+        .expect("drift");
+    assert!(drift.revision_changed, "{drift:#?}");
+    assert_eq!(
+        drift.values,
+        vec![ValueChange {
+            path: "tokenExchange.enabled".into(),
+            before: Some(json!(true)),
+            after: Some(json!(false)),
+        }]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recorded_revision_is_enough_to_roll_back_to_it() {
+    let env = env();
+    let s = Scratch::new("record");
+    let key = licence();
+    let mut spec = s.lab6(&env, &key);
+    spec.existing = false;
+    let p = provider();
+    let first = p
+        .apply_release("east", &spec, never())
+        .await
+        .expect("apply");
+    let first_values = s.values();
+    spec.values["tokenExchange"]["tokenExpiration"] = json!("2h");
+    let second = p
+        .apply_release("east", &spec, never())
+        .await
+        .expect("apply");
+    assert_eq!((first.revision, second.revision), (1, 2));
+    assert_ne!(first.record.values_sha256, second.record.values_sha256);
+
+    // What state kept of revision 1, through JSON as a store would keep it.
+    let stored = serde_json::to_string(&first.record).expect("serialize");
+    assert_hidden("the stored record", &stored, &key);
+    let record: mtm_helm::ReleaseRecord = serde_json::from_str(&stored).expect("deserialize");
+    let done = p
+        .restore_release("east", &spec, &PriorRelease::from(&record), never())
+        .await
+        .expect("roll back");
+    assert_eq!(done, Restored::RolledBack { to: 1, revision: 3 });
+    assert_eq!(s.values(), first_values);
+    assert_eq!(s.values()["licensing"]["licenseKey"], json!(key));
 }
