@@ -571,3 +571,43 @@ async fn a_recorded_revision_is_enough_to_roll_back_to_it() {
     assert_eq!(s.values(), first_values);
     assert_eq!(s.values()["licensing"]["licenseKey"], json!(key));
 }
+
+/// The runner's last resort, with a stand-in helm that ignores SIGTERM (the real helm
+/// stops on it, see `cancel_sends_sigterm_and_leaves_no_pending_release`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn helm_ignoring_sigterm_is_killed_after_the_grace_period() {
+    let env = env();
+    let s = Scratch::new("sigkill");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let script = dir.path().join("helm");
+    std::fs::write(
+        &script,
+        "#!/bin/sh\ncase \" $* \" in\n  *\" upgrade \"*) trap '' TERM; exec sleep 60 ;;\n\
+         esac\necho 'Error: release: not found' >&2\nexit 1\n",
+    )
+    .expect("script");
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("chmod");
+    let p = provider()
+        .with_helm(&script)
+        .with_grace(Duration::from_secs(1));
+    let spec = s.lab6(&env, &licence());
+    let (tx, rx) = watch::channel(false);
+    let started = std::time::Instant::now();
+    let apply = tokio::spawn(async move { p.apply_release("east", &spec, rx).await });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    tx.send(true).expect("cancel");
+    let err = apply.await.expect("join").expect_err("cancelled");
+    assert!(
+        err.is_cancelled()
+            && err
+                .to_string()
+                .contains("then SIGKILL after the grace period"),
+        "{err}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+}
