@@ -125,7 +125,19 @@ impl Engine<'_> {
                     .map_err(|e| fail(e.to_string()))?;
                 let mut c = change(node, from_kube(p.action));
                 c.live_version = version_of(p.live.as_ref());
-                c.note = note.or(p.unvalidated);
+                let owners: std::collections::BTreeSet<&str> = p
+                    .diff
+                    .iter()
+                    .flat_map(|d| d.owners.iter().map(String::as_str))
+                    .collect();
+                let conflict = (!owners.is_empty()).then(|| {
+                    let names: Vec<&str> = owners.into_iter().collect();
+                    format!(
+                        "fields owned by {}: apply needs --force-conflicts to take them over",
+                        names.join(", ")
+                    )
+                });
+                c.note = note.or(p.unvalidated).or(conflict);
                 c.diff = p
                     .diff
                     .into_iter()

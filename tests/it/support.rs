@@ -221,7 +221,11 @@ pub fn repo() -> PathBuf {
 
 impl Run {
     pub fn ok(&self) -> &Run {
-        assert_eq!(self.code, 0, "mtm {} failed:\n{}", self.args, self.stderr);
+        assert_eq!(
+            self.code, 0,
+            "mtm {} failed:\n{}\n{}",
+            self.args, self.stdout, self.stderr
+        );
         self
     }
 

@@ -38,6 +38,41 @@ fn helm_values() -> Value {
     serde_json::from_slice(&out.stdout).expect("helm json")
 }
 
+/// Puts the standup's release back as the testbed installed it (a failed earlier run may
+/// have left token exchange on): only the licence key, given on stdin.
+fn reset_release() {
+    use std::io::Write;
+    let chart = std::env::var("AG_CHART").unwrap();
+    let licence = std::env::var("AGENTGATEWAY_LICENSE_KEY").unwrap();
+    let mut helm = Command::new("helm")
+        .args([
+            "--kube-context",
+            EAST,
+            "-n",
+            "agentgateway-system",
+            "upgrade",
+            "enterprise-agentgateway",
+            &chart,
+            "--reset-values",
+            "-f",
+            "-",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("helm on PATH");
+    let values = serde_json::json!({ "licensing": { "licenseKey": licence } });
+    helm.stdin
+        .take()
+        .unwrap()
+        .write_all(values.to_string().as_bytes())
+        .unwrap();
+    assert!(
+        helm.wait().unwrap().success(),
+        "helm could not reset the standup release"
+    );
+}
+
 fn wait_gone(context: &str, namespace: &str) {
     for _ in 0..120 {
         if !exists(context, &["namespace", namespace]) {
@@ -76,6 +111,7 @@ fn workshop_lifecycle_on_two_clusters() {
         );
         wait_gone(ctx, ns);
     }
+    reset_release();
     let before = helm_values();
     let licence = std::env::var("AGENTGATEWAY_LICENSE_KEY").unwrap();
     let state = tempfile::tempdir().unwrap();
@@ -259,7 +295,28 @@ fn workshop_lifecycle_on_two_clusters() {
         "{}",
         run.stdout
     );
-    workshop(state.path(), &["apply", "--auto-approve"]).ok();
+    assert!(
+        run.stdout.contains("--force-conflicts"),
+        "the plan does not warn of the conflict: {}",
+        run.stdout
+    );
+    let run = workshop(state.path(), &["apply", "--auto-approve"]);
+    assert_eq!(
+        run.code, 1,
+        "apply over kubectl's field without force: {}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains("field manager \"kubectl\" owns .spec.replicas"),
+        "{}",
+        run.stdout
+    );
+    workshop(
+        state.path(),
+        &["apply", "--auto-approve", "--force-conflicts"],
+    )
+    .ok();
     // A label nobody declares, added by another manager, is not ours: no diff.
     assert!(
         kubectl(
