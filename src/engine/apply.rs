@@ -216,10 +216,9 @@ impl Engine<'_> {
                     substitute_value(manifest, &gens).map_err(|e| fail(e.to_string()))?;
                 let prior = if record.is_none() {
                     self.kube
-                        .plan_delete(id)
+                        .get_object(id)
                         .await
                         .map_err(|e| fail(e.to_string()))?
-                        .live
                         .map(strip_server_fields)
                 } else {
                     record.and_then(|r| r.prior.clone())

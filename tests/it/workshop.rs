@@ -637,3 +637,77 @@ fn a_wait_that_never_holds_fails_and_the_rest_finishes() {
     );
     live(&f, &["destroy", "--auto-approve"]).ok();
 }
+
+#[test]
+fn a_saved_plan_is_applied_only_if_nothing_moved() {
+    need_testbed();
+    let ns = unique("saved");
+    let manifest = format!(
+        "apiVersion: v1\nkind: Namespace\nmetadata: {{ name: {ns} }}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {{ name: cfg, namespace: {ns} }}\ndata: {{ a: one }}\n"
+    );
+    let stage = "title: A\nsteps:\n  - name: all\n    title: All\n    cluster: east\n    manifests: [m/all.yaml]\n";
+    let f = live_fixture(stage, &[("m/all.yaml", manifest)]);
+    live(&f, &["apply", "--auto-approve"]).ok();
+    let f = f.edit("m/all.yaml", "a: one", "a: two");
+    live(&f, &["plan", "--out", "saved.json"])
+        .ok()
+        .stdout_has("saved to saved.json");
+    // Someone changes the object after the plan was saved.
+    assert!(
+        kubectl(
+            EAST,
+            &["-n", &ns, "label", "configmap", "cfg", "touched=yes"]
+        )
+        .status
+        .success()
+    );
+    let run = live(&f, &["apply", "saved.json"]);
+    run.fails(&format!(
+        "a/east/core/ConfigMap/{ns}/cfg: changed on the cluster since the plan"
+    ));
+    assert_eq!(
+        get_json(EAST, &["-n", &ns, "configmap", "cfg"]).unwrap()["data"]["a"],
+        "one",
+        "a refused apply changed the object"
+    );
+    live(&f, &["plan", "--out", "saved.json"]).ok();
+    live(&f, &["apply", "saved.json"]).ok();
+    assert_eq!(
+        get_json(EAST, &["-n", &ns, "configmap", "cfg"]).unwrap()["data"]["a"],
+        "two"
+    );
+    live(&f, &["destroy", "--auto-approve"]).ok();
+}
+
+#[test]
+fn a_cluster_that_is_down_fails_only_what_needs_it() {
+    need_testbed();
+    let ns = unique("up");
+    let plan = "plan: live\nclusters:\n  east: { context: east-ag }\n  west: { context: no-such-context }\nstages: [a]\n";
+    let stage = "title: A\nsteps:\n  - name: e\n    title: East\n    cluster: east\n    manifests: [m/e.yaml]\n  - name: w\n    title: West\n    cluster: west\n    manifests: [m/w.yaml]\n";
+    let f = Fixture::empty()
+        .file("plan.yaml", plan)
+        .file("stages/a.yaml", stage)
+        .file(
+            "m/e.yaml",
+            &format!("apiVersion: v1\nkind: Namespace\nmetadata: {{ name: {ns} }}\n"),
+        )
+        .file(
+            "m/w.yaml",
+            "apiVersion: v1\nkind: Namespace\nmetadata: { name: unreachable }\n",
+        );
+    // The plan names the cluster it cannot reach and applies nothing.
+    let run = live(&f, &["plan"]);
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains("a/west/core/Namespace/_/unreachable")
+            && run.stdout.contains("no-such-context"),
+        "{}",
+        run.stdout
+    );
+    assert!(!exists(EAST, &["namespace", &ns]));
+    // Applying the reachable part alone works.
+    live(&f, &["apply", "--auto-approve", "--target", "a/east/**"]).ok();
+    assert!(exists(EAST, &["namespace", &ns]));
+    live(&f, &["destroy", "--auto-approve", "--target", "a/east/**"]).ok();
+}

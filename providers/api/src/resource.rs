@@ -112,8 +112,8 @@ pub enum Spec {
     },
 }
 
-/// A helm release.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// A helm release. Its `Debug` masks the sensitive values.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ReleaseSpec {
     pub name: String,
@@ -134,6 +134,27 @@ pub struct ReleaseSpec {
     pub cleanup_values: Option<Value>,
     #[serde(default)]
     pub timeout: Option<String>,
+}
+
+impl std::fmt::Debug for ReleaseSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let masked: BTreeMap<&str, &str> = self
+            .sensitive_values
+            .keys()
+            .map(|k| (k.as_str(), "(sensitive)"))
+            .collect();
+        f.debug_struct("ReleaseSpec")
+            .field("name", &self.name)
+            .field("namespace", &self.namespace)
+            .field("chart", &self.chart)
+            .field("version", &self.version)
+            .field("existing", &self.existing)
+            .field("values", &self.values)
+            .field("sensitive_values", &masked)
+            .field("cleanup_values", &self.cleanup_values)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
 }
 
 /// A value mtm generates instead of copying it from a sample.
@@ -319,5 +340,32 @@ pub struct Expect {
 impl Expect {
     pub fn is_empty(&self) -> bool {
         *self == Expect::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn release_debug_masks_sensitive_values() {
+        let spec = ReleaseSpec {
+            name: "r".into(),
+            namespace: "n".into(),
+            chart: "c".into(),
+            version: None,
+            existing: true,
+            values: Value::Null,
+            sensitive_values: [(
+                "licensing.licenseKey".to_string(),
+                "k-123-secret".to_string(),
+            )]
+            .into(),
+            cleanup_values: None,
+            timeout: None,
+        };
+        let shown = format!("{spec:?}");
+        assert!(!shown.contains("k-123-secret"), "{shown}");
+        assert!(shown.contains("licensing.licenseKey"));
     }
 }
