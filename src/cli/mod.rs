@@ -7,6 +7,7 @@
 mod apply;
 mod completions;
 mod destroy;
+mod drift;
 mod graph;
 mod plan;
 mod run;
@@ -61,6 +62,8 @@ pub enum Command {
     Apply(apply::Args),
     /// Remove what mtm applied, in reverse order; restore what existed before
     Destroy(destroy::Args),
+    /// Compare the clusters with the last apply: exit 0 clean, 2 drift, 1 error
+    Drift(drift::Args),
     /// What state holds: resources and revisions
     #[command(subcommand)]
     State(state::StateCommand),
@@ -92,6 +95,7 @@ pub fn main() -> ExitCode {
         Command::Plan(args) => plan::run(&cli, args, &mut renderer),
         Command::Apply(args) => apply::run(&cli, args, &mut renderer),
         Command::Destroy(args) => destroy::run(&cli, args, &mut renderer),
+        Command::Drift(args) => drift::run(&cli, args, &mut renderer),
         Command::State(cmd) => state::run(&cli, cmd, &renderer),
         Command::Unlock => state::unlock(&cli, &renderer),
         Command::Completions(args) => completions::run(args),

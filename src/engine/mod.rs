@@ -7,6 +7,7 @@
 pub mod apply;
 pub mod change;
 pub mod destroy;
+pub mod drift;
 pub mod planner;
 pub mod record;
 pub mod values;

@@ -520,7 +520,9 @@ impl Instance {
             Command::new(Self::script())
                 .arg(verb)
                 .env("MTM_TESTBED_DIR", &self.dir)
-                .env("MTM_TESTBED_PORT_BASE", self.port_base.to_string()),
+                .env("MTM_TESTBED_PORT_BASE", self.port_base.to_string())
+                // Processes and ports are what this instance is for: no standup.
+                .env("MTM_TESTBED_STANDUP", "0"),
             None,
         )
     }

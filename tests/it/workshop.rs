@@ -711,3 +711,87 @@ fn a_cluster_that_is_down_fails_only_what_needs_it() {
     assert!(exists(EAST, &["namespace", &ns]));
     live(&f, &["destroy", "--auto-approve", "--target", "a/east/**"]).ok();
 }
+
+#[test]
+fn drift_reports_what_others_changed_on_fields_mtm_manages() {
+    need_testbed();
+    let ns = unique("drift");
+    let manifest = format!(
+        "apiVersion: v1\nkind: Namespace\nmetadata: {{ name: {ns} }}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {{ name: cfg, namespace: {ns}, labels: {{ app: web }} }}\ndata: {{ a: one }}\n---\napiVersion: v1\nkind: Service\nmetadata: {{ name: web, namespace: {ns} }}\nspec:\n  selector: {{ app: web }}\n  ports: [{{ port: 80 }}]\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {{ name: web, namespace: {ns} }}\nspec:\n  replicas: 1\n  selector: {{ matchLabels: {{ app: web }} }}\n  template:\n    metadata: {{ labels: {{ app: web }} }}\n    spec:\n      containers: [{{ name: c, image: nginx }}]\n"
+    );
+    let stage = "title: A\nsteps:\n  - name: all\n    title: All\n    cluster: east\n    manifests: [m/all.yaml]\n";
+    let f = live_fixture(stage, &[("m/all.yaml", manifest)]);
+    live(&f, &["apply", "--auto-approve"]).ok();
+    let run = live(&f, &["drift"]);
+    assert_eq!(
+        run.code, 0,
+        "drift right after apply:\n{}\n{}",
+        run.stdout, run.stderr
+    );
+
+    // A field another manager sets that mtm does not declare is not drift.
+    assert!(
+        kubectl(
+            EAST,
+            &["-n", &ns, "label", "configmap", "cfg", "team=theirs"]
+        )
+        .status
+        .success()
+    );
+    assert_eq!(live(&f, &["drift"]).code, 0, "an undeclared label is drift");
+
+    assert!(
+        kubectl(
+            EAST,
+            &["-n", &ns, "scale", "deployment", "web", "--replicas=3"]
+        )
+        .status
+        .success()
+    );
+    assert!(
+        kubectl(
+            EAST,
+            &[
+                "-n",
+                &ns,
+                "label",
+                "configmap",
+                "cfg",
+                "app=other",
+                "--overwrite"
+            ]
+        )
+        .status
+        .success()
+    );
+    assert!(
+        kubectl(EAST, &["-n", &ns, "delete", "service", "web"])
+            .status
+            .success()
+    );
+    let run = live(&f, &["--output", "json", "drift"]);
+    assert_eq!(run.code, 2, "{}\n{}", run.stdout, run.stderr);
+    let report: Value = serde_json::from_str(&run.stdout).unwrap();
+    let drift = report["drift"].as_array().unwrap();
+    let find = |address: &str, path: &str| {
+        drift
+            .iter()
+            .find(|d| d["address"] == address && d["path"].as_str().unwrap().contains(path))
+            .unwrap_or_else(|| panic!("no drift of {address} {path} in {drift:?}"))
+    };
+    let replicas = find(&format!("a/east/apps/Deployment/{ns}/web"), "replicas");
+    assert_eq!(
+        (replicas["expected"].clone(), replicas["live"].clone()),
+        (Value::from(1), Value::from(3))
+    );
+    assert_eq!(replicas["cluster"], "east");
+    let label = find(&format!("a/east/core/ConfigMap/{ns}/cfg"), "labels");
+    assert_eq!(
+        (label["expected"].clone(), label["live"].clone()),
+        (Value::from("web"), Value::from("other"))
+    );
+    let gone = find(&format!("a/east/core/Service/{ns}/web"), "");
+    assert!(gone["live"].is_null(), "{gone}");
+    assert_eq!(drift.len(), 3, "{drift:?}");
+    live(&f, &["destroy", "--auto-approve"]).ok();
+}

@@ -1,0 +1,75 @@
+//! `mtm drift`: for CI. Compares live objects and releases with the last applied
+//! revision; exit 0 clean, 2 drift, 1 error. `--output json` lists address, cluster, field
+//! path, expected and live value (sensitive values masked).
+
+use super::Cli;
+use super::run::{self, Common};
+use crate::render::Renderer;
+use serde_json::Value;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    pub common: Common,
+}
+
+fn short(v: &Option<Value>) -> String {
+    match v {
+        None => "(absent)".into(),
+        Some(Value::String(s)) => s.clone(),
+        Some(other) => other.to_string(),
+    }
+}
+
+pub fn run(cli: &Cli, args: &Args, renderer: &mut Renderer) -> u8 {
+    let loaded = match run::load(cli, &args.common.targets, renderer) {
+        Ok(l) => l,
+        Err(d) => {
+            renderer.diagnostics(&d);
+            return 1;
+        }
+    };
+    let Some((_lock, _store, records)) = run::open_state(cli, renderer) else {
+        return 1;
+    };
+    let engine = match run::engine(cli, &loaded, &args.common, renderer) {
+        Ok(e) => e,
+        Err(e) => {
+            renderer.error(&e);
+            return 1;
+        }
+    };
+    let report = run::runtime().block_on(engine.drift(&records));
+    if renderer.json_mode() {
+        renderer.json(&report);
+    } else {
+        for d in &report.drift {
+            let path = if d.path.is_empty() {
+                "(whole resource)"
+            } else {
+                &d.path
+            };
+            renderer.print(&format!(
+                "~ {} {path}: expected {}, live {}\n",
+                d.address,
+                short(&d.expected),
+                short(&d.live)
+            ));
+        }
+        for e in &report.errors {
+            renderer.error(&format!("{}: {}", e.address, e.message));
+        }
+        renderer.print(&format!(
+            "Drift: {} fields drifted in {} resources checked.\n",
+            report.drift.len(),
+            report.checked
+        ));
+    }
+    if !report.errors.is_empty() {
+        1
+    } else if report.drift.is_empty() {
+        0
+    } else {
+        2
+    }
+}
