@@ -152,6 +152,7 @@ pub fn run(cli: &Cli, args: &Args, renderer: &mut Renderer) -> u8 {
         &planned,
         &records,
         revision,
+        &store,
         cancel,
         |outcome| run::write_outcome(&store, revision, outcome, &mut state_error),
         |p| {

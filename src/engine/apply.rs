@@ -12,7 +12,7 @@ use super::{Engine, NodeError};
 use crate::generate::substitute_value;
 use crate::plan::Node;
 use crate::sched::{self, Event, Schedule};
-use crate::store::Record;
+use crate::store::{Record, Store};
 use mtm_provider::resource::Spec;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -59,6 +59,9 @@ pub fn release_action(p: &mtm_helm::ReleasePlan) -> Action {
         mtm_helm::Action::NoOp => Action::NoOp,
     }
 }
+
+/// The hash of a record written before its object is applied (the intent).
+pub const PENDING: &str = "pending";
 
 /// Server-owned fields dropped from a live object kept as the "before" of a restore.
 pub fn strip_server_fields(mut live: Value) -> Value {
@@ -127,6 +130,7 @@ impl Engine<'_> {
         planned: &Planned,
         records: &BTreeMap<String, Record>,
         revision: u64,
+        intents: &dyn Store,
         cancel: watch::Receiver<bool>,
         mut on_outcome: impl FnMut(&Outcome),
         mut progress: impl FnMut(Progress),
@@ -145,7 +149,7 @@ impl Engine<'_> {
             started.lock().expect("lock").insert(i, Instant::now());
             let cancel = cancel.clone();
             async move {
-                self.apply_node(node, change, record, revision, cancel)
+                self.apply_node(node, change, record, revision, intents, cancel)
                     .await
                     .map_err(|e| e.message)
             }
@@ -197,6 +201,7 @@ impl Engine<'_> {
         change: Option<&Change>,
         record: Option<&Record>,
         revision: u64,
+        intents: &dyn Store,
         cancel: watch::Receiver<bool>,
     ) -> Result<Outcome, NodeError> {
         let r = &node.resource;
@@ -208,20 +213,34 @@ impl Engine<'_> {
         let secrets = self.secrets();
         match &r.spec {
             Spec::Object { id, manifest } => {
-                if action == Action::NoOp && record.is_some() {
+                let settled = record.filter(|r| r.hash != PENDING);
+                if action == Action::NoOp && settled.is_some() {
                     return Ok(Outcome::Nothing(Action::NoOp));
                 }
                 let gens = self.gens.lock().expect("gens lock").clone();
                 let manifest =
                     substitute_value(manifest, &gens).map_err(|e| fail(e.to_string()))?;
-                let prior = if record.is_none() {
-                    self.kube
-                        .get_object(id)
-                        .await
-                        .map_err(|e| fail(e.to_string()))?
-                        .map(strip_server_fields)
-                } else {
-                    record.and_then(|r| r.prior.clone())
+                let prior = match record {
+                    // Recorded, or intended by a run that died: its prior stands.
+                    Some(r) => r.prior.clone(),
+                    None => {
+                        let prior = self
+                            .kube
+                            .get_object(id)
+                            .await
+                            .map_err(|e| fail(e.to_string()))?
+                            .map(strip_server_fields);
+                        // The intent goes to state before the object is touched, so a
+                        // crash cannot leave an object of mtm's that state does not know,
+                        // nor mistake it later for one that existed before.
+                        let mut intent =
+                            record::record(r, &manifest, None, prior.clone(), revision, &secrets);
+                        intent.hash = PENDING.to_string();
+                        intents
+                            .put_record(&intent)
+                            .map_err(|e| fail(format!("cannot write state: {e}")))?;
+                        prior
+                    }
                 };
                 let done = self
                     .kube

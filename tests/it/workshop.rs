@@ -795,3 +795,127 @@ fn drift_reports_what_others_changed_on_fields_mtm_manages() {
     assert_eq!(drift.len(), 3, "{drift:?}");
     live(&f, &["destroy", "--auto-approve"]).ok();
 }
+
+const CRASH_PLAN: &str = "plan: crash\nvariables:\n  NS: { default: crash }\nclusters:\n  east: { context: east-ag }\n  west: { context: west-ag }\nstages: [a, b]\n";
+
+fn crash_fixture() -> Fixture {
+    let mut east = String::from("apiVersion: v1\nkind: Namespace\nmetadata: { name: \"${NS}\" }\n");
+    for i in 0..6 {
+        east.push_str(&format!("---\napiVersion: v1\nkind: ConfigMap\nmetadata: {{ name: cm-{i} }}\ndata: {{ k: v{i} }}\n"));
+    }
+    for d in ["one", "two"] {
+        east.push_str(&format!(
+            "---\napiVersion: v1\nkind: ServiceAccount\nmetadata: {{ name: {d} }}\n---\napiVersion: v1\nkind: Service\nmetadata: {{ name: {d} }}\nspec: {{ selector: {{ app: {d} }}, ports: [{{ port: 80 }}] }}\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {{ name: {d} }}\nspec:\n  selector: {{ matchLabels: {{ app: {d} }} }}\n  template:\n    metadata: {{ labels: {{ app: {d} }} }}\n    spec:\n      serviceAccountName: {d}\n      containers: [{{ name: c, image: nginx }}]\n"
+        ));
+    }
+    let mut west = String::from("apiVersion: v1\nkind: Namespace\nmetadata: { name: \"${NS}\" }\n");
+    for i in 0..3 {
+        west.push_str(&format!(
+            "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {{ name: w-{i} }}\n"
+        ));
+    }
+    let mut more = String::new();
+    for i in 0..4 {
+        more.push_str(&format!(
+            "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {{ name: more-{i} }}\n"
+        ));
+    }
+    Fixture::empty()
+        .file("plan.yaml", CRASH_PLAN)
+        .file("stages/a.yaml", "title: A\nsteps:\n  - name: e\n    title: East\n    cluster: east\n    namespace: \"${NS}\"\n    manifests: [m/e.yaml]\n  - name: w\n    title: West\n    cluster: west\n    namespace: \"${NS}\"\n    manifests: [m/w.yaml]\n")
+        .file("stages/b.yaml", "title: B\nneeds: [a]\nsteps:\n  - name: more\n    title: More\n    cluster: east\n    namespace: \"${NS}\"\n    manifests: [m/more.yaml]\n")
+        .file("m/e.yaml", &east)
+        .file("m/w.yaml", &west)
+        .file("m/more.yaml", &more)
+}
+
+#[test]
+fn a_run_killed_at_twenty_points_leaves_state_that_converges() {
+    use std::io::BufRead;
+    need_testbed();
+    let f = crash_fixture();
+    let total = 21;
+    let mut namespaces = Vec::new();
+    for k in 0..20 {
+        let ns = unique(&format!("kill{k}"));
+        namespaces.push(ns.clone());
+        let state = f.path().join(format!("state-{k}"));
+        let var = format!("NS={ns}");
+        let base = [
+            "--plan",
+            ".",
+            "--state",
+            state.to_str().unwrap(),
+            "--var",
+            &var,
+        ];
+        let mut child = Command::new(crate::support::bin())
+            .args(base)
+            .args(["apply", "--auto-approve", "--parallelism", "3"])
+            .current_dir(f.path())
+            .env("NO_COLOR", "1")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        // Kill after the k-th resource is reported done (k = 0: while it shows the plan).
+        let mut seen = 0;
+        let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+        while let Some(Ok(line)) = lines.next() {
+            if k == 0
+                || (line.trim_start().starts_with("created") && {
+                    seen += 1;
+                    seen >= k
+                })
+            {
+                break;
+            }
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+
+        let run = |args: &[&str]| {
+            let mut all: Vec<&str> = base.to_vec();
+            all.extend_from_slice(args);
+            mtm_live(f.path(), &all)
+        };
+        run(&["unlock"]).ok();
+        let listed = run(&["--output", "json", "state", "list"]);
+        let records: Value =
+            serde_json::from_str(&listed.ok().stdout).unwrap_or(Value::Array(vec![]));
+        let before = records.as_array().map_or(0, Vec::len);
+        assert!(
+            before >= k,
+            "kill point {k}: only {before} records for {k} reported resources"
+        );
+        run(&["apply", "--auto-approve"]).ok();
+        let plan = run(&["plan", "--detailed-exitcode"]);
+        assert_eq!(
+            plan.code, 0,
+            "kill point {k}: not converged:\n{}",
+            plan.stdout
+        );
+        let listed = run(&["--output", "json", "state", "list"]);
+        let records: Value = serde_json::from_str(&listed.ok().stdout).unwrap();
+        let records = records.as_array().unwrap();
+        assert_eq!(
+            records.len(),
+            total,
+            "kill point {k}: {} records",
+            records.len()
+        );
+        assert!(
+            records.iter().all(|r| r["prior"].is_null()),
+            "kill point {k}: mtm's own objects were taken for what existed before: {:?}",
+            records
+                .iter()
+                .filter(|r| !r["prior"].is_null())
+                .map(|r| (&r["address"], &r["prior"]))
+                .collect::<Vec<_>>()
+        );
+    }
+    for ns in namespaces {
+        let _ = kubectl(EAST, &["delete", "namespace", &ns, "--wait=false"]);
+        let _ = kubectl(WEST, &["delete", "namespace", &ns, "--wait=false"]);
+    }
+}
