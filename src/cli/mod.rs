@@ -10,6 +10,7 @@ mod destroy;
 mod drift;
 mod graph;
 mod plan;
+mod rollback;
 mod run;
 mod state;
 mod validate;
@@ -64,6 +65,8 @@ pub enum Command {
     Destroy(destroy::Args),
     /// Compare the clusters with the last apply: exit 0 clean, 2 drift, 1 error
     Drift(drift::Args),
+    /// Go back to an earlier revision, from what state stored
+    Rollback(rollback::Args),
     /// What state holds: resources and revisions
     #[command(subcommand)]
     State(state::StateCommand),
@@ -96,6 +99,7 @@ pub fn main() -> ExitCode {
         Command::Apply(args) => apply::run(&cli, args, &mut renderer),
         Command::Destroy(args) => destroy::run(&cli, args, &mut renderer),
         Command::Drift(args) => drift::run(&cli, args, &mut renderer),
+        Command::Rollback(args) => rollback::run(&cli, args, &mut renderer),
         Command::State(cmd) => state::run(&cli, cmd, &renderer),
         Command::Unlock => state::unlock(&cli, &renderer),
         Command::Completions(args) => completions::run(args),

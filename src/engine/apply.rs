@@ -218,8 +218,8 @@ impl Engine<'_> {
                     return Ok(Outcome::Nothing(Action::NoOp));
                 }
                 let gens = self.gens.lock().expect("gens lock").clone();
-                let manifest =
-                    substitute_value(manifest, &gens).map_err(|e| fail(e.to_string()))?;
+                let template: &Value = manifest;
+                let applied = substitute_value(template, &gens).map_err(|e| fail(e.to_string()))?;
                 let prior = match record {
                     // Recorded, or intended by a run that died: its prior stands.
                     Some(r) => r.prior.clone(),
@@ -234,7 +234,7 @@ impl Engine<'_> {
                         // crash cannot leave an object of mtm's that state does not know,
                         // nor mistake it later for one that existed before.
                         let mut intent =
-                            record::record(r, &manifest, None, prior.clone(), revision, &secrets);
+                            record::record(r, template, None, prior.clone(), revision, &secrets);
                         intent.hash = PENDING.to_string();
                         intents
                             .put_record(&intent)
@@ -244,14 +244,17 @@ impl Engine<'_> {
                 };
                 let done = self
                     .kube
-                    .apply_object(id, &manifest, self.force_conflicts)
+                    .apply_object(id, &applied, self.force_conflicts)
                     .await
                     .map_err(|e| fail(e.to_string()))?;
                 self.kube
                     .wait_ready(id)
                     .await
                     .map_err(|e| fail(e.to_string()))?;
-                let rec = record::record(r, &manifest, done.uid, prior, revision, &secrets);
+                let mut rec = record::record(r, &applied, done.uid, prior, revision, &secrets);
+                // Stored with `${gen...}` in place, so rollback and drift can put the
+                // generated values back without state ever holding them.
+                rec.manifest = redact_value(template, &secrets);
                 let action = if action == Action::NoOp {
                     Action::Create
                 } else {

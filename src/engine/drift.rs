@@ -82,7 +82,12 @@ impl Engine<'_> {
             live,
         };
         let plan = match &r.spec {
-            Spec::Object { id, .. } => self.kube.plan_object(id, &record.manifest).await,
+            Spec::Object { id, .. } => {
+                let gens = self.gens.lock().expect("gens lock").clone();
+                let expected = crate::generate::substitute_value(&record.manifest, &gens)
+                    .map_err(|e| fail(e.to_string()))?;
+                self.kube.plan_object(id, &expected).await
+            }
             Spec::Patch {
                 target, manager, ..
             } => {

@@ -10,6 +10,7 @@ pub mod destroy;
 pub mod drift;
 pub mod planner;
 pub mod record;
+pub mod rollback;
 pub mod values;
 
 use crate::graph::Selection;

@@ -90,9 +90,118 @@ fn workshop(state: &Path, args: &[&str]) -> crate::support::Run {
     mtm_live(&repo(), &all)
 }
 
+/// The workshop's namespaces and release are shared: one workshop test at a time.
+static WORKSHOP: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn clean_workshop() {
+    for (ctx, ns) in [
+        (EAST, "ai-tools"),
+        (EAST, "ai-agents"),
+        (EAST, "tokenexchange-test"),
+        (WEST, "ai-tools"),
+    ] {
+        let _ = kubectl(
+            ctx,
+            &[
+                "delete",
+                "namespace",
+                ns,
+                "--ignore-not-found",
+                "--wait=true",
+            ],
+        );
+        wait_gone(ctx, ns);
+    }
+    reset_release();
+}
+
+#[test]
+fn rollback_goes_back_to_labs_1_to_3_and_forward_again() {
+    need_testbed();
+    let _one = WORKSHOP.lock().unwrap_or_else(|e| e.into_inner());
+    clean_workshop();
+    let before = helm_values();
+    let state = tempfile::tempdir().unwrap();
+    workshop(
+        state.path(),
+        &["apply", "--target", "lab3", "--auto-approve"],
+    )
+    .ok();
+    workshop(
+        state.path(),
+        &["apply", "--target", "lab6", "--auto-approve"],
+    )
+    .ok();
+    assert_eq!(helm_values()["tokenExchange"]["enabled"], true);
+
+    let run = workshop(state.path(), &["rollback", "--auto-approve"]);
+    run.ok().stdout_has("Rollback to revision 1");
+    for name in ["mcp-jwt-auth", "mcp-user-rbac"] {
+        assert!(
+            !exists(
+                EAST,
+                &["-n", "ai-tools", "enterpriseagentgatewaypolicy", name]
+            ),
+            "{name} is still there after the rollback"
+        );
+    }
+    wait_gone(EAST, "tokenexchange-test");
+    assert_eq!(helm_values(), before, "the release's values are back");
+    assert!(
+        exists(EAST, &["-n", "ai-tools", "deployment", "catalog-mcp"]),
+        "lab 1 went with the rollback"
+    );
+    assert!(
+        exists(EAST, &["-n", "ai-tools", "agentgatewaybackend", "mcp-be"]),
+        "lab 3 went with the rollback"
+    );
+    let run = workshop(
+        state.path(),
+        &["plan", "--target", "lab3", "--detailed-exitcode"],
+    );
+    assert_eq!(
+        run.code, 0,
+        "the clusters do not match labs 1-3:\n{}",
+        run.stdout
+    );
+
+    workshop(state.path(), &["rollback", "--to", "2", "--auto-approve"]).ok();
+    assert!(exists(
+        EAST,
+        &[
+            "-n",
+            "ai-tools",
+            "enterpriseagentgatewaypolicy",
+            "mcp-user-rbac"
+        ]
+    ));
+    assert!(exists(
+        EAST,
+        &["-n", "tokenexchange-test", "deployment", "httpbin-up"]
+    ));
+    assert_eq!(
+        helm_values()["tokenExchange"]["enabled"],
+        true,
+        "the release is forward again"
+    );
+    let run = workshop(
+        state.path(),
+        &["plan", "--target", "lab6", "--detailed-exitcode"],
+    );
+    assert_eq!(
+        run.code, 0,
+        "the clusters do not match labs 1-6:\n{}",
+        run.stdout
+    );
+
+    workshop(state.path(), &["destroy", "--auto-approve"]).ok();
+    assert_eq!(helm_values(), before);
+}
+
 #[test]
 fn workshop_lifecycle_on_two_clusters() {
     need_testbed();
+    let _one = WORKSHOP.lock().unwrap_or_else(|e| e.into_inner());
     for (ctx, ns) in [
         (EAST, "ai-tools"),
         (EAST, "ai-agents"),

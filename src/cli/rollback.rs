@@ -1,0 +1,144 @@
+//! `mtm rollback [--to REV]`: back to what an earlier successful revision recorded
+//! (default: the one before the latest successful revision), planned from state alone,
+//! shown, confirmed, then applied in order; it writes a revision of its own.
+
+use super::Cli;
+use super::run::{self, Common};
+use crate::engine::rollback;
+use crate::render::{Renderer, progress_line};
+use crate::store::{RevisionResult, Store};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The revision to go back (or forward) to
+    #[arg(long, value_name = "REV")]
+    pub to: Option<u64>,
+    /// Roll back without asking
+    #[arg(long)]
+    pub auto_approve: bool,
+}
+
+pub fn run(cli: &Cli, args: &Args, renderer: &mut Renderer) -> u8 {
+    let loaded = match run::load(cli, &[], renderer) {
+        Ok(l) => l,
+        Err(d) => {
+            renderer.diagnostics(&d);
+            return 1;
+        }
+    };
+    let Some((_lock, store, records)) = run::open_state(cli, renderer) else {
+        return 1;
+    };
+    let common = Common {
+        targets: Vec::new(),
+        parallelism: 1,
+    };
+    let engine = match run::engine(cli, &loaded, &common, renderer) {
+        Ok(e) => e,
+        Err(e) => {
+            renderer.error(&e);
+            return 1;
+        }
+    };
+    let revisions = match store.revisions() {
+        Ok(r) => r,
+        Err(e) => {
+            renderer.error(&format!("cannot read state: {e}"));
+            return 1;
+        }
+    };
+    let succeeded: Vec<u64> = revisions
+        .iter()
+        .filter(|r| r.result == RevisionResult::Succeeded)
+        .map(|r| r.number)
+        .collect();
+    let to = match args.to {
+        Some(n) if succeeded.contains(&n) => n,
+        Some(n) => {
+            renderer.error(&format!(
+                "revision {n} is not a successful revision of this state\n  help: `mtm state history` lists them (successful: {})",
+                succeeded.iter().map(u64::to_string).collect::<Vec<_>>().join(", ")
+            ));
+            return 1;
+        }
+        None => match succeeded.len() {
+            0 | 1 => {
+                renderer.error("no earlier successful revision to roll back to\n  help: `mtm state history` lists the revisions");
+                return 1;
+            }
+            n => succeeded[n - 2],
+        },
+    };
+    let target = match store.revision(to) {
+        Ok(Some(r)) => r.applied,
+        Ok(None) => {
+            renderer.error(&format!("revision {to} is gone from state"));
+            return 1;
+        }
+        Err(e) => {
+            renderer.error(&format!("cannot read state: {e}"));
+            return 1;
+        }
+    };
+    let steps = rollback::steps(&records, &target);
+    if steps.is_empty() {
+        renderer.print(&format!("Already as revision {to} left it.\n"));
+        return 0;
+    }
+    for s in &steps {
+        renderer.print(&format!(
+            "{} {} ({})\n",
+            s.action.sign(),
+            s.address,
+            s.action.word()
+        ));
+    }
+    renderer.print(&format!(
+        "Rollback to revision {to}: {}.\n",
+        run::counts(steps.iter().map(|s| s.action))
+    ));
+    if !run::confirm("Roll back?", args.auto_approve, renderer) {
+        return 1;
+    }
+    let revision = match store.begin_revision(&run::command_line(), &[format!("--to {to}")]) {
+        Ok(r) => r,
+        Err(e) => {
+            renderer.error(&format!("cannot write state: {e}"));
+            return 1;
+        }
+    };
+    let mut state_error = None;
+    let result = run::runtime().block_on(engine.rollback(
+        &steps,
+        revision,
+        |outcome| run::write_outcome(&store, revision, outcome, &mut state_error),
+        |p| {
+            if let Some(line) = progress_line(&p) {
+                renderer.print(&line);
+            }
+        },
+    ));
+    let result = match (result, &state_error) {
+        (_, Some(e)) => RevisionResult::Failed { message: e.clone() },
+        (Err(e), None) => RevisionResult::Failed {
+            message: format!("{}: {}", e.address, e.message),
+        },
+        (Ok(()), None) => RevisionResult::Succeeded,
+    };
+    let ok = result == RevisionResult::Succeeded;
+    if let Err(e) = store.finish_revision(revision, result.clone()) {
+        renderer.error(&format!("cannot write state: {e}"));
+        return 1;
+    }
+    match result {
+        RevisionResult::Succeeded => renderer.heading(
+            "rolled back",
+            &format!("to revision {to} as revision {revision}"),
+        ),
+        RevisionResult::Failed { message } => renderer.error(&format!(
+            "revision {revision}: {message}; what was done is recorded"
+        )),
+        _ => {}
+    }
+    if ok { 0 } else { 1 }
+}
