@@ -125,6 +125,7 @@ impl Engine<'_> {
     }
 
     /// Applies `planned`; `on_outcome` writes state for each success as it happens.
+    #[allow(clippy::too_many_arguments)] // each is one thing the caller owns
     pub async fn apply(
         &self,
         planned: &Planned,

@@ -207,16 +207,15 @@ impl Engine<'_> {
                         .release_back(current.as_ref().unwrap_or(target), Some(target))
                         .await
                         .map_err(fail)?,
-                    "generated" => {
+                    "generated"
                         if !self
                             .gens
                             .lock()
                             .expect("gens lock")
                             .keys()
-                            .any(|k| step.address.ends_with(&format!("/gen/{k}")))
-                        {
-                            return Err(fail("its secret material is gone from state/secrets: apply the plan instead".into()));
-                        }
+                            .any(|k| step.address.ends_with(&format!("/gen/{k}"))) =>
+                    {
+                        return Err(fail("its secret material is gone from state/secrets: apply the plan instead".into()));
                     }
                     _ => {}
                 }

@@ -246,10 +246,9 @@ fn object_refs(
         && let Some(class) = manifest
             .pointer("/spec/gatewayClassName")
             .and_then(Value::as_str)
+        && let Some(j) = local("gateway.networking.k8s.io", "GatewayClass", class)
     {
-        if let Some(j) = local("gateway.networking.k8s.io", "GatewayClass", class) {
-            found(j, "class");
-        }
+        found(j, "class");
     }
     walk(manifest, &mut |k, v| {
         let (default_group, default_kind, why) = match k {

@@ -444,11 +444,14 @@ impl Scopes {
     }
 }
 
+/// An object's identity without its version: cluster, group, kind, namespace, name.
+type IdentityKey = (String, String, String, Option<String>, String);
+
 /// Hands out addresses and notices duplicates.
 #[derive(Default)]
 struct Namer {
     /// Object identity (without version) to (address, stage that declared it last, origin).
-    objects: HashMap<(String, String, String, Option<String>, String), (Address, String, Origin)>,
+    objects: HashMap<IdentityKey, (Address, String, Origin)>,
     others: HashMap<Address, Origin>,
 }
 

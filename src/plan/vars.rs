@@ -67,9 +67,9 @@ impl Variables {
         while let Some(pos) = rest.find('$') {
             out.push_str(&rest[..pos]);
             let tail = &rest[pos..];
-            if tail.starts_with("$${") {
+            if let Some(after) = tail.strip_prefix("$${") {
                 out.push_str("${");
-                rest = &tail[3..];
+                rest = after;
             } else if let Some(body) = tail.strip_prefix("${") {
                 let end = body.find('}').ok_or(VarError::Unterminated)?;
                 let name = body[..end].trim();

@@ -170,13 +170,12 @@ pub fn mtm_live(cwd: &Path, args: &[&str]) -> Run {
 
 /// Runs kubectl against the testbed; panics with its stderr when `must` and it fails.
 pub fn kubectl(context: &str, args: &[&str]) -> std::process::Output {
-    let out = Command::new("kubectl")
+    Command::new("kubectl")
         .arg("--context")
         .arg(context)
         .args(args)
         .output()
-        .expect("kubectl on PATH: run the tests with tests/run");
-    out
+        .expect("kubectl on PATH: run the tests with tests/run")
 }
 
 /// `kubectl get -o json`, or `None` when it does not exist.

@@ -74,6 +74,9 @@ impl Resource {
     }
 }
 
+// A plan has hundreds of resources, built once per run: boxing the larger variants
+// would buy nothing worth the noise.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq)]
 pub enum Spec {
     /// A Kubernetes object applied with server-side apply. The manifest is shared, not
