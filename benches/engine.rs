@@ -34,7 +34,10 @@ fn write_plan(dir: &Path, total: usize) {
             let mut text = format!("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {ns}\n");
             for i in 1..per_ns {
                 if i % 2 == 1 {
-                    let _ = write!(text, "---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm-{i}\n  namespace: {ns}\ndata:\n  k: v{i}\n");
+                    let _ = write!(
+                        text,
+                        "---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm-{i}\n  namespace: {ns}\ndata:\n  k: v{i}\n"
+                    );
                 } else {
                     let _ = write!(
                         text,
@@ -45,10 +48,21 @@ fn write_plan(dir: &Path, total: usize) {
             }
             let file = format!("manifests/{ns}.yaml");
             std::fs::write(dir.join(&file), text).unwrap();
-            let _ = write!(steps, "  - name: {ns}\n    title: {ns}\n    cluster: {cluster}\n    manifests: [{file}]\n");
+            let _ = write!(
+                steps,
+                "  - name: {ns}\n    title: {ns}\n    cluster: {cluster}\n    manifests: [{file}]\n"
+            );
         }
-        let needs = if s == 0 { String::new() } else { format!("needs: [s{}]\n", s - 1) };
-        std::fs::write(dir.join(format!("stages/{stage}.yaml")), format!("title: {stage}\n{needs}steps:\n{steps}")).unwrap();
+        let needs = if s == 0 {
+            String::new()
+        } else {
+            format!("needs: [s{}]\n", s - 1)
+        };
+        std::fs::write(
+            dir.join(format!("stages/{stage}.yaml")),
+            format!("title: {stage}\n{needs}steps:\n{steps}"),
+        )
+        .unwrap();
     }
 }
 
@@ -62,13 +76,17 @@ fn peak_mib() -> f64 {
 }
 
 fn main() {
-    let total: usize = std::env::var("RESOURCES").ok().and_then(|v| v.parse().ok()).unwrap_or(100_000);
+    let total: usize = std::env::var("RESOURCES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000);
     let dir = tempfile::tempdir().unwrap();
     write_plan(dir.path(), total);
     let before = peak_mib();
 
     let t = Instant::now();
-    let plan = load(dir.path(), &LoadOptions::from_process(Vec::new())).unwrap_or_else(|d| panic!("{d}"));
+    let plan =
+        load(dir.path(), &LoadOptions::from_process(Vec::new())).unwrap_or_else(|d| panic!("{d}"));
     let load_time = t.elapsed();
     let after_load = peak_mib();
 
@@ -95,12 +113,31 @@ fn main() {
     let target_time = t.elapsed();
     let chosen = sel.selected.iter().filter(|s| **s).count();
 
-    println!("engine benchmark: {count} resources, {edges} edges (generated plan, {} stages)", STAGES);
-    println!("  load (YAML, variables, addresses)   {:>9.1} ms", load_time.as_secs_f64() * 1e3);
-    println!("  fold                                {:>9.1} ms", fold_time.as_secs_f64() * 1e3);
-    println!("  graph build (inferred edges, cycle) {:>9.1} ms", build_time.as_secs_f64() * 1e3);
-    println!("  topological sort                    {:>9.1} ms", sort_time.as_secs_f64() * 1e3);
-    println!("  --target s4 (fold, build, closure)  {:>9.1} ms ({chosen} selected, {} left out)", target_time.as_secs_f64() * 1e3, sel.left_out.len());
+    println!(
+        "engine benchmark: {count} resources, {edges} edges (generated plan, {} stages)",
+        STAGES
+    );
+    println!(
+        "  load (YAML, variables, addresses)   {:>9.1} ms",
+        load_time.as_secs_f64() * 1e3
+    );
+    println!(
+        "  fold                                {:>9.1} ms",
+        fold_time.as_secs_f64() * 1e3
+    );
+    println!(
+        "  graph build (inferred edges, cycle) {:>9.1} ms",
+        build_time.as_secs_f64() * 1e3
+    );
+    println!(
+        "  topological sort                    {:>9.1} ms",
+        sort_time.as_secs_f64() * 1e3
+    );
+    println!(
+        "  --target s4 (fold, build, closure)  {:>9.1} ms ({chosen} selected, {} left out)",
+        target_time.as_secs_f64() * 1e3,
+        sel.left_out.len()
+    );
     println!(
         "  graph build + sort + target closure {:>9.1} ms",
         (build_time + sort_time + target_time).as_secs_f64() * 1e3
