@@ -14,3 +14,4 @@ pub mod plan;
 pub mod render;
 pub mod sched;
 pub mod store;
+pub mod verify;

@@ -8,4 +8,5 @@ mod sched;
 mod store;
 mod support;
 mod testbed;
+mod verify;
 mod workshop;
