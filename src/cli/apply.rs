@@ -112,9 +112,12 @@ pub fn run(cli: &Cli, args: &Args, renderer: &mut Renderer) -> u8 {
     let rt = run::runtime();
     let planned = rt.block_on(engine.plan_all(&records));
     show(renderer, &planned, args.explain, false);
-    if !planned.errors.is_empty() {
+    if planned.blocking_errors().next().is_some() {
         renderer.error("the plan has errors: nothing was changed");
         return 1;
+    }
+    if !planned.errors.is_empty() {
+        renderer.error("a cluster could not be reached: what needs it will fail, the rest goes on");
     }
     if let Some(saved) = &saved {
         let moved = moved(&saved.changes, &planned.changes);
@@ -126,7 +129,7 @@ pub fn run(cli: &Cli, args: &Args, renderer: &mut Renderer) -> u8 {
             return 1;
         }
     }
-    if !planned.has_changes() {
+    if !planned.has_changes() && planned.errors.is_empty() {
         renderer.print("No changes.\n");
         return 0;
     }

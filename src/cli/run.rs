@@ -45,7 +45,19 @@ pub fn open_state(
     cli: &Cli,
     renderer: &Renderer,
 ) -> Option<(Lock, SledStore, BTreeMap<String, Record>)> {
-    let (lock, store) = match open_locked(&cli.state, &command_line()) {
+    let mut opened = open_locked(&cli.state, &command_line());
+    // A lock whose holder is provably gone (same host, process dead) is recovered, as
+    // `mtm unlock` would; any other holder is refused.
+    if let Err(crate::store::OpenError::Lock(crate::store::LockError::Held { .. })) = &opened
+        && let Ok(Some(broken)) = Lock::break_stale(&cli.state)
+    {
+        renderer.error(&format!(
+            "recovered a stale lock: {} ({})",
+            broken.holder, broken.reason
+        ));
+        opened = open_locked(&cli.state, &command_line());
+    }
+    let (lock, store) = match opened {
         Ok(v) => v,
         Err(e) => {
             renderer.error(&super::state::chain(&e));

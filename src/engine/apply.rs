@@ -143,13 +143,26 @@ impl Engine<'_> {
             .collect();
         let (nodes, schedule) = self.schedule(false);
         let started: std::sync::Mutex<HashMap<usize, Instant>> = Default::default();
+        // Resources whose cluster was down when planned fail at once; their dependents
+        // are skipped and the rest of the graph goes on.
+        let unreachable: HashMap<&str, &str> = planned
+            .errors
+            .iter()
+            .map(|e| (e.address.as_str(), e.message.as_str()))
+            .collect();
         let worker = |i: usize| {
             let node = nodes[i];
+            let down = unreachable
+                .get(node.resource.address.as_str())
+                .map(|m| m.to_string());
             let change = changes.get(node.resource.address.as_str()).copied();
             let record = records.get(node.resource.address.as_str());
             started.lock().expect("lock").insert(i, Instant::now());
             let cancel = cancel.clone();
             async move {
+                if let Some(message) = down {
+                    return Err(message);
+                }
                 self.apply_node(node, change, record, revision, intents, cancel)
                     .await
                     .map_err(|e| e.message)
@@ -179,10 +192,9 @@ impl Engine<'_> {
                         seconds,
                     });
                 }
-                Event::Failed { node, error } => progress(Progress::Failed(NodeError {
-                    address: addr(node),
-                    message: error,
-                })),
+                Event::Failed { node, error } => {
+                    progress(Progress::Failed(NodeError::new(addr(node), error)))
+                }
                 Event::Skipped {
                     node,
                     failed_dependency,
@@ -206,10 +218,7 @@ impl Engine<'_> {
         cancel: watch::Receiver<bool>,
     ) -> Result<Outcome, NodeError> {
         let r = &node.resource;
-        let fail = |message: String| NodeError {
-            address: r.address.to_string(),
-            message,
-        };
+        let fail = |message: String| NodeError::new(r.address.to_string(), message);
         let action = change.map_or(Action::Check, |c| c.action);
         let secrets = self.secrets();
         match &r.spec {

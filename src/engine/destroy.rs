@@ -88,10 +88,9 @@ impl Engine<'_> {
                         });
                     }
                 }
-                Event::Failed { node, error } => progress(Progress::Failed(NodeError {
-                    address: addr(node),
-                    message: error,
-                })),
+                Event::Failed { node, error } => {
+                    progress(Progress::Failed(NodeError::new(addr(node), error)))
+                }
                 Event::Skipped {
                     node,
                     failed_dependency,
@@ -116,10 +115,7 @@ impl Engine<'_> {
         cancel: watch::Receiver<bool>,
     ) -> Result<Outcome, NodeError> {
         let r = &node.resource;
-        let fail = |message: String| NodeError {
-            address: r.address.to_string(),
-            message,
-        };
+        let fail = |message: String| NodeError::new(r.address.to_string(), message);
         let Some(record) = record else {
             return Ok(Outcome::Nothing(Action::NoOp));
         };

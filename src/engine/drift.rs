@@ -70,10 +70,7 @@ impl Engine<'_> {
         r: &mtm_provider::Resource,
         record: &Record,
     ) -> Result<Vec<Drift>, NodeError> {
-        let fail = |message: String| NodeError {
-            address: r.address.to_string(),
-            message,
-        };
+        let fail = |message: String| NodeError::new(r.address.to_string(), message);
         let drift = |path: String, expected: Option<Value>, live: Option<Value>| Drift {
             address: r.address.to_string(),
             cluster: r.cluster().map(str::to_string),

@@ -67,4 +67,17 @@ impl<'a> Engine<'a> {
 pub struct NodeError {
     pub address: String,
     pub message: String,
+    /// The resource's cluster could not be reached (not a problem of the resource).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub cluster_down: bool,
+}
+
+impl NodeError {
+    pub fn new(address: impl Into<String>, message: impl Into<String>) -> NodeError {
+        NodeError {
+            address: address.into(),
+            message: message.into(),
+            cluster_down: false,
+        }
+    }
 }

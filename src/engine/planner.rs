@@ -23,6 +23,11 @@ pub struct Planned {
 }
 
 impl Planned {
+    /// Errors that are not an unreachable cluster: the plan cannot be applied.
+    pub fn blocking_errors(&self) -> impl Iterator<Item = &NodeError> {
+        self.errors.iter().filter(|e| !e.cluster_down)
+    }
+
     pub fn has_changes(&self) -> bool {
         self.changes.iter().any(|c| c.action.changes())
     }
@@ -41,6 +46,14 @@ fn change(node: &Node, action: Action) -> Change {
         title: r.step.title.clone(),
         what: r.step.what.clone(),
         why: r.step.why.clone(),
+    }
+}
+
+/// A kube error for `address`, marked when its cluster could not be reached.
+fn kube_fail(address: &mtm_provider::Address, e: mtm_kube::KubeError) -> NodeError {
+    NodeError {
+        cluster_down: e.is_cluster_fault(),
+        ..NodeError::new(address.to_string(), e.to_string())
     }
 }
 
@@ -90,10 +103,7 @@ impl Engine<'_> {
         records: &BTreeMap<String, Record>,
     ) -> Result<Change, NodeError> {
         let r = &node.resource;
-        let fail = |message: String| NodeError {
-            address: r.address.to_string(),
-            message,
-        };
+        let fail = |message: String| NodeError::new(r.address.to_string(), message);
         let record = records.get(r.address.as_str());
         match &r.spec {
             Spec::Object { id, manifest } => {
@@ -122,7 +132,7 @@ impl Engine<'_> {
                     .kube
                     .plan_object(id, &manifest)
                     .await
-                    .map_err(|e| fail(e.to_string()))?;
+                    .map_err(|e| kube_fail(&r.address, e))?;
                 let mut c = change(node, from_kube(p.action));
                 c.live_version = version_of(p.live.as_ref());
                 let owners: std::collections::BTreeSet<&str> = p
@@ -164,7 +174,7 @@ impl Engine<'_> {
                     .kube
                     .plan_delete(id)
                     .await
-                    .map_err(|e| fail(e.to_string()))?;
+                    .map_err(|e| kube_fail(&r.address, e))?;
                 let mut c = change(node, from_kube(p.action));
                 c.live_version = version_of(p.live.as_ref());
                 Ok(c)
@@ -178,7 +188,7 @@ impl Engine<'_> {
                     .kube
                     .plan_patch(target, fields, manager)
                     .await
-                    .map_err(|e| fail(e.to_string()))?;
+                    .map_err(|e| kube_fail(&r.address, e))?;
                 let mut c = change(node, from_kube(p.action));
                 c.live_version = version_of(p.live.as_ref());
                 c.note = p.unvalidated;
@@ -225,7 +235,10 @@ impl Engine<'_> {
                 self.kube
                     .check_requirement(cluster, requirement)
                     .await
-                    .map_err(|e| fail(e.to_string()))?;
+                    .map_err(|e| match e {
+                        mtm_kube::RequireError::Kube(k) => kube_fail(&r.address, k),
+                        other => fail(other.to_string()),
+                    })?;
                 Ok(change(node, Action::Check))
             }
             Spec::Wait { .. } | Spec::Check { .. } => Ok(change(node, Action::Check)),

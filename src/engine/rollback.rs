@@ -120,10 +120,7 @@ impl Engine<'_> {
     }
 
     async fn rollback_step(&self, step: &Step, revision: u64) -> Result<Outcome, NodeError> {
-        let fail = |message: String| NodeError {
-            address: step.address.clone(),
-            message,
-        };
+        let fail = |message: String| NodeError::new(step.address.clone(), message);
         let secrets = self.secrets();
         match (&step.target, &step.current) {
             (None, Some(current)) => {

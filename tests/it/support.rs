@@ -154,10 +154,16 @@ pub fn mtm(cwd: &Path, args: &[&str]) -> Run {
 /// Runs mtm in `cwd` keeping the caller's environment (KUBECONFIG, the testbed's plan
 /// variables): for tests against the local clusters.
 pub fn mtm_live(cwd: &Path, args: &[&str]) -> Run {
+    mtm_live_env(cwd, args, &[])
+}
+
+/// `mtm_live` with extra environment variables.
+pub fn mtm_live_env(cwd: &Path, args: &[&str], envs: &[(&str, &str)]) -> Run {
     let out = Command::new(bin())
         .args(args)
         .current_dir(cwd)
         .env("NO_COLOR", "1")
+        .envs(envs.iter().copied())
         .output()
         .expect("run mtm");
     Run {

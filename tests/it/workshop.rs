@@ -336,6 +336,54 @@ fn workshop_lifecycle_on_two_clusters() {
         values["licensing"]["licenseKey"], before["licensing"]["licenseKey"],
         "the licence key is kept"
     );
+    // A value changed with helm outside mtm shows in the plan as that value.
+    let chart = std::env::var("AG_CHART").unwrap();
+    let outside = Command::new("helm")
+        .args([
+            "--kube-context",
+            EAST,
+            "-n",
+            "agentgateway-system",
+            "upgrade",
+            "enterprise-agentgateway",
+            &chart,
+            "--reuse-values",
+            "--set",
+            "tokenExchange.tokenExpiration=1h",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        outside.status.success(),
+        "{}",
+        String::from_utf8_lossy(&outside.stderr)
+    );
+    let run = workshop(
+        state.path(),
+        &["plan", "--target", "lab6", "--detailed-exitcode"],
+    );
+    assert_eq!(run.code, 2, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout
+            .contains("~ lab6/east/helm/agentgateway-system/enterprise-agentgateway (update)")
+            && run.stdout.contains("values.tokenExchange.tokenExpiration")
+            && run.stdout.contains("1h"),
+        "{}",
+        run.stdout
+    );
+    outputs.push_str(&run.stdout);
+    // Without helm, the plan says so for the release and its cluster, and changes nothing.
+    let mut args = vec!["--state", state.path().to_str().unwrap()];
+    args.extend(["plan", "--target", "lab6"]);
+    let run = crate::support::mtm_live_env(&repo(), &args, &[("MTM_HELM", "/nonexistent/helm")]);
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout
+            .contains("lab6/east/helm/agentgateway-system/enterprise-agentgateway")
+            && run.stdout.contains("helm"),
+        "{}",
+        run.stdout
+    );
 
     // Everything, with the bonus move.
     let run = workshop(state.path(), &["apply", "--auto-approve", "-vv"]);
@@ -815,9 +863,30 @@ fn a_cluster_that_is_down_fails_only_what_needs_it() {
         run.stdout
     );
     assert!(!exists(EAST, &["namespace", &ns]));
-    // Applying the reachable part alone works.
+    // Applying everything: what needs the unreachable cluster fails, naming it; the rest
+    // is applied and recorded.
+    let run = live(&f, &["apply", "--auto-approve"]);
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout
+            .contains("failed  a/west/core/Namespace/_/unreachable")
+            && run.stdout.contains("no-such-context"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        exists(EAST, &["namespace", &ns]),
+        "the reachable cluster's part was not applied"
+    );
+    let listed = live(&f, &["--output", "json", "state", "list"]);
+    assert!(
+        listed
+            .ok()
+            .stdout
+            .contains(&format!("a/east/core/Namespace/_/{ns}"))
+    );
+    // The reachable part alone plans and applies cleanly.
     live(&f, &["apply", "--auto-approve", "--target", "a/east/**"]).ok();
-    assert!(exists(EAST, &["namespace", &ns]));
     live(&f, &["destroy", "--auto-approve", "--target", "a/east/**"]).ok();
 }
 
@@ -1027,4 +1096,58 @@ fn a_run_killed_at_twenty_points_leaves_state_that_converges() {
         let _ = kubectl(EAST, &["delete", "namespace", &ns, "--wait=false"]);
         let _ = kubectl(WEST, &["delete", "namespace", &ns, "--wait=false"]);
     }
+}
+
+#[test]
+fn a_second_apply_is_refused_while_the_first_runs_and_proceeds_once_it_is_killed() {
+    need_testbed();
+    let ns = unique("lock");
+    let stage = format!(
+        "title: A\nsteps:\n  - name: ns\n    title: Ns\n    cluster: east\n    manifests: [m/ns.yaml]\n  - name: slow\n    title: Slow\n    cluster: east\n    needs: [\"a/east/core/Namespace/**\"]\n    waits:\n      - {{ name: never, kind: Pod, namespace: {ns}, selector: app=never, condition: Ready, timeout: 60s }}\n"
+    );
+    let f = live_fixture(
+        &stage,
+        &[(
+            "m/ns.yaml",
+            format!("apiVersion: v1\nkind: Namespace\nmetadata: {{ name: {ns} }}\n"),
+        )],
+    );
+    let mut first = Command::new(crate::support::bin())
+        .args(["--plan", ".", "apply", "--auto-approve"])
+        .current_dir(f.path())
+        .env("NO_COLOR", "1")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let lock = f.path().join("state/lock");
+    for _ in 0..100 {
+        if lock.exists() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(lock.exists(), "the first apply never took the lock");
+    let second = live(&f, &["apply", "--auto-approve"]);
+    second
+        .fails(&format!("held by pid {}", first.id()))
+        .fails("apply --auto-approve");
+    first.kill().unwrap();
+    first.wait().unwrap();
+    let third = live(
+        &f,
+        &[
+            "apply",
+            "--auto-approve",
+            "--target",
+            "a/east/core/Namespace/**",
+        ],
+    );
+    third.ok();
+    assert!(
+        third.stderr.contains("recovered a stale lock"),
+        "{}",
+        third.stderr
+    );
+    live(&f, &["destroy", "--auto-approve"]).ok();
 }
