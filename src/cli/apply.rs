@@ -4,9 +4,10 @@
 
 use super::Cli;
 use super::plan::{SAVED_SCHEMA, SavedPlan, show};
+use super::run::show_progress;
 use super::run::{self, Common};
 use crate::engine::change::Change;
-use crate::render::{Renderer, progress_line};
+use crate::render::Renderer;
 use crate::sched;
 use crate::store::{RevisionResult, Store};
 use std::path::PathBuf;
@@ -150,6 +151,13 @@ pub fn run(cli: &Cli, args: &Args, renderer: &mut Renderer) -> u8 {
             return 1;
         }
     };
+    let bar = renderer.progress_bar(
+        planned
+            .changes
+            .iter()
+            .filter(|c| c.action.changes())
+            .count() as u64,
+    );
     let mut state_error = None;
     let report = rt.block_on(engine.apply(
         &planned,
@@ -158,12 +166,11 @@ pub fn run(cli: &Cli, args: &Args, renderer: &mut Renderer) -> u8 {
         &store,
         cancel,
         |outcome| run::write_outcome(&store, revision, outcome, &mut state_error),
-        |p| {
-            if let Some(line) = progress_line(&p) {
-                renderer.print(&line);
-            }
-        },
+        |p| show_progress(renderer, bar.as_ref(), &p),
     ));
+    if let Some(bar) = &bar {
+        bar.finish();
+    }
     let result = if let Some(e) = &state_error {
         RevisionResult::Failed { message: e.clone() }
     } else if report.cancelled {

@@ -2,8 +2,9 @@
 //! order, restoring what existed before mtm instead of deleting it.
 
 use super::Cli;
+use super::run::show_progress;
 use super::run::{self, Common};
-use crate::render::{Renderer, progress_line};
+use crate::render::Renderer;
 use crate::sched;
 use crate::store::{RevisionResult, Store};
 
@@ -69,17 +70,17 @@ pub fn run(cli: &Cli, args: &Args, renderer: &mut Renderer) -> u8 {
             return 1;
         }
     };
+    let bar = renderer.progress_bar(doomed.len() as u64);
     let mut state_error = None;
     let report = rt.block_on(engine.destroy(
         &records,
         cancel,
         |outcome| run::write_outcome(&store, revision, outcome, &mut state_error),
-        |p| {
-            if let Some(line) = progress_line(&p) {
-                renderer.print(&line);
-            }
-        },
+        |p| show_progress(renderer, bar.as_ref(), &p),
     ));
+    if let Some(bar) = &bar {
+        bar.finish();
+    }
     let result = if let Some(e) = &state_error {
         RevisionResult::Failed { message: e.clone() }
     } else if report.cancelled {

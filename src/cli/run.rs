@@ -171,3 +171,31 @@ pub fn counts(actions: impl Iterator<Item = Action>) -> String {
         .collect::<Vec<_>>()
         .join(", ")
 }
+
+/// One progress event: a line (above the bar on a terminal), and the bar moved on.
+pub fn show_progress(
+    renderer: &Renderer,
+    bar: Option<&crate::render::Progress>,
+    p: &crate::engine::apply::Progress,
+) {
+    use crate::engine::apply::Progress as P;
+    let line = crate::render::progress_line(p);
+    match bar {
+        None => {
+            if let Some(line) = line {
+                renderer.print(&line);
+            }
+        }
+        Some(bar) => {
+            match p {
+                P::Started { address } => bar.working_on(renderer, address),
+                P::Done { action, .. } if action.changes() => bar.step(),
+                P::Failed(_) | P::Skipped { .. } => bar.step(),
+                _ => {}
+            }
+            if let Some(line) = line {
+                bar.line(renderer, &line);
+            }
+        }
+    }
+}

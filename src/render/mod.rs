@@ -83,6 +83,21 @@ impl Renderer {
         }
     }
 
+    /// A progress bar for `total` steps when stdout is a terminal (else `None`: callers
+    /// print one plain line per event instead).
+    pub fn progress_bar(&self, total: u64) -> Option<Progress> {
+        if !std::io::stdout().is_terminal() || self.json_mode() {
+            return None;
+        }
+        let bar = indicatif::ProgressBar::new(total);
+        let style =
+            indicatif::ProgressStyle::with_template("{spinner} [{pos}/{len}] {elapsed} {wide_msg}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+        bar.set_style(style);
+        bar.enable_steady_tick(std::time::Duration::from_millis(120));
+        Some(Progress { bar })
+    }
+
     /// Every diagnostic to stderr.
     pub fn diagnostics(&self, diags: &Diagnostics) {
         let mut err = std::io::stderr().lock();
@@ -109,6 +124,29 @@ impl Renderer {
             format!("error: {text}\n")
         };
         let _ = std::io::stderr().lock().write_all(line.as_bytes());
+    }
+}
+
+/// A live progress bar; lines printed through it stay above the bar.
+pub struct Progress {
+    bar: indicatif::ProgressBar,
+}
+
+impl Progress {
+    pub fn line(&self, renderer: &Renderer, text: &str) {
+        self.bar.println(renderer.redact(text.trim_end()));
+    }
+
+    pub fn working_on(&self, renderer: &Renderer, what: &str) {
+        self.bar.set_message(renderer.redact(what));
+    }
+
+    pub fn step(&self) {
+        self.bar.inc(1);
+    }
+
+    pub fn finish(&self) {
+        self.bar.finish_and_clear();
     }
 }
 
