@@ -3,11 +3,11 @@
 //! there, and read each response on the stream. Always initializes first, as every client
 //! of this transport does. Local calls only.
 
-use super::{initialize_params, messages_of_json, request, response_for};
+use super::{initialize_params, messages_of_json, notification, request, response_for};
 use crate::verify::sse::{Event, Parser};
 use crate::verify::{ProbeError, excerpt, http};
 use mtm_provider::resource::McpCall;
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::collections::VecDeque;
 
 pub(super) struct Legacy {
@@ -73,7 +73,7 @@ impl Legacy {
             .request("initialize", Some(initialize_params()))
             .await?;
         session
-            .post(&json!({ "jsonrpc": "2.0", "method": "notifications/initialized" }))
+            .post(&notification("notifications/initialized"))
             .await?;
         Ok(session)
     }
@@ -98,7 +98,7 @@ impl Legacy {
         }
     }
 
-    async fn post(&self, msg: &Value) -> Result<(), ProbeError> {
+    async fn post(&self, msg: &str) -> Result<(), ProbeError> {
         let mut req = self
             .client
             .post(&self.endpoint)

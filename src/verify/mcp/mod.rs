@@ -119,12 +119,19 @@ pub(crate) fn is_legacy_sse(url: &str) -> bool {
     path.trim_end_matches('/').ends_with("/sse")
 }
 
-fn request(id: u64, method: &str, params: Option<Value>) -> Value {
-    let mut msg = json!({ "jsonrpc": "2.0", "id": id, "method": method });
-    if let Some(p) = params {
-        msg["params"] = p;
+/// A JSON-RPC request, spelled as the workshop spells it
+/// (`{"jsonrpc":"2.0","id":1,"method":"tools/list"}`).
+fn request(id: u64, method: &str, params: Option<Value>) -> String {
+    let method = Value::from(method);
+    match params {
+        Some(p) => format!(r#"{{"jsonrpc":"2.0","id":{id},"method":{method},"params":{p}}}"#),
+        None => format!(r#"{{"jsonrpc":"2.0","id":{id},"method":{method}}}"#),
     }
-    msg
+}
+
+/// A JSON-RPC notification without parameters.
+fn notification(method: &str) -> String {
+    format!(r#"{{"jsonrpc":"2.0","method":{}}}"#, Value::from(method))
 }
 
 fn initialize_params() -> Value {
@@ -180,6 +187,23 @@ fn rpc_error(error: &Value) -> ProbeError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn requests_are_spelled_as_in_the_workshop() {
+        assert_eq!(
+            request(1, "tools/list", None),
+            r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#
+        );
+        let with_cursor = request(2, "tools/list", Some(json!({"cursor": "c"})));
+        assert_eq!(
+            serde_json::from_str::<Value>(&with_cursor).unwrap(),
+            json!({"jsonrpc":"2.0","id":2,"method":"tools/list","params":{"cursor":"c"}})
+        );
+        assert_eq!(
+            notification("notifications/initialized"),
+            r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#
+        );
+    }
 
     #[test]
     fn legacy_urls() {

@@ -4,11 +4,11 @@
 //! an error about the session or initialization), `initialize` and
 //! `notifications/initialized` come first and the session id rides on every later call.
 
-use super::{initialize_params, messages_of_json, request, response_for};
+use super::{initialize_params, messages_of_json, notification, request, response_for};
 use crate::verify::sse::Parser;
 use crate::verify::{ProbeError, Via, curl, excerpt, http};
 use mtm_provider::resource::McpCall;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 const SESSION_HEADER: &str = "Mcp-Session-Id";
 const VERSION_HEADER: &str = "MCP-Protocol-Version";
@@ -91,7 +91,7 @@ impl<'a> Streamable<'a> {
             .get("protocolVersion")
             .and_then(Value::as_str)
             .map(str::to_string);
-        let note = json!({ "jsonrpc": "2.0", "method": "notifications/initialized" });
+        let note = notification("notifications/initialized");
         let answer = self.post(&note, None, false).await?;
         if !(200..300).contains(&answer.status) {
             return Err(ProbeError::HttpStatus {
@@ -135,11 +135,11 @@ impl<'a> Streamable<'a> {
 
     async fn post(
         &self,
-        msg: &Value,
+        body: &str,
         want_id: Option<u64>,
         want_headers: bool,
     ) -> Result<Answer, ProbeError> {
-        let body = msg.to_string();
+        let body = body.to_string();
         match (self.via, &self.client) {
             (Via::Exec { exec, from }, _) => {
                 let line = curl::mcp_line(
