@@ -8,8 +8,6 @@ use super::run::show_progress;
 use super::run::{self, Common};
 use crate::engine::change::Change;
 use crate::render::Renderer;
-use crate::sched;
-use crate::store::{RevisionResult, Store};
 use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
@@ -92,22 +90,13 @@ pub fn run(cli: &Cli, args: &Args, renderer: &mut Renderer) -> u8 {
     let targets = saved
         .as_ref()
         .map_or(args.common.targets.clone(), |s| s.targets.clone());
-    let loaded = match run::load(cli, &targets, renderer) {
-        Ok(l) => l,
-        Err(d) => {
-            renderer.diagnostics(&d);
-            return 1;
-        }
+    let (loaded, _lock, store, records) = match run::start(cli, &targets, renderer) {
+        Ok(v) => v,
+        Err(code) => return code,
     };
-    let Some((_lock, store, records)) = run::open_state(cli, renderer) else {
-        return 1;
-    };
-    let mut engine = match run::engine(cli, &loaded, &args.common, renderer) {
+    let mut engine = match run::engine_or_exit(cli, &loaded, &args.common, renderer) {
         Ok(e) => e,
-        Err(e) => {
-            renderer.error(&e);
-            return 1;
-        }
+        Err(code) => return code,
     };
     engine.force_conflicts = args.force_conflicts;
     let rt = run::runtime();
@@ -137,19 +126,9 @@ pub fn run(cli: &Cli, args: &Args, renderer: &mut Renderer) -> u8 {
     if saved.is_none() && !run::confirm("Apply these changes?", args.auto_approve, renderer) {
         return 1;
     }
-    let revision = match store.begin_revision(&run::command_line(), &targets) {
-        Ok(r) => r,
-        Err(e) => {
-            renderer.error(&format!("cannot write state: {e}"));
-            return 1;
-        }
-    };
-    let cancel = match rt.block_on(async { sched::ctrl_c_channel() }) {
-        Ok(c) => c,
-        Err(e) => {
-            renderer.error(&e.to_string());
-            return 1;
-        }
+    let (revision, cancel) = match run::begin(&store, &rt, &targets, renderer) {
+        Ok(v) => v,
+        Err(code) => return code,
     };
     let bar = renderer.progress_bar(
         planned
@@ -171,31 +150,5 @@ pub fn run(cli: &Cli, args: &Args, renderer: &mut Renderer) -> u8 {
     if let Some(bar) = &bar {
         bar.finish();
     }
-    let result = if let Some(e) = &state_error {
-        RevisionResult::Failed { message: e.clone() }
-    } else if report.cancelled {
-        RevisionResult::Interrupted
-    } else if report.all_succeeded() {
-        RevisionResult::Succeeded
-    } else {
-        RevisionResult::Failed {
-            message: format!(
-                "{} failed, {} skipped",
-                report.failed().len(),
-                report.skipped().len()
-            ),
-        }
-    };
-    let ok = result == RevisionResult::Succeeded;
-    if let Err(e) = store.finish_revision(revision, result.clone()) {
-        renderer.error(&format!("cannot write state: {e}"));
-        return 1;
-    }
-    match result {
-        RevisionResult::Succeeded => renderer.heading("applied", &format!("revision {revision}")),
-        RevisionResult::Interrupted => renderer.error(&format!("interrupted: revision {revision} records what was done; run apply again to continue")),
-        RevisionResult::Failed { message } => renderer.error(&format!("revision {revision}: {message}; what succeeded is recorded, run apply again to continue")),
-        RevisionResult::Running => {}
-    }
-    if ok { 0 } else { 1 }
+    run::finish(&store, revision, &report, state_error, "applied", renderer)
 }

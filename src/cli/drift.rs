@@ -22,22 +22,13 @@ fn short(v: &Option<Value>) -> String {
 }
 
 pub fn run(cli: &Cli, args: &Args, renderer: &mut Renderer) -> u8 {
-    let loaded = match run::load(cli, &args.common.targets, renderer) {
-        Ok(l) => l,
-        Err(d) => {
-            renderer.diagnostics(&d);
-            return 1;
-        }
+    let (loaded, _lock, _store, records) = match run::start(cli, &args.common.targets, renderer) {
+        Ok(v) => v,
+        Err(code) => return code,
     };
-    let Some((_lock, _store, records)) = run::open_state(cli, renderer) else {
-        return 1;
-    };
-    let engine = match run::engine(cli, &loaded, &args.common, renderer) {
+    let engine = match run::engine_or_exit(cli, &loaded, &args.common, renderer) {
         Ok(e) => e,
-        Err(e) => {
-            renderer.error(&e);
-            return 1;
-        }
+        Err(code) => return code,
     };
     let report = run::runtime().block_on(engine.drift(&records));
     if renderer.json_mode() {

@@ -199,3 +199,99 @@ pub fn show_progress(
         }
     }
 }
+
+/// Loads the plan and the targets' selection, then the locked state; on failure the
+/// problem is printed and the exit code returned.
+pub fn start(
+    cli: &Cli,
+    targets: &[String],
+    renderer: &mut Renderer,
+) -> Result<(Loaded, Lock, SledStore, BTreeMap<String, Record>), u8> {
+    let loaded = load(cli, targets, renderer).map_err(|d| {
+        renderer.diagnostics(&d);
+        1u8
+    })?;
+    let (lock, store, records) = open_state(cli, renderer).ok_or(1u8)?;
+    Ok((loaded, lock, store, records))
+}
+
+/// `engine`, printing why it cannot be made.
+pub fn engine_or_exit<'a>(
+    cli: &Cli,
+    loaded: &'a Loaded,
+    common: &Common,
+    renderer: &mut Renderer,
+) -> Result<Engine<'a>, u8> {
+    engine(cli, loaded, common, renderer).map_err(|e| {
+        renderer.error(&e);
+        1u8
+    })
+}
+
+/// Begins a revision and starts listening for Ctrl-C.
+pub fn begin(
+    store: &dyn Store,
+    rt: &tokio::runtime::Runtime,
+    targets: &[String],
+    renderer: &Renderer,
+) -> Result<(u64, tokio::sync::watch::Receiver<bool>), u8> {
+    let revision = store
+        .begin_revision(&command_line(), targets)
+        .map_err(|e| {
+            renderer.error(&format!("cannot write state: {e}"));
+            1u8
+        })?;
+    let cancel = rt
+        .block_on(async { crate::sched::ctrl_c_channel() })
+        .map_err(|e| {
+            renderer.error(&e.to_string());
+            1u8
+        })?;
+    Ok((revision, cancel))
+}
+
+/// Ends a revision from the scheduler's report and says how it went; the exit code.
+pub fn finish(
+    store: &dyn Store,
+    revision: u64,
+    report: &crate::sched::Report,
+    state_error: Option<String>,
+    verb: &str,
+    renderer: &Renderer,
+) -> u8 {
+    use crate::store::RevisionResult;
+    let result = if let Some(e) = state_error {
+        RevisionResult::Failed { message: e }
+    } else if report.cancelled {
+        RevisionResult::Interrupted
+    } else if report.all_succeeded() {
+        RevisionResult::Succeeded
+    } else {
+        RevisionResult::Failed {
+            message: format!(
+                "{} failed, {} skipped",
+                report.failed().len(),
+                report.skipped().len()
+            ),
+        }
+    };
+    if let Err(e) = store.finish_revision(revision, result.clone()) {
+        renderer.error(&format!("cannot write state: {e}"));
+        return 1;
+    }
+    match result {
+        RevisionResult::Succeeded => {
+            renderer.heading(verb, &format!("revision {revision}"));
+            0
+        }
+        RevisionResult::Interrupted => {
+            renderer.error(&format!("interrupted: revision {revision} records what was done; run the command again to continue"));
+            1
+        }
+        RevisionResult::Failed { message } => {
+            renderer.error(&format!("revision {revision}: {message}; what succeeded is recorded, run the command again to continue"));
+            1
+        }
+        RevisionResult::Running => 1,
+    }
+}

@@ -51,6 +51,50 @@ pub enum Progress {
     },
 }
 
+/// Turns scheduler events into state writes (`on_outcome`) and progress; `shown` picks
+/// the resources whose start and skip are worth a line.
+pub fn relay<'a>(
+    nodes: &'a [&'a Node],
+    started: &'a std::sync::Mutex<HashMap<usize, Instant>>,
+    shown: impl Fn(&str) -> bool + 'a,
+    on_outcome: &'a mut impl FnMut(&Outcome),
+    progress: &'a mut impl FnMut(Progress),
+) -> impl FnMut(Event<Outcome>) + 'a {
+    let addr = move |i: usize| nodes[i].resource.address.to_string();
+    move |event| match event {
+        Event::Started(i) if shown(&addr(i)) => progress(Progress::Started { address: addr(i) }),
+        Event::Started(_) => {}
+        Event::Succeeded(i, outcome) => {
+            on_outcome(&outcome);
+            let action = match &outcome {
+                Outcome::Put(_, a) | Outcome::Remove(_, a) | Outcome::Nothing(a) => *a,
+            };
+            let seconds = started
+                .lock()
+                .expect("lock")
+                .get(&i)
+                .map_or(0.0, |t| t.elapsed().as_secs_f64());
+            progress(Progress::Done {
+                address: addr(i),
+                action,
+                seconds,
+            });
+        }
+        Event::Failed { node, error } => {
+            progress(Progress::Failed(NodeError::new(addr(node), error)))
+        }
+        Event::Skipped {
+            node,
+            failed_dependency,
+        } if shown(&addr(node)) => progress(Progress::Skipped {
+            address: addr(node),
+            because: addr(failed_dependency),
+        }),
+        Event::Skipped { .. } => {}
+        Event::Cancelled { running } => progress(Progress::Stopping { running }),
+    }
+}
+
 /// The action a release plan amounts to.
 pub fn release_action(p: &mtm_helm::ReleasePlan) -> Action {
     match p.action {
@@ -168,42 +212,12 @@ impl Engine<'_> {
                     .map_err(|e| e.message)
             }
         };
-        let addr = |i: usize| nodes[i].resource.address.to_string();
         sched::run(
             &schedule,
             self.parallelism,
             cancel.clone(),
             worker,
-            |event: Event<Outcome>| match event {
-                Event::Started(i) => progress(Progress::Started { address: addr(i) }),
-                Event::Succeeded(i, outcome) => {
-                    on_outcome(&outcome);
-                    let action = match &outcome {
-                        Outcome::Put(_, a) | Outcome::Remove(_, a) | Outcome::Nothing(a) => *a,
-                    };
-                    let seconds = started
-                        .lock()
-                        .expect("lock")
-                        .get(&i)
-                        .map_or(0.0, |t| t.elapsed().as_secs_f64());
-                    progress(Progress::Done {
-                        address: addr(i),
-                        action,
-                        seconds,
-                    });
-                }
-                Event::Failed { node, error } => {
-                    progress(Progress::Failed(NodeError::new(addr(node), error)))
-                }
-                Event::Skipped {
-                    node,
-                    failed_dependency,
-                } => progress(Progress::Skipped {
-                    address: addr(node),
-                    because: addr(failed_dependency),
-                }),
-                Event::Cancelled { running } => progress(Progress::Stopping { running }),
-            },
+            relay(&nodes, &started, |_| true, &mut on_outcome, &mut progress),
         )
         .await
     }

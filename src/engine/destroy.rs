@@ -3,11 +3,11 @@
 //! existed before mtm is restored, not deleted: objects to their earlier content,
 //! releases to their earlier revision, field patches released.
 
-use super::apply::{Outcome, Progress};
+use super::apply::{Outcome, Progress, relay};
 use super::change::Action;
 use super::{Engine, NodeError};
 use crate::plan::Node;
-use crate::sched::{self, Event};
+use crate::sched;
 use crate::store::Record;
 use mtm_provider::resource::Spec;
 use std::collections::BTreeMap;
@@ -49,7 +49,8 @@ impl Engine<'_> {
         mut progress: impl FnMut(Progress),
     ) -> sched::Report {
         let (nodes, schedule) = self.schedule(true);
-        let started: std::sync::Mutex<BTreeMap<usize, Instant>> = Default::default();
+        let started: std::sync::Mutex<std::collections::HashMap<usize, Instant>> =
+            Default::default();
         let worker = |i: usize| {
             let node = nodes[i];
             let record = records.get(node.resource.address.as_str());
@@ -61,49 +62,18 @@ impl Engine<'_> {
                     .map_err(|e| e.message)
             }
         };
-        let addr = |i: usize| nodes[i].resource.address.to_string();
         sched::run(
             &schedule,
             self.parallelism,
             cancel.clone(),
             worker,
-            |event: Event<Outcome>| match event {
-                Event::Started(i) => {
-                    if records.contains_key(&addr(i)) {
-                        progress(Progress::Started { address: addr(i) })
-                    }
-                }
-                Event::Succeeded(i, outcome) => {
-                    on_outcome(&outcome);
-                    if let Outcome::Remove(_, action) = &outcome {
-                        let seconds = started
-                            .lock()
-                            .expect("lock")
-                            .get(&i)
-                            .map_or(0.0, |t| t.elapsed().as_secs_f64());
-                        progress(Progress::Done {
-                            address: addr(i),
-                            action: *action,
-                            seconds,
-                        });
-                    }
-                }
-                Event::Failed { node, error } => {
-                    progress(Progress::Failed(NodeError::new(addr(node), error)))
-                }
-                Event::Skipped {
-                    node,
-                    failed_dependency,
-                } => {
-                    if records.contains_key(&addr(node)) {
-                        progress(Progress::Skipped {
-                            address: addr(node),
-                            because: addr(failed_dependency),
-                        })
-                    }
-                }
-                Event::Cancelled { running } => progress(Progress::Stopping { running }),
-            },
+            relay(
+                &nodes,
+                &started,
+                |a| records.contains_key(a),
+                &mut on_outcome,
+                &mut progress,
+            ),
         )
         .await
     }
