@@ -54,16 +54,22 @@ impl ProbeError {
 
     /// An error of reqwest with its whole chain of causes, as one line.
     pub(crate) fn reqwest(url: &str, e: &reqwest::Error) -> ProbeError {
+        // reqwest's own message repeats the URL and hyper's says "client error (Connect)":
+        // the causes below them say what happened.
         let mut causes: Vec<String> = Vec::new();
-        let mut source: Option<&dyn std::error::Error> = Some(e);
+        let mut source = std::error::Error::source(e);
         while let Some(err) = source {
             let text = err.to_string();
-            if !causes.iter().any(|c| c.contains(&text)) {
+            if !text.starts_with("client error") && !causes.iter().any(|c| c.contains(&text)) {
                 causes.push(text);
             }
             source = err.source();
         }
-        let cause = causes.join(": ");
+        let cause = if causes.is_empty() {
+            e.to_string()
+        } else {
+            causes.join(": ")
+        };
         if e.is_connect() || e.is_timeout() || e.is_request() {
             ProbeError::Unreachable {
                 url: url.to_string(),

@@ -40,12 +40,15 @@ impl Secrets {
         }
     }
 
+    /// Adds a secret, and its form-encoded spelling (a server may echo the form it got).
     pub fn add(&mut self, secret: &str) {
-        if !secret.is_empty() && !self.values.iter().any(|v| v == secret) {
-            self.values.push(secret.to_string());
-            // Longest first, so that a secret containing another is masked whole.
-            self.values.sort_by_key(|v| std::cmp::Reverse(v.len()));
+        for v in [secret.to_string(), form_encode(secret)] {
+            if !v.is_empty() && !self.values.contains(&v) {
+                self.values.push(v);
+            }
         }
+        // Longest first, so that a secret containing another is masked whole.
+        self.values.sort_by_key(|v| std::cmp::Reverse(v.len()));
     }
 
     pub fn mask(&self, text: &str) -> String {
@@ -55,6 +58,21 @@ impl Secrets {
         }
         mask_jwts(&out)
     }
+}
+
+/// `application/x-www-form-urlencoded`, as reqwest's form sends it.
+fn form_encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'*' => {
+                out.push(b as char)
+            }
+            b' ' => out.push('+'),
+            b => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
 }
 
 pub(crate) fn is_sensitive_header(name: &str) -> bool {
@@ -109,6 +127,11 @@ mod tests {
             "got ***, done"
         );
         assert_eq!(s.mask("eyJ alone"), "eyJ alone");
+        s.add("a+b/c=");
+        assert_eq!(
+            s.mask("subject_token=a%2Bb%2Fc%3D&x"),
+            "subject_token=***&x"
+        );
     }
 
     #[test]

@@ -366,10 +366,44 @@ async fn an_unreachable_server_fails_with_the_cause() {
             "{cause}"
         );
         assert!(
-            cause.to_lowercase().contains("connection refused"),
+            cause.ends_with("tcp connect error: Connection refused (os error 111)"),
             "{cause}"
         );
     }
+}
+
+/// A stateless gateway answering plain JSON, in two pages; it refuses `initialize`, so a
+/// client that starts a session where none is demanded fails.
+fn stateless_gateway(req: &Request) -> (u16, String) {
+    let body: serde_json::Value = serde_json::from_str(&req.body).unwrap_or_default();
+    let id = body["id"].clone();
+    match body["method"].as_str() {
+        Some("tools/list") if body["params"]["cursor"] == "page2" => (
+            200,
+            serde_json::json!({"jsonrpc":"2.0","id":id,"result":{"tools":[{"name":"orders_get-sum"}]}})
+                .to_string(),
+        ),
+        Some("tools/list") => (
+            200,
+            serde_json::json!({"jsonrpc":"2.0","id":id,"result":{"tools":[{"name":"catalog_echo"}],"nextCursor":"page2"}})
+                .to_string(),
+        ),
+        _ => (500, "unexpected".into()),
+    }
+}
+
+#[tokio::test]
+async fn a_stateless_gateway_answering_json_is_asked_without_a_session_and_paged() {
+    let port = serve(stateless_gateway);
+    let expect = Expect {
+        tools: Some(tools(&["orders_get-sum", "catalog_echo"])),
+        tool_prefixes: vec!["catalog_".into(), "orders_".into()],
+        ..Expect::default()
+    };
+    let url = format!("http://127.0.0.1:{port}/mcp");
+    let result = run(&mcp_check(url, "tools/list", expect)).await;
+    assert_status(&result, Status::Passed);
+    assert_eq!(result.seen, "2 tools: [catalog_echo, orders_get-sum]");
 }
 
 // ---------------------------------------------------------------- HTTP, token exchange, requires
