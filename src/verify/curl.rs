@@ -128,11 +128,22 @@ pub(crate) fn sts_line(url: &str, subject_token: &str, subject_token_type: &str)
     out
 }
 
+/// Quotes a word for `sh`.
+pub(crate) fn shell_quote(word: &str) -> String {
+    format!("'{}'", word.replace('\'', r"'\''"))
+}
+
+/// A failed `sh -c` script of curl calls: its exit code and what it printed on stderr.
+pub(crate) fn script_failed(url: &str, out: &ExecOutput) -> ProbeError {
+    failed(url, out)
+}
+
 /// curl's exit codes that mean the server was not reached, in words.
 fn exit_meaning(code: i32) -> Option<&'static str> {
     Some(match code {
         6 => "could not resolve the host",
         7 => "failed to connect",
+        22 => "the server answered an HTTP error",
         28 => "timed out",
         35 => "TLS handshake failed",
         52 => "the server sent nothing",

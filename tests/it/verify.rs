@@ -721,3 +721,55 @@ async fn exec_runs_the_workshops_curl_lines() {
     );
     assert_eq!(lines.len(), 8);
 }
+
+#[tokio::test]
+async fn exec_holds_the_legacy_sse_stream_open_in_a_shell_script() {
+    let server = McpServer::start("sse");
+    let exec = HostExec::default();
+    let ctx = CheckContext {
+        exec: Some(&exec),
+        ..CheckContext::default()
+    };
+    let expect = Expect {
+        tools: Some(tools(&EVERYTHING_TOOLS)),
+        ..Expect::default()
+    };
+    let mut catalog = mcp_check(server.url("/sse"), "tools/list", expect);
+    catalog.from = Some(dev_ui());
+    let result = run_check(&catalog, &ctx).await;
+    assert_status(&result, Status::Passed);
+    assert_eq!(
+        result.seen,
+        format!("13 tools: [{}]", EVERYTHING_TOOLS.join(", "))
+    );
+    {
+        let lines = exec.lines.lock().unwrap();
+        assert_eq!(lines.len(), 1);
+        assert_eq!(lines[0].1[..2], words(&["sh", "-c"]));
+    }
+
+    let mut unknown = mcp_check(
+        server.url("/sse"),
+        "tools/no-such-method",
+        Expect::default(),
+    );
+    unknown.from = Some(dev_ui());
+    let result = run_check(&unknown, &ctx).await;
+    assert_eq!(
+        result.cause.as_deref(),
+        Some("JSON-RPC error -32601: Method not found")
+    );
+
+    let closed = format!("http://127.0.0.1:{}/sse", free_port());
+    let mut gone = mcp_check(closed.clone(), "tools/list", Expect::default());
+    gone.from = Some(dev_ui());
+    let result = run_check(&gone, &ctx).await;
+    assert_status(&result, Status::Failed);
+    let cause = result.cause.unwrap();
+    assert!(
+        cause.starts_with(&format!(
+            "cannot reach {closed}: curl exit 7 (failed to connect): curl: (7) "
+        )),
+        "{cause}"
+    );
+}

@@ -1,10 +1,11 @@
 //! The `mcp` probe: one JSON-RPC method (`tools/list` above all) over either MCP transport
 //! the workshop meets. A URL whose path ends in `/sse` is the legacy SSE transport (GET the
 //! stream, POST to the `endpoint` it names, read the answers on the stream: the servers
-//! behind the gateway); any other is Streamable HTTP (POST, answered in JSON or SSE: the
+//! behind the gateway; from a pod, one `sh` script of curl calls); any other is Streamable HTTP (POST, answered in JSON or SSE: the
 //! gateway itself). `tools/list` pages are followed and the names judged by `tools`.
 
 mod legacy;
+mod legacy_exec;
 mod streamable;
 
 use super::{Seen, Via, excerpt, tools};
@@ -25,12 +26,8 @@ pub(super) async fn probe(
     let mut session = if is_legacy_sse(&call.url) {
         match via {
             Via::Local => Session::Legacy(legacy::Legacy::open(call).await?),
-            Via::Exec { .. } => {
-                return Err(ProbeError::Spec(format!(
-                    "{} is a legacy SSE endpoint: its answers come on a stream held open \
-                     while posting, which one curl in a pod cannot do; call it locally",
-                    call.url
-                )));
+            Via::Exec { exec, from } => {
+                Session::LegacyExec(legacy_exec::LegacyExec::new(call, exec, from)?)
             }
         }
     } else {
@@ -96,6 +93,7 @@ async fn run(
 enum Session<'a> {
     Streamable(streamable::Streamable<'a>),
     Legacy(legacy::Legacy),
+    LegacyExec(legacy_exec::LegacyExec<'a>),
 }
 
 impl Session<'_> {
@@ -103,6 +101,7 @@ impl Session<'_> {
         match self {
             Session::Streamable(s) => s.request(method, params).await,
             Session::Legacy(s) => s.request(method, params).await,
+            Session::LegacyExec(s) => s.request(method, params).await,
         }
     }
 
