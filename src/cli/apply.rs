@@ -25,6 +25,9 @@ pub struct Args {
     /// Show each step's What and Why
     #[arg(long)]
     pub explain: bool,
+    /// Run the selection's checks after a successful apply (as `mtm verify`)
+    #[arg(long)]
+    pub verify: bool,
 }
 
 /// What moved between a saved plan and now, one line each.
@@ -121,6 +124,10 @@ pub fn run(cli: &Cli, args: &Args, renderer: &mut Renderer) -> u8 {
     }
     if !planned.has_changes() && planned.errors.is_empty() {
         renderer.print("No changes.\n");
+        if args.verify {
+            drop(engine);
+            return super::verify::after_apply(cli, &loaded, &targets, renderer);
+        }
         return 0;
     }
     if saved.is_none() && !run::confirm("Apply these changes?", args.auto_approve, renderer) {
@@ -150,5 +157,10 @@ pub fn run(cli: &Cli, args: &Args, renderer: &mut Renderer) -> u8 {
     if let Some(bar) = &bar {
         bar.finish();
     }
-    run::finish(&store, revision, &report, state_error, "applied", renderer)
+    let code = run::finish(&store, revision, &report, state_error, "applied", renderer);
+    if code != 0 || !args.verify {
+        return code;
+    }
+    drop(engine);
+    super::verify::after_apply(cli, &loaded, &targets, renderer)
 }

@@ -14,6 +14,7 @@ mod rollback;
 mod run;
 mod state;
 mod validate;
+mod verify;
 
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::plan::{LoadOptions, Plan};
@@ -67,6 +68,8 @@ pub enum Command {
     Drift(drift::Args),
     /// Go back to an earlier revision, from what state stored
     Rollback(rollback::Args),
+    /// Run the workshop's proofs the plan declares as checks
+    Verify(verify::Args),
     /// What state holds: resources and revisions
     #[command(subcommand)]
     State(state::StateCommand),
@@ -100,6 +103,7 @@ pub fn main() -> ExitCode {
         Command::Destroy(args) => destroy::run(&cli, args, &mut renderer),
         Command::Drift(args) => drift::run(&cli, args, &mut renderer),
         Command::Rollback(args) => rollback::run(&cli, args, &mut renderer),
+        Command::Verify(args) => verify::run(&cli, args, &mut renderer),
         Command::State(cmd) => state::run(&cli, cmd, &renderer),
         Command::Unlock => state::unlock(&cli, &renderer),
         Command::Completions(args) => completions::run(args),

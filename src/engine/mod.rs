@@ -8,6 +8,7 @@ pub mod apply;
 pub mod change;
 pub mod destroy;
 pub mod drift;
+pub mod exec;
 pub mod planner;
 pub mod record;
 pub mod rollback;
