@@ -18,7 +18,7 @@ mod sse;
 mod token;
 mod tools;
 
-pub use error::ProbeError;
+pub(crate) use error::ProbeError;
 
 use futures::future::BoxFuture;
 use mtm_provider::resource::{CheckSpec, ExecFrom, Expect};

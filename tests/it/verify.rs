@@ -439,6 +439,56 @@ async fn http_status_200_passes_and_403_is_reported() {
     );
 }
 
+#[tokio::test]
+async fn where_the_call_starts_from_and_how_long_it_may_take() {
+    let port = serve(inventory);
+    let mut baseline = check("dev-ui-baseline");
+    baseline.from = Some(dev_ui());
+    baseline.http = Some(HttpCall {
+        url: format!("http://127.0.0.1:{port}/"),
+        method: None,
+        headers: BTreeMap::new(),
+        body: None,
+    });
+    // From a workload without an exec transport: failed, naming what is missing.
+    let result = run(&baseline).await;
+    assert_status(&result, Status::Failed);
+    assert_eq!(
+        result.cause.as_deref(),
+        Some(
+            "the check runs from deploy/dev-ui in namespace ai-agents, but no exec transport \
+             was given (or run it locally)"
+        )
+    );
+    // Local: the same check from this process.
+    let local = CheckContext {
+        local: true,
+        ..CheckContext::default()
+    };
+    assert_status(&run_check(&baseline, &local).await, Status::Passed);
+
+    // A server that accepts and never answers: the check's timeout ends it.
+    let silent = TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut hung = baseline.clone();
+    hung.from = None;
+    hung.http.as_mut().unwrap().url = format!("http://{}/", silent.local_addr().unwrap());
+    let quick = CheckContext {
+        timeout: Duration::from_millis(500),
+        ..CheckContext::default()
+    };
+    let result = run_check(&hung, &quick).await;
+    assert_status(&result, Status::Failed);
+    assert_eq!(result.seen, "no answer");
+    assert_eq!(result.cause.as_deref(), Some("no answer within 0.5s"));
+
+    // Two probes in one check: invalid, never run.
+    let mut two = hung.clone();
+    two.command = Some(tools(&["true"]));
+    let result = run(&two).await;
+    assert_status(&result, Status::Failed);
+    assert_eq!(result.seen, "not run (invalid check)");
+}
+
 fn token_check(port: u16, subject: &str) -> CheckSpec {
     CheckSpec {
         token_exchange: Some(TokenExchangeCall {
