@@ -231,6 +231,7 @@ impl StepCtx<'_> {
                     continue;
                 }
             };
+            let has_refs = text.contains("${");
             for r in vars::scan(&text) {
                 let at = origin(&shown, r.line, r.column);
                 match r.kind {
@@ -280,20 +281,23 @@ impl StepCtx<'_> {
                     );
                     continue;
                 };
-                match self.vars.interpolate_value(&object.body) {
-                    Ok(body) => object.body = body,
-                    Err(_) => continue, // reported by the scan above
-                }
-                for field in [&mut object.api_version, &mut object.kind, &mut object.name] {
-                    if let Ok(v) = self.vars.interpolate(field) {
-                        *field = v;
-                    }
-                }
-                if let Some(ns) = &object.namespace {
-                    object.namespace = self.vars.interpolate(ns).ok();
-                }
+                // A file without `${` (most of them) needs neither a copy nor a walk.
                 let mut uses = BTreeSet::new();
-                vars::gen_refs(&object.body, &mut uses);
+                if has_refs {
+                    match self.vars.interpolate_value(&object.body) {
+                        Ok(body) => object.body = body,
+                        Err(_) => continue, // reported by the scan above
+                    }
+                    for field in [&mut object.api_version, &mut object.kind, &mut object.name] {
+                        if let Ok(v) = self.vars.interpolate(field) {
+                            *field = v;
+                        }
+                    }
+                    if let Some(ns) = &object.namespace {
+                        object.namespace = self.vars.interpolate(ns).ok();
+                    }
+                    vars::gen_refs(&object.body, &mut uses);
+                }
                 push(
                     RawKind::Object {
                         cluster,
