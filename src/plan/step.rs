@@ -116,6 +116,18 @@ fn uses_of<T: Serialize>(typed: &T) -> BTreeSet<String> {
     out
 }
 
+/// Deep-merges `over` into `base`: mappings key by key, anything else replaced.
+fn merge(base: &mut Value, over: &Value) {
+    match (base, over) {
+        (Value::Object(b), Value::Object(o)) => {
+            for (k, v) in o {
+                merge(b.entry(k.clone()).or_insert(Value::Null), v);
+            }
+        }
+        (b, o) => *b = o.clone(),
+    }
+}
+
 /// Checks a duration such as `300s`, `5m`, `24h`, `500ms`.
 pub(super) fn valid_duration(text: &str) -> bool {
     let digits = text.trim_end_matches(|c: char| c.is_ascii_alphabetic());
@@ -346,9 +358,39 @@ impl StepCtx<'_> {
             let Some(cluster) = self.cluster(default_cluster.as_deref(), line, col) else {
                 continue;
             };
-            let Some(spec) = self.interpolate(&r.value, line, col) else {
+            let Some(mut spec) = self.interpolate(&r.value, line, col) else {
                 continue;
             };
+            // Files first, in order, then the inline values over them.
+            let mut merged = Value::Object(Default::default());
+            for file in std::mem::take(&mut spec.values_files) {
+                let shown = format!("{}/{file}", self.display_dir);
+                let read = std::fs::read_to_string(self.plan_dir.join(&file));
+                let Ok(text) = read else {
+                    self.diag(
+                        line,
+                        col,
+                        format!("cannot read values file {shown}: {}", read.unwrap_err()),
+                    )
+                    .help = Some("values files are relative to the plan directory".into());
+                    continue;
+                };
+                match serde_saphyr::from_str::<Value>(&text) {
+                    Ok(v) => match self.vars.interpolate_value(&v) {
+                        Ok(v) => merge(&mut merged, &v),
+                        Err(e) => self
+                            .diags
+                            .push(Diagnostic::new(&shown, 1, 1, e.to_string())),
+                    },
+                    Err(e) => self
+                        .diags
+                        .push(super::manifest::yaml_diagnostic(&shown, &e)),
+                }
+            }
+            if !spec.values.is_null() {
+                merge(&mut merged, &spec.values);
+            }
+            spec.values = merged;
             if let Some(t) = &spec.timeout
                 && !valid_duration(t)
             {
@@ -511,6 +553,19 @@ impl StepCtx<'_> {
 #[cfg(test)]
 mod tests {
     use super::valid_duration;
+
+    #[test]
+    fn values_files_merge_under_inline_values() {
+        let mut base = serde_json::json!({"a": {"x": 1, "y": 2}, "b": [1]});
+        super::merge(
+            &mut base,
+            &serde_json::json!({"a": {"y": 3, "z": 4}, "b": [2]}),
+        );
+        assert_eq!(
+            base,
+            serde_json::json!({"a": {"x": 1, "y": 3, "z": 4}, "b": [2]})
+        );
+    }
 
     #[test]
     fn durations() {

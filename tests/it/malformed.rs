@@ -468,3 +468,29 @@ fn several_plans_under_plans() {
     crate::support::mtm(f.path(), &["validate"])
         .fails("several plans under ./plans: plans/a, plans/b");
 }
+
+#[test]
+fn missing_values_file_of_a_release() {
+    Fixture::mini()
+        .edit(
+            "stages/base.yaml",
+            "    manifests:",
+            "    releases:\n      - { name: r, namespace: demo, chart: ./chart, valuesFiles: [values/none.yaml] }\n    manifests:",
+        )
+        .run(&["validate"])
+        .fails("./stages/base.yaml:9:9: cannot read values file ./values/none.yaml");
+}
+
+#[test]
+fn bad_yaml_in_a_values_file() {
+    Fixture::mini()
+        .edit(
+            "stages/base.yaml",
+            "    manifests:",
+            "    releases:\n      - { name: r, namespace: demo, chart: ./chart, valuesFiles: [values/bad.yaml] }\n    manifests:",
+        )
+        .file("values/bad.yaml", "a: [1, 2\n")
+        .run(&["validate"])
+        .fails("./values/bad.yaml:1:")
+        .fails("invalid YAML");
+}

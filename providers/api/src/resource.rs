@@ -129,6 +129,10 @@ pub struct ReleaseSpec {
     pub existing: bool,
     #[serde(default)]
     pub values: Value,
+    /// Values files (relative to the plan directory), merged in order under `values`;
+    /// the loader reads them, so providers see only `values`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub values_files: Vec<String>,
     /// Dotted path to value; given to helm on stdin only.
     #[serde(default)]
     pub sensitive_values: BTreeMap<String, String>,
@@ -153,6 +157,7 @@ impl std::fmt::Debug for ReleaseSpec {
             .field("version", &self.version)
             .field("existing", &self.existing)
             .field("values", &self.values)
+            .field("values_files", &self.values_files)
             .field("sensitive_values", &masked)
             .field("cleanup_values", &self.cleanup_values)
             .field("timeout", &self.timeout)
@@ -359,6 +364,7 @@ mod tests {
             version: None,
             existing: true,
             values: Value::Null,
+            values_files: Vec::new(),
             sensitive_values: [(
                 "licensing.licenseKey".to_string(),
                 "k-123-secret".to_string(),

@@ -421,6 +421,7 @@ spec:
         version: None,
         existing: false,
         values: Value::Null,
+        values_files: Vec::new(),
         sensitive_values: Default::default(),
         cleanup_values: None,
         timeout: Some("300s".into()),

@@ -243,6 +243,7 @@ impl Scratch {
                     "apiValidator": { "validatorType": "k8s" }
                 }
             }),
+            values_files: Vec::new(),
             sensitive_values: BTreeMap::from([(
                 "licensing.licenseKey".to_string(),
                 licence.to_string(),
