@@ -16,7 +16,11 @@ bin_dir() {
 	case $1 in
 		etcd) echo "$TB_CACHE/etcd-$(module_version "$TB_GO/etcd" go.etcd.io/etcd/server/v3)" ;;
 		kubernetes) echo "$TB_CACHE/kubernetes-$(module_version "$TB_GO/kubernetes" k8s.io/kubernetes)" ;;
-		kwok) echo "$TB_CACHE/kwok-$(module_version "$TB_GO/kwok" sigs.k8s.io/kwok)" ;;
+		kwok)
+			# Keyed by the testbed's exit-code change too (kwok_source).
+			local sum
+			sum=$(printf '%s\n' "$TB_KWOK_EDIT" | cat - "$TB_GO/kwok/exit_code.go.in" | sha256sum | cut -c1-8)
+			echo "$TB_CACHE/kwok-$(module_version "$TB_GO/kwok" sigs.k8s.io/kwok)-exec-$sum" ;;
 		helm) echo "$TB_CACHE/helm-$(module_version "$TB_GO/helm" helm.sh/helm/v3)" ;;
 		waypoint-standin)
 			local sum
@@ -61,6 +65,35 @@ go_build() {
 	say "built $(basename "$dest") in $((SECONDS - start))s"
 }
 
+# The one edit the testbed makes to kwok's source, in the two files that run a local exec
+# (without and with a terminal): each call's error goes through withExitCode, added from
+# go/kwok/exit_code.go.in, so a failing command's exit code reaches kubectl.
+TB_KWOK_EDIT='s/err = exec\.Exec(ctx, cmd\[0\], cmd\[1:\]\.\.\.)$/err = withExitCode(exec.Exec(ctx, cmd[0], cmd[1:]...))/;s/err := exec\.Exec(ctx, cmd\[0\], cmd\[1:\]\.\.\.)$/err := withExitCode(exec.Exec(ctx, cmd[0], cmd[1:]...))/'
+
+# kwok_source DIR: a copy of kwok's module in DIR/kwok with the edit made and
+# exit_code.go.in added, and DIR/build.mod (with DIR/build.sum), the wrapper's go.mod
+# replacing kwok by that copy, for go build -modfile. Prints the path of build.mod. Fails
+# when the edit no longer applies once per file. (go build -overlay cannot replace files in
+# the module cache, hence the copy.)
+kwok_source() {
+	local out=$1 src f n
+	src=$(cd "$TB_GO/kwok" && GOTOOLCHAIN=local go list -m -f '{{.Dir}}' sigs.k8s.io/kwok)
+	[[ -d $src ]] || die "kwok's source is not in the module cache (go mod download in $TB_GO/kwok)"
+	rm -rf "$out"
+	mkdir -p "$out"
+	cp -R "$src" "$out/kwok"
+	chmod -R u+w "$out/kwok"
+	for f in debugging_exec.go debugging_exec_other.go; do
+		sed -i "$TB_KWOK_EDIT" "$out/kwok/pkg/kwok/server/$f"
+		n=$(grep -c 'withExitCode(exec.Exec(' "$out/kwok/pkg/kwok/server/$f" || true)
+		[[ $n == 1 ]] || die "the testbed's edit of kwok's $f applied $n times, not once; kwok changed?"
+	done
+	cp "$TB_GO/kwok/exit_code.go.in" "$out/kwok/pkg/kwok/server/zz_mtm_exit_code.go"
+	{ cat "$TB_GO/kwok/go.mod"; printf '\nreplace sigs.k8s.io/kwok => %s\n' "$out/kwok"; } >"$out/build.mod"
+	cp "$TB_GO/kwok/go.sum" "$out/build.sum"
+	echo "$out/build.mod"
+}
+
 k8s_ldflags() {
 	local v=$1 major minor date
 	major=${v#v}; major=${major%%.*}
@@ -96,7 +129,13 @@ build_all() {
 	go_build waypoint-standin "$TB_GO/kubernetes" "-s -w" ./cmd/waypoint-standin
 
 	v=$(module_version "$TB_GO/kwok" sigs.k8s.io/kwok)
-	go_build kwok "$TB_GO/kwok" "-s -w -X sigs.k8s.io/kwok/pkg/consts.Version=${v#v}" sigs.k8s.io/kwok/cmd/kwok
+	if [[ ! -d $(bin_dir kwok) ]]; then
+		local modfile
+		modfile=$(kwok_source "$TB_CACHE/kwok-src")
+		go_build kwok "$TB_GO/kwok" "-s -w -X sigs.k8s.io/kwok/pkg/consts.Version=${v#v}" \
+			-modfile "$modfile" sigs.k8s.io/kwok/cmd/kwok
+		rm -rf "$TB_CACHE/kwok-src"
+	fi
 
 	v=$(module_version "$TB_GO/helm" helm.sh/helm/v3)
 	go_build helm "$TB_GO/helm" "-s -w -X helm.sh/helm/v3/internal/version.version=$v -X helm.sh/helm/v3/internal/version.gitTreeState=clean" \

@@ -34,6 +34,8 @@ start_component() {
 			--tls-cert-file "$pki/apiserver.crt" --tls-private-key-file "$pki/apiserver.key" \
 			--client-ca-file "$pki/ca.crt" \
 			--kubelet-client-certificate "$pki/kubelet-client.crt" --kubelet-client-key "$pki/kubelet-client.key" \
+			--kubelet-certificate-authority "$pki/ca.crt" --kubelet-preferred-address-types InternalIP \
+			--disable-admission-plugins TaintNodesByCondition \
 			--service-account-issuer https://kubernetes.default.svc.cluster.local \
 			--service-account-key-file "$pki/sa.pub" --service-account-signing-key-file "$pki/sa.key" \
 			--service-cluster-ip-range "$TB_SERVICE_CIDR" \
@@ -60,17 +62,52 @@ start_component() {
 			--leader-elect=false --profiling=false
 		;;
 	kwok)
-		# HOME is moved so that no ~/.kwok/kwok.yaml of the user's changes the stages.
-		mkdir -p "$dir/kwok-home"
+		# HOME is moved so that no ~/.kwok/kwok.yaml of the user's changes the stages. kwok
+		# serves the node's kubelet API on 127.0.0.1 (the Node's InternalIP and kubelet port),
+		# where kube-apiserver sends exec; write_kwok_config maps exec to local commands.
+		mkdir -p "$dir/kwok-home" "$dir/exec"
+		write_kwok_config "$c"
 		start_proc "$c" kwok HOME="$dir/kwok-home" -- "$(bin_of kwok)" --kubeconfig "$kc" \
+			--config "$dir/kwok.yaml" \
 			--manage-all-nodes=false \
 			--manage-nodes-with-annotation-selector "$TB_NODE_ANNOTATION=fake" \
-			--node-ip 127.0.0.1 --cidr 10.244.0.0/16
+			--node-ip 127.0.0.1 --cidr 10.244.0.0/16 \
+			--server-address "127.0.0.1:$(port "$c" kubelet)" --node-port "$(port "$c" kubelet)" \
+			--tls-cert-file "$pki/kubelet.crt" --tls-private-key-file "$pki/kubelet.key"
 		;;
 	waypoint-standin)
 		start_proc "$c" waypoint-standin -- "$(bin_of waypoint-standin)" --kubeconfig "$kc"
 		;;
 	esac
+}
+
+# write_kwok_config CLUSTER: kwok's configuration, one ClusterExec without a selector: exec
+# into any container of any pod on the testbed's node runs the command on this host, as the
+# user that started the testbed, in <cluster dir>/exec, with MTM_TESTBED_CLUSTER set. A
+# stand-in for a container: the pod's image, filesystem and network are not involved.
+write_kwok_config() {
+	local c=$1 dir
+	dir=$(cluster_dir "$c")
+	cat >"$dir/kwok.yaml.tmp" <<YAML
+apiVersion: kwok.x-k8s.io/v1alpha1
+kind: ClusterExec
+metadata:
+  name: mtm-testbed-local-exec
+spec:
+  execs:
+  - local:
+      workDir: $dir/exec
+      envs:
+      - name: MTM_TESTBED_CLUSTER
+        value: $c
+YAML
+	mv "$dir/kwok.yaml.tmp" "$dir/kwok.yaml"
+}
+
+# kubelet_serving CLUSTER: kwok answers on its kubelet port, with the CA's certificate.
+kubelet_serving() {
+	curl -fsS --max-time 2 --cacert "$(cluster_dir "$1")/pki/ca.crt" \
+		"https://127.0.0.1:$(port "$1" kubelet)/healthz" | grep -qx ok
 }
 
 etcd_healthy() { curl -fsS --max-time 2 "http://127.0.0.1:$(port "$1" etcd-client)/health" | grep -q '"health":"true"'; }
@@ -113,6 +150,18 @@ metadata:
     node-role.kubernetes.io/agent: ""
 spec: {}
 YAML
+}
+
+# The Node's kubelet endpoint, where kube-apiserver sends exec. kwok sets it when it first
+# initialises the Node; a Node that kwok initialised before it served the kubelet API gets
+# it here.
+ensure_kubelet_endpoint() {
+	local c=$1 n p
+	n=$(node_name "$c")
+	p=$(port "$c" kubelet)
+	[[ $(kubectl_c "$c" get node "$n" -o jsonpath='{.status.daemonEndpoints.kubeletEndpoint.Port}') == "$p" ]] && return 0
+	kubectl_c "$c" patch node "$n" --subresource status --type merge \
+		-p "{\"status\":{\"daemonEndpoints\":{\"kubeletEndpoint\":{\"Port\":$p}}}}" >/dev/null
 }
 
 # stop_cluster CLUSTER: SIGTERM to every running component, SIGKILL after a grace period.

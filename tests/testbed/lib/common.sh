@@ -52,17 +52,20 @@ port() {
 		etcd-peer) echo $((off + 80)) ;;
 		controller-manager) echo $((off + 57)) ;;
 		scheduler) echo $((off + 59)) ;;
+		kubelet) echo $((off + 50)) ;;
 		*) die "unknown port $2" ;;
 	esac
 }
 
-# Ports a component listens on (none for kwok and the waypoint stand-in).
+# Ports a component listens on (kwok serves the kubelet API of its node; the waypoint
+# stand-in listens on none).
 component_ports() {
 	case $2 in
 		etcd) echo "$(port "$1" etcd-client) $(port "$1" etcd-peer)" ;;
 		kube-apiserver) port "$1" apiserver ;;
 		kube-controller-manager) port "$1" controller-manager ;;
 		kube-scheduler) port "$1" scheduler ;;
+		kwok) port "$1" kubelet ;;
 		*) echo "" ;;
 	esac
 }

@@ -1,7 +1,8 @@
 # shellcheck shell=bash
 # Per-instance PKI made with openssl: a CA, the apiserver's serving certificate, an admin
-# client certificate in system:masters, the apiserver's kubelet-client certificate and the
-# service-account signing key. All keys are ECDSA P-256.
+# client certificate in system:masters, the apiserver's kubelet-client certificate, the
+# serving certificate of kwok's kubelet API and the service-account signing key. All keys
+# are ECDSA P-256.
 
 # sign DIR NAME SUBJECT EXTENSIONS: a key and a CA-signed certificate NAME.{key,crt}.
 sign() {
@@ -17,7 +18,10 @@ sign() {
 make_pki() {
 	local cluster=$1 dir
 	dir=$(cluster_dir "$cluster")/pki
-	[[ -f $dir/done ]] && return 0
+	if [[ -f $dir/done ]]; then
+		make_kubelet_cert "$dir"
+		return 0
+	fi
 	command -v openssl >/dev/null || die "openssl is not on PATH; the testbed makes its certificates with it"
 	rm -rf "$dir"
 	mkdir -p "$dir"
@@ -38,7 +42,20 @@ keyUsage=critical,digitalSignature,keyEncipherment
 extendedKeyUsage=clientAuth"
 	openssl ecparam -name prime256v1 -genkey -noout -out "$dir/sa.key" 2>/dev/null
 	openssl ec -in "$dir/sa.key" -pubout -out "$dir/sa.pub" 2>/dev/null
+	make_kubelet_cert "$dir"
 	touch "$dir/done"
+}
+
+# make_kubelet_cert DIR: the serving certificate of the kubelet API that kwok serves on
+# 127.0.0.1, which kube-apiserver verifies against the CA. Made on its own, so an instance
+# whose PKI predates it gets one without new certificates for everything else.
+make_kubelet_cert() {
+	local dir=$1
+	[[ -f $dir/kubelet.crt && -f $dir/kubelet.key ]] && return 0
+	sign "$dir" kubelet "/CN=mtm-testbed-kwok-kubelet" "basicConstraints=CA:FALSE
+keyUsage=critical,digitalSignature,keyEncipherment
+extendedKeyUsage=serverAuth
+subjectAltName=IP:127.0.0.1,DNS:localhost"
 }
 
 # write_kubeconfig FILE CURRENT CLUSTER...: one context per cluster, named after it, with the
