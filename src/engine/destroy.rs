@@ -134,7 +134,17 @@ impl Engine<'_> {
                     Ok(Outcome::Remove(address, Action::Delete))
                 }
             },
-            Spec::Generated(_) => Ok(Outcome::Remove(address, Action::Delete)),
+            Spec::Generated(g) => {
+                // The key material goes with the resource: nothing secret is left behind.
+                let path = crate::generate::SecretFile::path(&self.state_dir, &g.name)
+                    .map_err(|e| fail(e.to_string()))?;
+                match std::fs::remove_file(&path) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(fail(format!("cannot remove {}: {e}", path.display()))),
+                }
+                Ok(Outcome::Remove(address, Action::Delete))
+            }
             Spec::Require { .. } | Spec::Wait { .. } | Spec::Check { .. } => {
                 Ok(Outcome::Nothing(Action::NoOp))
             }

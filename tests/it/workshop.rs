@@ -542,6 +542,11 @@ fn workshop_lifecycle_on_two_clusters() {
         "destroy restores the release's values exactly"
     );
 
+    assert!(
+        !state.path().join("secrets/lab-jwt.json").exists(),
+        "destroy left the generated key material in state/secrets"
+    );
+
     // The licence key never reached output or state.
     assert!(!outputs.contains(&licence), "the licence key was printed");
     for entry in walk(state.path()) {
