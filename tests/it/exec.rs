@@ -210,10 +210,10 @@ fn answer(stream: TcpStream, status: u16) -> Option<String> {
         if reader.read_line(&mut line).ok()? == 0 || line == "\r\n" || line == "\n" {
             break;
         }
-        if let Some((name, value)) = line.split_once(':') {
-            if name.eq_ignore_ascii_case("user-agent") {
-                agent = value.trim().to_string();
-            }
+        if let Some((name, value)) = line.split_once(':')
+            && name.eq_ignore_ascii_case("user-agent")
+        {
+            agent = value.trim().to_string();
         }
     }
     let mut stream = stream;
