@@ -77,6 +77,10 @@ TB_KWOK_EDIT='s/err = exec\.Exec(ctx, cmd\[0\], cmd\[1:\]\.\.\.)$/err = withExit
 # the module cache, hence the copy.)
 kwok_source() {
 	local out=$1 src f n
+	command -v go >/dev/null || die "go is not on PATH; the testbed builds its binaries with Go"
+	# go list -m names no directory for a module not yet in the module cache.
+	(cd "$TB_GO/kwok" && GOTOOLCHAIN=local go mod download sigs.k8s.io/kwok) >&2 ||
+		die "downloading kwok's module failed (go mod download in $TB_GO/kwok)"
 	src=$(cd "$TB_GO/kwok" && GOTOOLCHAIN=local go list -m -f '{{.Dir}}' sigs.k8s.io/kwok)
 	[[ -d $src ]] || die "kwok's source is not in the module cache (go mod download in $TB_GO/kwok)"
 	rm -rf "$out"
