@@ -67,6 +67,29 @@ fn kubectl_ok(cluster: &str, args: &[&str], stdin: Option<&str>) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// The testbed's environment, and a kubelet endpoint on each cluster's Node (kwok serves
+/// it since the testbed maps exec to local commands; an instance started before has none).
+fn need_exec() {
+    need_testbed();
+    for cluster in CLUSTERS {
+        let ports = kubectl_ok(
+            cluster,
+            &[
+                "get",
+                "nodes",
+                "-o",
+                "jsonpath={.items[*].status.daemonEndpoints.kubeletEndpoint.Port}",
+            ],
+            None,
+        );
+        assert!(
+            !ports.trim().is_empty() && ports.split_whitespace().all(|p| p != "0"),
+            "{cluster}: a Node without a kubelet endpoint ({ports:?}): the testbed was started \
+             before kwok served exec; run tests/testbed/testbed down, then up"
+        );
+    }
+}
+
 /// Deletes its namespaces on drop, without waiting, so a failed test leaves nothing behind
 /// that the next run would trip over.
 struct Namespaces(Vec<(String, String)>);
@@ -102,7 +125,7 @@ fn deployment(ns: &str, name: &str) -> String {
 
 #[test]
 fn kubectl_exec_into_a_deployment_runs_the_command_and_returns_its_exit_code() {
-    need_testbed();
+    need_exec();
     let ns = unique("kx");
     let name = "shell";
     let _cleanup = Namespaces(
@@ -251,7 +274,7 @@ fn plan_fixture(ns: &str, url: &str, expect: u16) -> Fixture {
 
 #[test]
 fn mtm_verify_runs_a_checks_curl_through_exec_into_the_workload() {
-    need_testbed();
+    need_exec();
     let ns = unique("mv");
     let _cleanup = Namespaces(
         CLUSTERS
