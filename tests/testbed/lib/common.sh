@@ -8,7 +8,20 @@ export HOME
 
 TB_DIR=${MTM_TESTBED_DIR:-$HOME/.local/state/mtm-testbed}
 TB_CACHE=${MTM_TESTBED_CACHE:-$HOME/.cache/mtm-testbed}
-TB_SHARED=${MTM_SHARED_DIR:-$REPO_ROOT/../shared}
+# The shared directory (with crds/): MTM_SHARED_DIR, else the nearest `shared/` beside
+# the repository or beside one of its parent directories.
+find_shared() {
+	local dir=$REPO_ROOT
+	while [[ $dir != / && -n $dir ]]; do
+		dir=$(dirname "$dir")
+		if [[ -d $dir/shared/crds ]]; then
+			echo "$dir/shared"
+			return
+		fi
+	done
+	echo "$REPO_ROOT/../shared"
+}
+TB_SHARED=${MTM_SHARED_DIR:-$(find_shared)}
 TB_TIMEOUT=${MTM_TESTBED_TIMEOUT:-180}
 TB_CLUSTERS=(east-ag west-ag)
 TB_MARKER=.mtm-testbed
