@@ -178,6 +178,22 @@ fn kubectl_exec_into_a_deployment_runs_the_command_and_returns_its_exit_code() {
         );
         assert_eq!(out.trim(), cluster, "the kwok that ran the command");
 
+        // stdin (`exec -i`) reaches the command and ends: a script read by `sh -s`.
+        let out = kubectl(
+            cluster,
+            &["-n", &ns, "exec", "-i", &target, "--", "sh", "-s"],
+            Some("echo scripted on $MTM_TESTBED_CLUSTER\nexit 4\n"),
+        );
+        assert_eq!(
+            (
+                out.status.code(),
+                String::from_utf8_lossy(&out.stdout).trim()
+            ),
+            (Some(4), format!("scripted on {cluster}").as_str()),
+            "sh -s on {cluster}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+
         // A failing command: its exit code, as from a kubelet, and its stderr.
         let out = kubectl(
             cluster,

@@ -17,9 +17,9 @@ bin_dir() {
 		etcd) echo "$TB_CACHE/etcd-$(module_version "$TB_GO/etcd" go.etcd.io/etcd/server/v3)" ;;
 		kubernetes) echo "$TB_CACHE/kubernetes-$(module_version "$TB_GO/kubernetes" k8s.io/kubernetes)" ;;
 		kwok)
-			# Keyed by the testbed's exit-code change too (kwok_source).
+			# Keyed by the testbed's edits of kwok too (kwok_source).
 			local sum
-			sum=$(printf '%s\n' "$TB_KWOK_EDIT" | cat - "$TB_GO/kwok/exit_code.go.in" | sha256sum | cut -c1-8)
+			sum=$(printf '%s\n' "$TB_KWOK_EDITS" | cat - "$TB_GO/kwok/exit_code.go.in" | sha256sum | cut -c1-8)
 			echo "$TB_CACHE/kwok-$(module_version "$TB_GO/kwok" sigs.k8s.io/kwok)-exec-$sum" ;;
 		helm) echo "$TB_CACHE/helm-$(module_version "$TB_GO/helm" helm.sh/helm/v3)" ;;
 		waypoint-standin)
@@ -65,18 +65,24 @@ go_build() {
 	say "built $(basename "$dest") in $((SECONDS - start))s"
 }
 
-# The one edit the testbed makes to kwok's source, in the two files that run a local exec
-# (without and with a terminal): each call's error goes through withExitCode, added from
-# go/kwok/exit_code.go.in, so a failing command's exit code reaches kubectl.
-TB_KWOK_EDIT='s/err = exec\.Exec(ctx, cmd\[0\], cmd\[1:\]\.\.\.)$/err = withExitCode(exec.Exec(ctx, cmd[0], cmd[1:]...))/;s/err := exec\.Exec(ctx, cmd\[0\], cmd\[1:\]\.\.\.)$/err := withExitCode(exec.Exec(ctx, cmd[0], cmd[1:]...))/'
+# The edits the testbed makes to kwok's source, one per line: file (under the module),
+# sed expression, and a text the edited file holds exactly once afterwards.
+#  - The two local exec calls (without and with a terminal) pass their error through
+#    withExitCode (added from go/kwok/exit_code.go.in), so a failing command's exit code
+#    reaches kubectl as from a kubelet.
+#  - The pipe that feeds `kubectl exec -i`'s stdin to the command is closed when that
+#    stdin ends, so a command reading to the end of its input (cat, sh -s) finishes.
+TB_KWOK_EDITS='pkg/kwok/server/debugging_exec.go	s/err := exec\.Exec(ctx, cmd\[0\], cmd\[1:\]\.\.\.)$/err := withExitCode(exec.Exec(ctx, cmd[0], cmd[1:]...))/	withExitCode(exec.Exec(
+pkg/kwok/server/debugging_exec_other.go	s/err = exec\.Exec(ctx, cmd\[0\], cmd\[1:\]\.\.\.)$/err = withExitCode(exec.Exec(ctx, cmd[0], cmd[1:]...))/	withExitCode(exec.Exec(
+pkg/utils/exec/exec.go	s/^\(\t*\)_, _ = io\.Copy(inPipe, opt\.In)$/&\n\1_ = inPipe.Close()/	_ = inPipe.Close()'
 
-# kwok_source DIR: a copy of kwok's module in DIR/kwok with the edit made and
+# kwok_source DIR: a copy of kwok's module in DIR/kwok with TB_KWOK_EDITS made and
 # exit_code.go.in added, and DIR/build.mod (with DIR/build.sum), the wrapper's go.mod
 # replacing kwok by that copy, for go build -modfile. Prints the path of build.mod. Fails
-# when the edit no longer applies once per file. (go build -overlay cannot replace files in
+# when an edit no longer applies exactly once. (go build -overlay cannot replace files in
 # the module cache, hence the copy.)
 kwok_source() {
-	local out=$1 src f n
+	local out=$1 src file expr marker n
 	command -v go >/dev/null || die "go is not on PATH; the testbed builds its binaries with Go"
 	# go list -m names no directory for a module not yet in the module cache.
 	(cd "$TB_GO/kwok" && GOTOOLCHAIN=local go mod download sigs.k8s.io/kwok) >&2 ||
@@ -87,11 +93,11 @@ kwok_source() {
 	mkdir -p "$out"
 	cp -R "$src" "$out/kwok"
 	chmod -R u+w "$out/kwok"
-	for f in debugging_exec.go debugging_exec_other.go; do
-		sed -i "$TB_KWOK_EDIT" "$out/kwok/pkg/kwok/server/$f"
-		n=$(grep -c 'withExitCode(exec.Exec(' "$out/kwok/pkg/kwok/server/$f" || true)
-		[[ $n == 1 ]] || die "the testbed's edit of kwok's $f applied $n times, not once; kwok changed?"
-	done
+	while IFS=$'\t' read -r file expr marker; do
+		sed -i "$expr" "$out/kwok/$file"
+		n=$(grep -cF -- "$marker" "$out/kwok/$file" || true)
+		[[ $n == 1 ]] || die "the testbed's edit of kwok's $file left '$marker' $n times, not once; kwok changed?"
+	done <<<"$TB_KWOK_EDITS"
 	cp "$TB_GO/kwok/exit_code.go.in" "$out/kwok/pkg/kwok/server/zz_mtm_exit_code.go"
 	{ cat "$TB_GO/kwok/go.mod"; printf '\nreplace sigs.k8s.io/kwok => %s\n' "$out/kwok"; } >"$out/build.mod"
 	cp "$TB_GO/kwok/go.sum" "$out/build.sum"
