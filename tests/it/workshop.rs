@@ -90,16 +90,19 @@ fn workshop(state: &Path, args: &[&str]) -> crate::support::Run {
     mtm_live(&repo(), &all)
 }
 
+/// The namespaces the workshop creates, by kube context.
+const WORKSHOP_NAMESPACES: [(&str, &str); 4] = [
+    (EAST, "ai-tools"),
+    (EAST, "ai-agents"),
+    (EAST, "tokenexchange-test"),
+    (WEST, "ai-tools"),
+];
+
 /// The workshop's namespaces and release are shared: one workshop test at a time.
 static WORKSHOP: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 fn clean_workshop() {
-    for (ctx, ns) in [
-        (EAST, "ai-tools"),
-        (EAST, "ai-agents"),
-        (EAST, "tokenexchange-test"),
-        (WEST, "ai-tools"),
-    ] {
+    for (ctx, ns) in WORKSHOP_NAMESPACES {
         let _ = kubectl(
             ctx,
             &[
@@ -202,25 +205,7 @@ fn rollback_goes_back_to_labs_1_to_3_and_forward_again() {
 fn workshop_lifecycle_on_two_clusters() {
     need_testbed();
     let _one = WORKSHOP.lock().unwrap_or_else(|e| e.into_inner());
-    for (ctx, ns) in [
-        (EAST, "ai-tools"),
-        (EAST, "ai-agents"),
-        (EAST, "tokenexchange-test"),
-        (WEST, "ai-tools"),
-    ] {
-        let _ = kubectl(
-            ctx,
-            &[
-                "delete",
-                "namespace",
-                ns,
-                "--ignore-not-found",
-                "--wait=true",
-            ],
-        );
-        wait_gone(ctx, ns);
-    }
-    reset_release();
+    clean_workshop();
     let before = helm_values();
     let licence = std::env::var("AGENTGATEWAY_LICENSE_KEY").unwrap();
     let state = tempfile::tempdir().unwrap();
@@ -525,12 +510,7 @@ fn workshop_lifecycle_on_two_clusters() {
     outputs.push_str(&run.stdout);
     outputs.push_str(&run.stderr);
     run.ok();
-    for (ctx, ns) in [
-        (EAST, "ai-tools"),
-        (EAST, "ai-agents"),
-        (EAST, "tokenexchange-test"),
-        (WEST, "ai-tools"),
-    ] {
+    for (ctx, ns) in WORKSHOP_NAMESPACES {
         assert!(
             !exists(ctx, &["namespace", ns]),
             "namespace {ns} is left on {ctx}"
