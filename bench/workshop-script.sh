@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The Agentic / MCP Lab as a user runs it by hand: the workshop's kubectl and helm commands
-# (/work/shared/workshop/agentic-mcp-lab.txt), in the workshop's order, labs 1-6 and the
+# (../shared/workshop/agentic-mcp-lab.txt beside the repository), in the workshop's order, labs 1-6 and the
 # bonus, with the workshop's YAML. bench/run times it against `mtm apply`.
 #
 # Left out, on purpose: the Test / Verify / Proof steps (kubectl exec ... curl, istioctl
