@@ -33,11 +33,6 @@ pub fn chain(err: &dyn Error) -> String {
     text
 }
 
-fn command_line() -> String {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    format!("mtm {}", args.join(" "))
-}
-
 pub fn run(cli: &Cli, cmd: &StateCommand, renderer: &Renderer) -> u8 {
     if !cli.state.exists() {
         if renderer.json_mode() {
@@ -51,7 +46,7 @@ pub fn run(cli: &Cli, cmd: &StateCommand, renderer: &Renderer) -> u8 {
             0
         };
     }
-    let (_lock, store) = match open_locked(&cli.state, &command_line()) {
+    let (_lock, store) = match open_locked(&cli.state, &super::run::command_line()) {
         Ok(v) => v,
         Err(e) => {
             renderer.error(&chain(&e));

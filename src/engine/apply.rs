@@ -9,7 +9,6 @@ use super::planner::Planned;
 use super::record::{self, redact_value};
 use super::values;
 use super::{Engine, NodeError};
-use crate::generate::substitute_value;
 use crate::plan::Node;
 use crate::sched::{self, Event, Schedule};
 use crate::store::{Record, Store};
@@ -241,9 +240,8 @@ impl Engine<'_> {
                 if action == Action::NoOp && settled.is_some() {
                     return Ok(Outcome::Nothing(Action::NoOp));
                 }
-                let gens = self.gens.lock().expect("gens lock").clone();
                 let template: &Value = manifest;
-                let applied = substitute_value(template, &gens).map_err(|e| fail(e.to_string()))?;
+                let applied = self.substitute(template).map_err(fail)?;
                 let prior = match record {
                     // Recorded, or intended by a run that died: its prior stands.
                     Some(r) => r.prior.clone(),

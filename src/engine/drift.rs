@@ -4,8 +4,8 @@
 //! The expected side is the manifest in state. Sensitive strings are stored there as their
 //! `sha256:` hash, so a field whose live value hashes to the stored hash is not drift.
 
-use super::record::sha256;
 use super::{Engine, NodeError};
+use crate::generate::fingerprint as sha256;
 use crate::store::Record;
 use futures::StreamExt;
 use mtm_provider::resource::Spec;
@@ -80,9 +80,7 @@ impl Engine<'_> {
         };
         let plan = match &r.spec {
             Spec::Object { id, .. } => {
-                let gens = self.gens.lock().expect("gens lock").clone();
-                let expected = crate::generate::substitute_value(&record.manifest, &gens)
-                    .map_err(|e| fail(e.to_string()))?;
+                let expected = self.substitute(&record.manifest).map_err(fail)?;
                 self.kube.plan_object(id, &expected).await
             }
             Spec::Patch {

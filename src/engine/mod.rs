@@ -54,6 +54,12 @@ impl<'a> Engine<'a> {
         }
     }
 
+    /// `value` with every `${gen.NAME.FIELD}` replaced by the generated values known now.
+    pub fn substitute(&self, value: &serde_json::Value) -> Result<serde_json::Value, String> {
+        let gens = self.gens.lock().expect("gens lock");
+        crate::generate::substitute_value(value, &gens).map_err(|e| e.to_string())
+    }
+
     /// The selected nodes in a stable topological order.
     pub fn nodes(&self) -> Vec<(NodeIndex, &Node)> {
         self.sel

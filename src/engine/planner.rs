@@ -7,7 +7,6 @@
 
 use super::change::{Action, Change, FieldChange};
 use super::{Engine, NodeError};
-use crate::generate::substitute_value;
 use crate::plan::Node;
 use crate::store::Record;
 use futures::StreamExt;
@@ -54,6 +53,14 @@ fn kube_fail(address: &mtm_provider::Address, e: mtm_kube::KubeError) -> NodeErr
     NodeError {
         cluster_down: e.is_cluster_fault(),
         ..NodeError::new(address.to_string(), e.to_string())
+    }
+}
+
+fn field_change(d: mtm_kube::FieldDiff) -> FieldChange {
+    FieldChange {
+        path: d.path,
+        before: d.before,
+        after: d.after,
     }
 }
 
@@ -107,19 +114,17 @@ impl Engine<'_> {
         let record = records.get(r.address.as_str());
         match &r.spec {
             Spec::Object { id, manifest } => {
-                let gens = self.gens.lock().expect("gens lock").clone();
-                let (manifest, note) = if node.uses.iter().all(|g| gens.contains_key(g)) {
-                    (
-                        substitute_value(manifest, &gens).map_err(|e| fail(e.to_string()))?,
-                        None,
-                    )
-                } else {
-                    let missing: Vec<&str> = node
-                        .uses
+                let missing: Vec<&str> = {
+                    let gens = self.gens.lock().expect("gens lock");
+                    node.uses
                         .iter()
                         .filter(|g| !gens.contains_key(*g))
                         .map(String::as_str)
-                        .collect();
+                        .collect()
+                };
+                let (manifest, note) = if missing.is_empty() {
+                    (self.substitute(manifest).map_err(fail)?, None)
+                } else {
                     (
                         (**manifest).clone(),
                         Some(format!(
@@ -148,15 +153,7 @@ impl Engine<'_> {
                     )
                 });
                 c.note = note.or(p.unvalidated).or(conflict);
-                c.diff = p
-                    .diff
-                    .into_iter()
-                    .map(|d| FieldChange {
-                        path: d.path,
-                        before: d.before,
-                        after: d.after,
-                    })
-                    .collect();
+                c.diff = p.diff.into_iter().map(field_change).collect();
                 if record.is_none() && p.live.is_some() && c.action != Action::NoOp {
                     c.note.get_or_insert_with(|| {
                         "exists, not created by mtm: destroy restores it".into()
@@ -192,15 +189,7 @@ impl Engine<'_> {
                 let mut c = change(node, from_kube(p.action));
                 c.live_version = version_of(p.live.as_ref());
                 c.note = p.unvalidated;
-                c.diff = p
-                    .diff
-                    .into_iter()
-                    .map(|d| FieldChange {
-                        path: d.path,
-                        before: d.before,
-                        after: d.after,
-                    })
-                    .collect();
+                c.diff = p.diff.into_iter().map(field_change).collect();
                 Ok(c)
             }
             Spec::Release { cluster, release } => {

@@ -4,18 +4,11 @@
 //! Pure functions: the caller passes the secrets to hide and the revision; nothing here
 //! writes state.
 
+use crate::generate::fingerprint as sha256;
 use crate::store::{Identity, Record, now_rfc3339};
 use mtm_provider::resource::{Resource, Spec};
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 use std::collections::BTreeSet;
-
-/// `sha256:<hex>` of a text.
-pub fn sha256(text: &str) -> String {
-    let digest = Sha256::digest(text.as_bytes());
-    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-    format!("sha256:{hex}")
-}
 
 /// The hash of a JSON value (serde_json writes maps in key order: canonical enough).
 pub fn hash_value(value: &Value) -> String {

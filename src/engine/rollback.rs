@@ -10,7 +10,6 @@
 use super::apply::{Outcome, Progress};
 use super::change::Action;
 use super::{Engine, NodeError};
-use crate::generate::substitute_value;
 use crate::store::Record;
 use mtm_provider::ObjectId;
 use serde_json::Value;
@@ -121,7 +120,6 @@ impl Engine<'_> {
 
     async fn rollback_step(&self, step: &Step, revision: u64) -> Result<Outcome, NodeError> {
         let fail = |message: String| NodeError::new(step.address.clone(), message);
-        let secrets = self.secrets();
         match (&step.target, &step.current) {
             (None, Some(current)) => {
                 match current.kind.as_str() {
@@ -165,9 +163,7 @@ impl Engine<'_> {
                     "object" => {
                         let id = object_id(target)
                             .ok_or_else(|| fail("state has no identity for it".into()))?;
-                        let gens = self.gens.lock().expect("gens lock").clone();
-                        let manifest = substitute_value(&target.manifest, &gens)
-                            .map_err(|e| fail(e.to_string()))?;
+                        let manifest = self.substitute(&target.manifest).map_err(fail)?;
                         if contains_hash(&manifest) {
                             return Err(fail(
                                 "state holds only the hash of a sensitive value in this manifest: apply the plan instead".into(),
@@ -224,7 +220,6 @@ impl Engine<'_> {
                 {
                     rec.prior = c.prior.clone();
                 }
-                let _ = &secrets;
                 Ok(Outcome::Put(Box::new(rec), step.action))
             }
             (None, None) => Ok(Outcome::Nothing(Action::NoOp)),
