@@ -10,24 +10,13 @@ use crate::support::{Fixture, mtm_live, need_testbed};
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::{Command, Output, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 const CLUSTERS: [&str; 2] = ["east-ag", "west-ag"];
 
 /// A lowercase name no other test or earlier run uses.
 fn unique(what: &str) -> String {
-    static NEXT: AtomicU32 = AtomicU32::new(0);
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    format!(
-        "ex-{what}-{}-{}-{}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::Relaxed),
-        nanos % 100_000
-    )
+    crate::support::unique("ex", what)
 }
 
 /// kubectl on `cluster` with optional stdin; its output, whatever the exit code.

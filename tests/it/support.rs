@@ -215,6 +215,22 @@ pub fn need_testbed() {
     }
 }
 
+/// A lowercase name, `PREFIX-WHAT-...`, that no other test of this run or of an earlier
+/// run uses: for namespaces, releases and CRD groups on the shared clusters.
+pub fn unique(prefix: &str, what: &str) -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    format!(
+        "{prefix}-{what}-{}-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed),
+        nanos % 100_000
+    )
+}
+
 pub fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_mtm"))
 }

@@ -10,8 +10,7 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 use std::{env, fs, io::Write, thread};
 
 const CLUSTERS: [&str; 2] = ["east-ag", "west-ag"];
@@ -49,16 +48,7 @@ fn testbed_env() {
 
 /// A name no other test, and no earlier run, uses: lowercase, short enough for a label.
 fn unique(what: &str) -> String {
-    static NEXT: AtomicU32 = AtomicU32::new(0);
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    format!(
-        "tb-{what}-{}-{}-{}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::Relaxed),
-        nanos % 100_000
-    )
+    crate::support::unique("tb", what)
 }
 
 fn describe(cmd: &Command) -> String {

@@ -555,11 +555,7 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
 }
 
 fn unique(what: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    format!("it-{what}-{}-{}", std::process::id(), nanos % 100_000)
+    crate::support::unique("it", what)
 }
 
 const LIVE_PLAN: &str = "plan: live\nclusters:\n  east: { context: east-ag }\n  west: { context: west-ag }\nstages: [a]\n";
