@@ -35,7 +35,7 @@ use tokio::sync::watch;
 
 pub use outcome::{Event, Outcome, Report};
 pub use schedule::Schedule;
-pub use signal::ctrl_c_channel;
+pub use signal::cancel_channel;
 use walk::Walk;
 
 /// Why a schedule is rejected, or why Ctrl-C cannot be watched.

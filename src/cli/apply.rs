@@ -133,7 +133,7 @@ pub fn run(cli: &Cli, args: &Args, renderer: &mut Renderer) -> u8 {
     if saved.is_none() && !run::confirm("Apply these changes?", args.auto_approve, renderer) {
         return 1;
     }
-    let (revision, cancel) = match run::begin(&store, &rt, &targets, renderer) {
+    let (revision, cancel) = match run::begin(&store, &loaded.plan, &rt, &targets, renderer) {
         Ok(v) => v,
         Err(code) => return code,
     };

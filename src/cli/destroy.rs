@@ -45,10 +45,11 @@ pub fn run(cli: &Cli, args: &Args, renderer: &mut Renderer) -> u8 {
         return 1;
     }
     let rt = run::runtime();
-    let (revision, cancel) = match run::begin(&store, &rt, &args.common.targets, renderer) {
-        Ok(v) => v,
-        Err(code) => return code,
-    };
+    let (revision, cancel) =
+        match run::begin(&store, &loaded.plan, &rt, &args.common.targets, renderer) {
+            Ok(v) => v,
+            Err(code) => return code,
+        };
     let bar = renderer.progress_bar(doomed.len() as u64);
     let mut state_error = None;
     let report = rt.block_on(engine.destroy(

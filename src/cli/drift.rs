@@ -22,10 +22,24 @@ fn short(v: &Option<Value>) -> String {
 }
 
 pub fn run(cli: &Cli, args: &Args, renderer: &mut Renderer) -> u8 {
-    let (loaded, _lock, _store, records) = match run::start(cli, &args.common.targets, renderer) {
+    let (loaded, state) = match run::start_reading(cli, &args.common.targets, renderer) {
         Ok(v) => v,
         Err(code) => return code,
     };
+    let applied = state
+        .revisions()
+        .map_err(|e| super::state::chain(&e))
+        .and_then(|revisions| run::require_applied(&cli.state, &loaded.plan.name, &revisions));
+    if let Err(message) = applied {
+        renderer.error(&message);
+        return 1;
+    }
+    let records = match run::records_of(&state, renderer) {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
+    // Read; the state is not held while the clusters are asked.
+    drop(state);
     let engine = match run::engine_or_exit(cli, &loaded, &args.common, renderer) {
         Ok(e) => e,
         Err(code) => return code,

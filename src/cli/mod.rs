@@ -5,6 +5,7 @@
 //! 2 changes present (where a command reports changes).
 
 mod apply;
+mod cmdline;
 mod completions;
 mod destroy;
 mod drift;
@@ -45,6 +46,9 @@ pub struct Cli {
     /// No colour (also when NO_COLOR is set)
     #[arg(long, global = true)]
     pub no_color: bool,
+    /// Wait this long for another mtm that holds the state (e.g. 30s, 5m); default: refuse
+    #[arg(long, global = true, value_name = "DURATION", default_value = "0s", value_parser = parse_duration)]
+    pub lock_timeout: std::time::Duration,
     /// More log lines on stderr (-v info, -vv debug)
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
@@ -77,6 +81,14 @@ pub enum Command {
     Unlock,
     /// Print shell completions
     Completions(completions::Args),
+}
+
+/// A duration with its unit, as `30s`, `2m`, `1h30m` or `500ms`.
+fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let signed: jiff::SignedDuration = text.parse().map_err(|_| {
+        format!("`{text}` is not a duration: give a number and a unit, e.g. 30s or 2m")
+    })?;
+    std::time::Duration::try_from(signed).map_err(|_| format!("`{text}` is negative"))
 }
 
 /// Runs the command line and returns the process exit code.

@@ -26,7 +26,7 @@ pub fn run(cli: &Cli, args: &Args, renderer: &mut Renderer) -> u8 {
             return 1;
         }
     };
-    let Some((_lock, store, records)) = run::open_state(cli, renderer) else {
+    let Some((_lock, store, records)) = run::open_state(cli, &loaded.plan, renderer) else {
         return 1;
     };
     let common = Common {
@@ -47,6 +47,10 @@ pub fn run(cli: &Cli, args: &Args, renderer: &mut Renderer) -> u8 {
             return 1;
         }
     };
+    if let Err(message) = run::require_applied(&cli.state, &loaded.plan.name, &revisions) {
+        renderer.error(&message);
+        return 1;
+    }
     let succeeded: Vec<u64> = revisions
         .iter()
         .filter(|r| r.result == RevisionResult::Succeeded)
@@ -100,7 +104,11 @@ pub fn run(cli: &Cli, args: &Args, renderer: &mut Renderer) -> u8 {
     if !run::confirm("Roll back?", args.auto_approve, renderer) {
         return 1;
     }
-    let revision = match store.begin_revision(&run::command_line(), &[format!("--to {to}")]) {
+    let revision = match store.begin_revision(
+        &loaded.plan.name,
+        &run::command_line(Some(&loaded.plan)),
+        &[format!("--to {to}")],
+    ) {
         Ok(r) => r,
         Err(e) => {
             renderer.error(&format!("cannot write state: {e}"));

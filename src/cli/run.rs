@@ -9,7 +9,7 @@ use crate::engine::change::Action;
 use crate::graph::{self, Selection};
 use crate::plan::Plan;
 use crate::render::Renderer;
-use crate::store::{Change, Lock, Record, SledStore, Store, open_locked};
+use crate::store::{Change, Lock, Record, SledStore, Store, open_locked, open_read};
 use std::collections::BTreeMap;
 use std::io::{BufRead, IsTerminal, Write};
 
@@ -35,28 +35,32 @@ pub fn load(cli: &Cli, targets: &[String], renderer: &mut Renderer) -> Result<Lo
     Ok(Loaded { plan, sel })
 }
 
-pub fn command_line() -> String {
+/// This process's command line as mtm keeps it: `--var` values masked unless `plan`
+/// declares the variable as not sensitive (`cmdline.rs`).
+pub fn command_line(plan: Option<&Plan>) -> String {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    format!("mtm {}", args.join(" "))
+    let masking = match plan {
+        Some(plan) => super::cmdline::Masking {
+            declared: plan
+                .variables
+                .vars
+                .iter()
+                .map(|(name, v)| (name.clone(), v.sensitive))
+                .collect(),
+            secrets: plan.secrets(),
+        },
+        None => super::cmdline::Masking::default(),
+    };
+    super::cmdline::masked(&args, &masking)
 }
 
-/// The state, locked for this command.
+/// The state, locked for this command (waiting up to `--lock-timeout` for a holder).
 pub fn open_state(
     cli: &Cli,
+    plan: &Plan,
     renderer: &Renderer,
 ) -> Option<(Lock, SledStore, BTreeMap<String, Record>)> {
-    let mut opened = open_locked(&cli.state, &command_line());
-    // A lock whose holder is provably gone (same host, process dead) is recovered, as
-    // `mtm unlock` would; any other holder is refused.
-    if let Err(crate::store::OpenError::Lock(crate::store::LockError::Held { .. })) = &opened
-        && let Ok(Some(broken)) = Lock::break_stale(&cli.state)
-    {
-        renderer.error(&format!(
-            "recovered a stale lock: {} ({})",
-            broken.holder, broken.reason
-        ));
-        opened = open_locked(&cli.state, &command_line());
-    }
+    let opened = open_locked(&cli.state, &command_line(Some(plan)), cli.lock_timeout);
     let (lock, store) = match opened {
         Ok(v) => v,
         Err(e) => {
@@ -211,8 +215,45 @@ pub fn start(
         renderer.diagnostics(&d);
         1u8
     })?;
-    let (lock, store, records) = open_state(cli, renderer).ok_or(1u8)?;
+    let (lock, store, records) = open_state(cli, &loaded.plan, renderer).ok_or(1u8)?;
     Ok((loaded, lock, store, records))
+}
+
+/// As `start`, for commands that only read state (`plan`, `drift`): never blocked by a
+/// writer; while one runs, what it last committed (`store/read.rs`).
+pub fn start_reading(
+    cli: &Cli,
+    targets: &[String],
+    renderer: &mut Renderer,
+) -> Result<(Loaded, crate::store::ReadState), u8> {
+    let loaded = load(cli, targets, renderer).map_err(|d| {
+        renderer.diagnostics(&d);
+        1u8
+    })?;
+    match open_read(&cli.state, &command_line(Some(&loaded.plan))) {
+        Ok(state) => Ok((loaded, state)),
+        Err(e) => {
+            renderer.error(&super::state::chain(&e));
+            Err(1)
+        }
+    }
+}
+
+/// Every record of a read state, by address; the problem printed if it cannot be read.
+pub fn records_of(
+    state: &crate::store::ReadState,
+    renderer: &Renderer,
+) -> Result<BTreeMap<String, Record>, u8> {
+    match state.records() {
+        Ok(records) => Ok(records
+            .into_iter()
+            .map(|r| (r.address.clone(), r))
+            .collect()),
+        Err(e) => {
+            renderer.error(&super::state::chain(&e));
+            Err(1)
+        }
+    }
 }
 
 /// `engine`, printing why it cannot be made.
@@ -228,21 +269,22 @@ pub fn engine_or_exit<'a>(
     })
 }
 
-/// Begins a revision and starts listening for Ctrl-C.
+/// Begins a revision and starts listening for Ctrl-C, SIGTERM and SIGHUP.
 pub fn begin(
     store: &dyn Store,
+    plan: &Plan,
     rt: &tokio::runtime::Runtime,
     targets: &[String],
     renderer: &Renderer,
 ) -> Result<(u64, tokio::sync::watch::Receiver<bool>), u8> {
     let revision = store
-        .begin_revision(&command_line(), targets)
+        .begin_revision(&plan.name, &command_line(Some(plan)), targets)
         .map_err(|e| {
             renderer.error(&format!("cannot write state: {e}"));
             1u8
         })?;
     let cancel = rt
-        .block_on(async { crate::sched::ctrl_c_channel() })
+        .block_on(async { crate::sched::cancel_channel() })
         .map_err(|e| {
             renderer.error(&e.to_string());
             1u8
@@ -285,7 +327,12 @@ pub fn finish(
             0
         }
         RevisionResult::Interrupted => {
-            renderer.error(&format!("interrupted: revision {revision} records what was done; run the command again to continue"));
+            renderer.error(&format!(
+                "interrupted: {} done, {} failed, {} not started; revision {revision} records what was done; run the command again to continue",
+                report.succeeded().len(),
+                report.failed().len(),
+                report.not_started().len() + report.skipped().len()
+            ));
             1
         }
         RevisionResult::Failed { message } => {
@@ -293,5 +340,41 @@ pub fn finish(
             1
         }
         RevisionResult::Running => 1,
+    }
+}
+
+/// Refuses state that holds no applied revision of `plan`: a drift check or a rollback
+/// against nothing must never pass. An applied revision is a finished one that succeeded
+/// or recorded changes; revisions from before mtm kept the plan's name count as this
+/// plan's.
+pub fn require_applied(
+    dir: &std::path::Path,
+    plan: &str,
+    revisions: &[crate::store::RevisionSummary],
+) -> Result<(), String> {
+    use crate::store::RevisionResult;
+    let applied = |r: &&crate::store::RevisionSummary| {
+        r.result != RevisionResult::Running
+            && (r.result == RevisionResult::Succeeded || r.changes > 0)
+    };
+    if revisions
+        .iter()
+        .filter(applied)
+        .any(|r| r.plan.as_deref().is_none_or(|p| p == plan))
+    {
+        return Ok(());
+    }
+    let dir = dir.display();
+    match revisions
+        .iter()
+        .filter(applied)
+        .find_map(|r| r.plan.as_deref())
+    {
+        Some(other) => Err(format!(
+            "state in {dir} holds no applied revision of plan {plan} (it belongs to plan {other}): nothing to compare\n  help: pass the --state directory of plan {plan}"
+        )),
+        None => Err(format!(
+            "state in {dir} holds no applied revision of plan {plan}: nothing to compare\n  help: run `mtm apply` first, or pass the --state directory that holds it"
+        )),
     }
 }

@@ -3,7 +3,7 @@
 
 use super::Cli;
 use crate::render::Renderer;
-use crate::store::{Lock, Store, open_locked};
+use crate::store::{Lock, open_read};
 use std::error::Error;
 
 #[derive(Debug, clap::Subcommand)]
@@ -46,7 +46,7 @@ pub fn run(cli: &Cli, cmd: &StateCommand, renderer: &Renderer) -> u8 {
             0
         };
     }
-    let (_lock, store) = match open_locked(&cli.state, &super::run::command_line()) {
+    let store = match open_read(&cli.state, &super::run::command_line(None)) {
         Ok(v) => v,
         Err(e) => {
             renderer.error(&chain(&e));
@@ -148,7 +148,10 @@ pub fn unlock(cli: &Cli, renderer: &Renderer) -> u8 {
             0
         }
         Ok(None) => {
-            renderer.print(&format!("{} is not locked\n", cli.state.display()));
+            renderer.print(&format!(
+                "{} is not locked (a holder that ended released it)\n",
+                cli.state.display()
+            ));
             0
         }
         Err(e) => {

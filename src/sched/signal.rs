@@ -1,7 +1,9 @@
-//! Ctrl-C as the cancel signal of [`super::run`].
+//! Ctrl-C, SIGTERM and SIGHUP as the cancel signal of [`super::run`].
 //!
-//! It only turns the first interrupt into `true` on a watch channel; what to print, what to
-//! save and whether a second Ctrl-C should end the process are the caller's decisions.
+//! CI cancels a job with SIGTERM and a closed terminal sends SIGHUP: both are treated as
+//! Ctrl-C. This only turns the first of them into `true` on a watch channel; what to print,
+//! what to save and whether a second signal should end the process are the caller's
+//! decisions.
 
 use std::io;
 
@@ -9,13 +11,14 @@ use tokio::sync::watch;
 
 use super::Error;
 
-/// A receiver that turns `true` on the first Ctrl-C (SIGINT on Unix) and stays `true`.
+/// A receiver that turns `true` on the first Ctrl-C (SIGINT), SIGTERM or SIGHUP on Unix
+/// (Ctrl-C on Windows) and stays `true`.
 ///
 /// Must be called inside a Tokio runtime with signals enabled. The handler is installed
 /// before this returns, so an interrupt from then on is never lost, and from then on Ctrl-C
 /// no longer ends the process by default: Tokio keeps its handler until the process exits,
 /// so later interrupts are swallowed unless the caller listens for them itself.
-pub fn ctrl_c_channel() -> Result<watch::Receiver<bool>, Error> {
+pub fn cancel_channel() -> Result<watch::Receiver<bool>, Error> {
     let interrupted = listen().map_err(Error::Signal)?;
     let (sender, receiver) = watch::channel(false);
     tokio::spawn(async move {
@@ -33,7 +36,15 @@ pub fn ctrl_c_channel() -> Result<watch::Receiver<bool>, Error> {
 fn listen() -> io::Result<impl Future<Output = bool>> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut interrupts = signal(SignalKind::interrupt())?;
-    Ok(async move { interrupts.recv().await.is_some() })
+    let mut terminations = signal(SignalKind::terminate())?;
+    let mut hangups = signal(SignalKind::hangup())?;
+    Ok(async move {
+        tokio::select! {
+            got = interrupts.recv() => got.is_some(),
+            got = terminations.recv() => got.is_some(),
+            got = hangups.recv() => got.is_some(),
+        }
+    })
 }
 
 #[cfg(windows)]
@@ -51,11 +62,18 @@ mod tests {
     const CHILD_ENV: &str = "MTM_SCHED_SIGNAL_CHILD";
     const CHILD_TEST: &str = "sched::signal::tests::child_waits_for_ctrl_c";
 
-    /// Sends SIGINT to a child copy of this test binary (never to this process, whose other
-    /// tests could be listening) and checks that its receiver flipped.
+    /// Sends each cancelling signal to a child copy of this test binary (never to this
+    /// process, whose other tests could be listening) and checks that its receiver flipped.
     #[cfg(unix)]
     #[test]
-    fn the_first_ctrl_c_flips_the_receiver() {
+    fn ctrl_c_sigterm_and_sighup_flip_the_receiver() {
+        for signal in ["-INT", "-TERM", "-HUP"] {
+            signal_child(signal);
+        }
+    }
+
+    #[cfg(unix)]
+    fn signal_child(signal: &str) {
         let exe = std::env::current_exe().expect("the test binary");
         let mut child = Command::new(exe)
             .args([CHILD_TEST, "--exact", "--nocapture"])
@@ -79,13 +97,16 @@ mod tests {
             }
         }
         let kill = Command::new("kill")
-            .args(["-INT", &child.id().to_string()])
+            .args([signal, &child.id().to_string()])
             .status()
             .expect("run kill");
         assert!(kill.success());
         stdout.read_to_string(&mut seen).expect("read the child");
         let status = child.wait().expect("wait for the child");
-        assert!(status.success(), "child failed: {status}\n{seen}");
+        assert!(
+            status.success(),
+            "child failed on {signal}: {status}\n{seen}"
+        );
         assert!(seen.lines().any(|line| line == "cancelled"), "{seen}");
     }
 
@@ -96,11 +117,11 @@ mod tests {
         if std::env::var_os(CHILD_ENV).is_none() {
             return;
         }
-        let mut cancel = super::ctrl_c_channel().expect("listen for ctrl-c");
+        let mut cancel = super::cancel_channel().expect("listen for signals");
         assert!(!*cancel.borrow());
         println!("ready");
         let flipped = tokio::time::timeout(Duration::from_secs(20), cancel.wait_for(|&c| c));
-        assert!(flipped.await.expect("no ctrl-c within 20s").is_ok());
+        assert!(flipped.await.expect("no signal within 20s").is_ok());
         println!("cancelled");
     }
 }

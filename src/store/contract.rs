@@ -78,7 +78,7 @@ pub(crate) fn revisions(store: &dyn Store) {
 
     let targets = vec!["lab6".to_string()];
     let first = store
-        .begin_revision("mtm apply --target lab6", &targets)
+        .begin_revision("test-plan", "mtm apply --target lab6", &targets)
         .unwrap();
     assert_eq!(first, 1);
     store.record_change(first, &change("a", "create")).unwrap();
@@ -97,7 +97,9 @@ pub(crate) fn revisions(store: &dyn Store) {
         message: "lab6/east/...: timed out".to_string(),
     };
     store.finish_revision(first, failed.clone()).unwrap();
-    let second = store.begin_revision("mtm destroy", &[]).unwrap();
+    let second = store
+        .begin_revision("test-plan", "mtm destroy", &[])
+        .unwrap();
     assert_eq!(second, 2);
     store.record_change(second, &change("a", "delete")).unwrap();
 
@@ -117,13 +119,13 @@ pub(crate) fn revisions(store: &dyn Store) {
 pub(crate) fn snapshots(store: &dyn Store) {
     store.put_record(&record("a", 1)).unwrap();
     store.put_record(&record("b", 1)).unwrap();
-    let first = store.begin_revision("mtm apply", &[]).unwrap();
+    let first = store.begin_revision("test-plan", "mtm apply", &[]).unwrap();
     assert!(store.revision(first).unwrap().unwrap().applied.is_empty());
     store
         .finish_revision(first, RevisionResult::Succeeded)
         .unwrap();
 
-    let second = store.begin_revision("mtm apply", &[]).unwrap();
+    let second = store.begin_revision("test-plan", "mtm apply", &[]).unwrap();
     store.put_record(&record("a", second)).unwrap();
     store.remove_record("b").unwrap();
     store.put_record(&record("c", second)).unwrap();
@@ -140,7 +142,7 @@ pub(crate) fn snapshots(store: &dyn Store) {
 }
 
 pub(crate) fn finished_revisions_are_closed(store: &dyn Store) {
-    let n = store.begin_revision("mtm apply", &[]).unwrap();
+    let n = store.begin_revision("test-plan", "mtm apply", &[]).unwrap();
     assert!(matches!(
         store.finish_revision(n, RevisionResult::Running),
         Err(StoreError::FinishRunning(1))

@@ -1,42 +1,38 @@
-//! The state lock: a file `<state dir>/lock` that names the process holding the state.
+//! The state lock: an operating-system advisory lock on the file `<state dir>/lock`, whose
+//! content names the process that holds it.
 //!
-//! `Lock::acquire` creates the file exclusively or reports who holds it; dropping the
-//! `Lock` removes the file if it is still ours; `Lock::break_stale` removes a lock whose
-//! holder is provably gone (same host, pid not running, or running as another process).
-//! This module knows files, pids and hosts; it does not know what the state holds, and it
-//! never waits for a holder or removes a lock it cannot prove stale.
+//! The exclusion is the OS's (`File::try_lock`), so it ends when the holder's process ends,
+//! however it ends: a `kill -9` leaves no lock behind. The file stays in place between
+//! holders; its content (pid, host, command with secrets already masked, start) is only
+//! for messages, and is cleared on release. `Lock::break_stale` (`mtm unlock`) is for a
+//! holder on another host that shares the directory. This module knows files, pids and
+//! hosts; it does not know what the state holds.
 
 use super::now_rfc3339;
 use serde::{Deserialize, Serialize};
 use std::fmt;
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::fs::{self, File, OpenOptions, TryLockError};
+use std::io::{self, Read, Seek, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 const FILE: &str = "lock";
+/// How long a writer waits, at least, for a reader that holds the lock for a moment.
+const READER_GRACE: Duration = Duration::from_secs(5);
+const POLL: Duration = Duration::from_millis(100);
 
 /// Who holds the lock, as written in the lock file.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Holder {
     pub pid: u32,
     pub host: String,
-    /// The command line as the user would recognise it, e.g. `mtm apply --target lab6`.
+    /// The command line as the user would recognise it, secrets masked by the caller.
     pub command: String,
     /// RFC 3339 UTC.
     pub started_at: String,
-    /// The holder's start in clock ticks after boot (`/proc/<pid>/stat`), so that another
-    /// process that later got the same pid is not taken for the holder.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub process_start: Option<u64>,
-    /// The host's boot id, so that a pid from before a restart is known to be gone.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub boot_id: Option<String>,
-    /// Unique to one acquisition: a `Lock` removes only the file it created.
-    #[serde(default)]
-    pub token: String,
+    /// A reader holds the lock only while it copies the state out, never for a whole run.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub reading: bool,
 }
 
 impl fmt::Display for Holder {
@@ -49,19 +45,19 @@ impl fmt::Display for Holder {
     }
 }
 
-/// A lock that was removed by `Lock::break_stale`, and why it was judged stale.
+/// A lock that was removed by `Lock::break_stale`, and why.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Broken {
     pub holder: Holder,
     pub reason: String,
 }
 
-/// The held lock; released when dropped.
+/// The held lock; released when dropped (or when the process ends).
 #[derive(Debug)]
 pub struct Lock {
+    file: File,
     path: PathBuf,
     holder: Holder,
-    released: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -72,26 +68,10 @@ pub enum LockError {
         holder: Box<Holder>,
         help: String,
     },
+    #[error("state in {} is locked by a process that has not written its name into {}\n  help: wait a moment and try again", dir(path), path.display())]
+    Unnamed { path: PathBuf },
     #[error("not unlocking {}: {holder} is still running\n  help: stop that process first", path.display())]
     Alive { path: PathBuf, holder: Box<Holder> },
-    #[error(
-        "not unlocking {}: it was taken on host {}, not on this host ({host}), so mtm cannot tell whether pid {} is running\n  help: if that process is gone, delete {}",
-        path.display(), holder.host, holder.pid, path.display()
-    )]
-    OtherHost {
-        path: PathBuf,
-        holder: Box<Holder>,
-        host: String,
-    },
-    #[error(
-        "not unlocking {}: cannot tell whether pid {} is running ({why})\n  help: if that process is gone, delete {}",
-        path.display(), holder.pid, path.display()
-    )]
-    Unknown {
-        path: PathBuf,
-        holder: Box<Holder>,
-        why: String,
-    },
     #[error("lock file {} is unreadable\n  help: if no mtm is running, delete it", path.display())]
     Unreadable {
         path: PathBuf,
@@ -127,99 +107,123 @@ fn io_error(action: &'static str, path: &Path) -> impl FnOnce(io::Error) -> Lock
 impl Lock {
     /// Take the lock in `dir` (which must exist) for `command`, or say who holds it.
     pub fn acquire(dir: &Path, command: &str) -> Result<Lock, LockError> {
+        Self::acquire_waiting(dir, command, Duration::ZERO)
+    }
+
+    /// As `acquire`, waiting up to `wait` for a holder to finish (and always a few
+    /// seconds for a reader, which holds the lock only while it copies the state).
+    pub fn acquire_waiting(dir: &Path, command: &str, wait: Duration) -> Result<Lock, LockError> {
+        Self::take(dir, Holder::current(command, false), wait)
+    }
+
+    /// Take the lock to read the state, without waiting.
+    pub fn acquire_reading(dir: &Path, command: &str) -> Result<Lock, LockError> {
+        Self::take(dir, Holder::current(command, true), Duration::ZERO)
+    }
+
+    fn take(dir: &Path, holder: Holder, wait: Duration) -> Result<Lock, LockError> {
+        let start = Instant::now();
+        loop {
+            let err = match Self::try_take(dir, &holder) {
+                Ok(lock) => return Ok(lock),
+                Err(err) => err,
+            };
+            let patience = match &err {
+                // A reader holds the lock for a moment; a holder that has not named itself
+                // is taking or releasing it just now.
+                LockError::Held { holder, .. } if holder.reading => wait.max(READER_GRACE),
+                LockError::Unnamed { .. } => wait.max(READER_GRACE),
+                LockError::Held { .. } => wait,
+                _ => return Err(err),
+            };
+            if start.elapsed() >= patience {
+                return Err(err);
+            }
+            std::thread::sleep(POLL);
+        }
+    }
+
+    fn try_take(dir: &Path, holder: &Holder) -> Result<Lock, LockError> {
         let path = dir.join(FILE);
-        let holder = Holder::current(command);
-        let mut bytes = serde_json::to_vec_pretty(&holder).expect("a holder always encodes");
+        // `mtm unlock` may remove the file between our open and our lock: then the lock
+        // is on a file nobody else will open, and we take the new one.
+        for _ in 0..5 {
+            let file = open(&path)?;
+            match file.try_lock() {
+                Ok(()) if same_file(&file, &path) => {
+                    let lock = Lock {
+                        file,
+                        path,
+                        holder: holder.clone(),
+                    };
+                    lock.write_holder()?;
+                    return Ok(lock);
+                }
+                Ok(()) => continue,
+                Err(TryLockError::WouldBlock) => return Err(held_by(&file, &path)),
+                Err(TryLockError::Error(e)) => return Err(io_error("lock", &path)(e)),
+            }
+        }
+        Err(io_error("lock", &path)(io::Error::other(
+            "it was removed and recreated repeatedly while trying",
+        )))
+    }
+
+    fn write_holder(&self) -> Result<(), LockError> {
+        let mut bytes = serde_json::to_vec_pretty(&self.holder).expect("a holder always encodes");
         bytes.push(b'\n');
-        // A lock released between our attempt and our look at its holder: try again, a
-        // few times, rather than report a holder we cannot name.
-        for _ in 0..3 {
-            if let Some(lock) = Self::try_acquire(dir, &path, &holder, &bytes)? {
-                return Ok(lock);
-            }
-        }
-        Err(LockError::Io {
-            action: "take lock file",
-            path,
-            source: io::Error::other("it was taken and released repeatedly while trying"),
-        })
+        let mut file = &self.file;
+        let written = file
+            .set_len(0)
+            .and_then(|()| file.rewind())
+            .and_then(|()| file.write_all(&bytes))
+            .and_then(|()| file.sync_data());
+        written.map_err(io_error("write lock file", &self.path))
     }
 
-    /// `Ok(None)` if the lock existed but vanished before we could read its holder.
-    fn try_acquire(
-        dir: &Path,
-        path: &Path,
-        holder: &Holder,
-        bytes: &[u8],
-    ) -> Result<Option<Lock>, LockError> {
-        // Write the whole holder to a private file, then link it into place: the link is
-        // the exclusive create (it fails if `lock` exists, as O_EXCL does), and a reader
-        // never sees a lock file that is empty or half written, even if we die here.
-        let staged = dir.join(format!("lock.{}.{}", holder.pid, holder.token));
-        write_synced(&staged, bytes)?;
-        let linked = fs::hard_link(&staged, path);
-        let _ = fs::remove_file(&staged);
-        match linked {
-            Ok(()) => {
-                sync_dir(dir);
-                Ok(Some(Lock {
-                    path: path.to_path_buf(),
-                    holder: holder.clone(),
-                    released: false,
-                }))
-            }
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => match read(path)? {
-                Some(other) => Err(held(path.to_path_buf(), other)),
-                None => Ok(None),
-            },
-            Err(e) => Err(io_error("create lock file", path)(e)),
-        }
-    }
-
-    /// Who holds the lock in `dir`, if anyone.
+    /// Who holds the lock in `dir`, if anyone does now.
     pub fn inspect(dir: &Path) -> Result<Option<Holder>, LockError> {
-        read(&dir.join(FILE))
+        let path = dir.join(FILE);
+        if !path.exists() {
+            return Ok(None);
+        }
+        let file = open(&path)?;
+        match file.try_lock() {
+            Ok(()) => Ok(None),
+            Err(TryLockError::WouldBlock) => match held_by(&file, &path) {
+                LockError::Held { holder, .. } => Ok(Some(*holder)),
+                LockError::Unnamed { .. } => Ok(None),
+                other => Err(other),
+            },
+            Err(TryLockError::Error(e)) => Err(io_error("lock", &path)(e)),
+        }
     }
 
-    /// Remove the lock in `dir` if its holder is provably gone: it was taken on this host
-    /// and its pid is not running, or is running as a process started later. Refuses,
-    /// saying why, in every other case. `Ok(None)` when there is no lock.
+    /// `mtm unlock`: remove a lock held on another host (which shares this directory, so
+    /// this host cannot tell whether that process lives). A holder on this host is
+    /// running (the operating system holds its lock) and is never broken. `Ok(None)` when
+    /// nothing holds the lock.
     pub fn break_stale(dir: &Path) -> Result<Option<Broken>, LockError> {
         let path = dir.join(FILE);
-        let Some(holder) = read(&path)? else {
+        let Some(holder) = Self::inspect(dir)? else {
             return Ok(None);
         };
-        let host = this_host();
-        if holder.host != host {
-            return Err(LockError::OtherHost {
+        if holder.host == this_host() {
+            return Err(LockError::Alive {
                 path,
                 holder: Box::new(holder),
-                host,
             });
         }
-        let reason = match liveness(&holder) {
-            Liveness::Gone(reason) => reason,
-            Liveness::Alive => {
-                return Err(LockError::Alive {
-                    path,
-                    holder: Box::new(holder),
-                });
+        match fs::remove_file(&path) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => {
+                return Err(io_error("remove lock file", &path)(e));
             }
-            Liveness::Unknown(why) => {
-                return Err(LockError::Unknown {
-                    path,
-                    holder: Box::new(holder),
-                    why,
-                });
-            }
-        };
-        // Remove only the lock we judged: another `unlock` may have broken it and a new
-        // holder taken it meanwhile.
-        match read(&path)? {
-            Some(again) if again == holder => remove(&path)?,
-            Some(other) => return Err(held(path, other)),
-            None => {}
+            _ => {}
         }
+        let reason = format!(
+            "taken on host {}, which this host cannot check; the lock file was removed",
+            holder.host
+        );
         Ok(Some(Broken { holder, reason }))
     }
 
@@ -232,38 +236,83 @@ impl Lock {
     }
 
     /// Release now, reporting a failure that dropping would ignore.
-    pub fn release(mut self) -> Result<(), LockError> {
-        self.released = true;
-        self.remove_if_ours()
+    pub fn release(self) -> Result<(), LockError> {
+        self.clear()
     }
 
-    fn remove_if_ours(&self) -> Result<(), LockError> {
-        match read(&self.path) {
-            Ok(Some(current)) if current.token == self.holder.token => remove(&self.path),
-            // Gone, someone else's (broken and retaken), or unreadable (we did not write
-            // that): not ours to remove.
-            Ok(_) | Err(LockError::Unreadable { .. }) => Ok(()),
-            Err(e) => Err(e),
-        }
+    fn clear(&self) -> Result<(), LockError> {
+        let result = self.file.set_len(0).and_then(|()| self.file.unlock());
+        result.map_err(io_error("release lock file", &self.path))
     }
 }
 
 impl Drop for Lock {
     fn drop(&mut self) {
-        if !self.released {
-            let _ = self.remove_if_ours();
+        // Closing the file releases the OS lock in any case.
+        let _ = self.clear();
+    }
+}
+
+/// The lock file, created private if missing.
+fn open(path: &Path) -> Result<File, LockError> {
+    let mut options = OpenOptions::new();
+    options.read(true).write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path).map_err(io_error("open lock file", path))
+}
+
+#[cfg(unix)]
+fn same_file(file: &File, path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (file.metadata(), fs::metadata(path)) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
+    }
+}
+
+#[cfg(not(unix))]
+fn same_file(_: &File, path: &Path) -> bool {
+    path.exists()
+}
+
+/// The error naming whoever holds `file`'s lock; the holder writes its name just after
+/// taking the lock, so an empty or half-written file is read again for a moment.
+fn held_by(file: &File, path: &Path) -> LockError {
+    let mut last = None;
+    for _ in 0..20 {
+        let mut bytes = Vec::new();
+        let mut reader = file;
+        if let Err(e) = reader.rewind().and_then(|_| reader.read_to_end(&mut bytes)) {
+            return io_error("read lock file", path)(e);
         }
+        if !bytes.is_empty() {
+            match serde_json::from_slice::<Holder>(&bytes) {
+                Ok(holder) => return held(path.to_path_buf(), holder),
+                Err(source) => last = Some(source),
+            }
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    match last {
+        Some(source) => LockError::Unreadable {
+            path: path.to_path_buf(),
+            source,
+        },
+        None => LockError::Unnamed {
+            path: path.to_path_buf(),
+        },
     }
 }
 
 fn held(path: PathBuf, holder: Holder) -> LockError {
     let help = if holder.host == this_host() {
-        "if that process is gone, run: mtm unlock".to_string()
+        "wait for that process to finish (or pass --lock-timeout DURATION to wait), or stop it"
+            .to_string()
     } else {
         format!(
-            "it was taken on host {}; if that process is gone, delete {}",
-            holder.host,
-            path.display()
+            "it was taken on host {}; if that process is gone, run: mtm unlock",
+            holder.host
         )
     };
     LockError::Held {
@@ -273,137 +322,19 @@ fn held(path: PathBuf, holder: Holder) -> LockError {
     }
 }
 
-fn read(path: &Path) -> Result<Option<Holder>, LockError> {
-    let bytes = match fs::read(path) {
-        Ok(bytes) => bytes,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(io_error("read lock file", path)(e)),
-    };
-    serde_json::from_slice(&bytes)
-        .map(Some)
-        .map_err(|source| LockError::Unreadable {
-            path: path.to_path_buf(),
-            source,
-        })
-}
-
-fn remove(path: &Path) -> Result<(), LockError> {
-    match fs::remove_file(path) {
-        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(io_error("remove lock file", path)(e)),
-        _ => Ok(()),
-    }
-}
-
-fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), LockError> {
-    let write = || -> io::Result<()> {
-        let mut file = OpenOptions::new().write(true).create_new(true).open(path)?;
-        file.write_all(bytes)?;
-        file.sync_all()
-    };
-    write().map_err(|e| {
-        let _ = fs::remove_file(path);
-        io_error("write lock file", path)(e)
-    })
-}
-
-/// Best effort: make the new directory entry itself durable.
-fn sync_dir(dir: &Path) {
-    if let Ok(d) = File::open(dir) {
-        let _ = d.sync_all();
-    }
-}
-
 fn this_host() -> String {
     gethostname::gethostname().to_string_lossy().into_owned()
 }
 
 impl Holder {
-    fn current(command: &str) -> Holder {
-        static ACQUISITIONS: AtomicU64 = AtomicU64::new(0);
-        let pid = std::process::id();
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos());
-        let count = ACQUISITIONS.fetch_add(1, Ordering::Relaxed);
+    fn current(command: &str, reading: bool) -> Holder {
         Holder {
-            pid,
+            pid: std::process::id(),
             host: this_host(),
             command: command.to_string(),
             started_at: now_rfc3339(),
-            process_start: proc_stat("self").and_then(|s| s.start),
-            boot_id: boot_id(),
-            token: format!("{nanos:x}-{count}"),
+            reading,
         }
-    }
-}
-
-enum Liveness {
-    Alive,
-    Gone(String),
-    Unknown(String),
-}
-
-/// Whether the holder (taken on this host) is still running.
-fn liveness(holder: &Holder) -> Liveness {
-    let pid = holder.pid;
-    if let (Some(then), Some(now)) = (&holder.boot_id, boot_id())
-        && *then != now
-    {
-        return Liveness::Gone("the host has restarted since".to_string());
-    }
-    if proc_stat("self").is_none() {
-        return kill_zero(pid);
-    }
-    match proc_stat(&pid.to_string()) {
-        None => Liveness::Gone(format!("no process has pid {pid}")),
-        Some(stat) if matches!(stat.state, 'Z' | 'X' | 'x') => {
-            Liveness::Gone(format!("pid {pid} has exited"))
-        }
-        Some(stat) => match (holder.process_start, stat.start) {
-            (Some(then), Some(now)) if then != now => Liveness::Gone(format!(
-                "pid {pid} now belongs to another process, started after the lock was taken"
-            )),
-            _ => Liveness::Alive,
-        },
-    }
-}
-
-struct ProcStat {
-    state: char,
-    start: Option<u64>,
-}
-
-/// The state and start time of `/proc/<pid>/stat`, if that exists.
-fn proc_stat(pid: &str) -> Option<ProcStat> {
-    let text = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name (field 2) is in parentheses and may contain spaces or ')'.
-    let after = &text[text.rfind(')')? + 1..];
-    let mut fields = after.split_whitespace();
-    let state = fields.next()?.chars().next()?;
-    // Field 22 (starttime) is the 20th after the command name.
-    let start = fields.nth(18).and_then(|f| f.parse().ok());
-    Some(ProcStat { state, start })
-}
-
-fn boot_id() -> Option<String> {
-    fs::read_to_string("/proc/sys/kernel/random/boot_id")
-        .ok()
-        .map(|s| s.trim().to_string())
-}
-
-/// Without /proc: ask `kill -0`, which fails with "No such process" when pid is gone.
-fn kill_zero(pid: u32) -> Liveness {
-    let output = Command::new("kill")
-        .args(["-0", &pid.to_string()])
-        .stdin(Stdio::null())
-        .output();
-    match output {
-        Ok(out) if out.status.success() => Liveness::Alive,
-        Ok(out) if String::from_utf8_lossy(&out.stderr).contains("No such process") => {
-            Liveness::Gone(format!("no process has pid {pid}"))
-        }
-        Ok(out) => Liveness::Unknown(String::from_utf8_lossy(&out.stderr).trim().to_string()),
-        Err(e) => Liveness::Unknown(format!("cannot run kill -0: {e}")),
     }
 }
 

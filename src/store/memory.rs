@@ -66,7 +66,12 @@ impl Store for MemoryStore {
         Ok(self.inner().records.remove(address).is_some())
     }
 
-    fn begin_revision(&self, command: &str, targets: &[String]) -> Result<u64, StoreError> {
+    fn begin_revision(
+        &self,
+        plan: &str,
+        command: &str,
+        targets: &[String],
+    ) -> Result<u64, StoreError> {
         let mut inner = self.inner();
         let number = inner
             .revisions
@@ -75,6 +80,7 @@ impl Store for MemoryStore {
             .map_or(1, |last| last + 1);
         let revision = Revision {
             number,
+            plan: Some(plan.to_string()),
             command: command.to_string(),
             targets: targets.to_vec(),
             started_at: now_rfc3339(),
@@ -117,6 +123,7 @@ impl Store for MemoryStore {
 fn summary(revision: &Revision) -> RevisionSummary {
     RevisionSummary {
         number: revision.number,
+        plan: revision.plan.clone(),
         command: revision.command.clone(),
         targets: revision.targets.clone(),
         started_at: revision.started_at.clone(),

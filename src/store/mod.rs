@@ -12,11 +12,14 @@ use std::collections::BTreeMap;
 
 pub mod lock;
 mod memory;
+mod published;
+mod read;
 mod sled;
 mod time;
 
 pub use self::lock::{Holder, Lock, LockError};
 pub use self::memory::MemoryStore;
+pub use self::read::{ReadState, open_read};
 pub use self::sled::{OpenError, SledStore, open_locked};
 pub use self::time::{now_rfc3339, rfc3339};
 
@@ -61,6 +64,9 @@ pub struct Identity {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Revision {
     pub number: u64,
+    /// The plan's name; absent in revisions written before mtm kept it.
+    #[serde(default)]
+    pub plan: Option<String>,
     pub command: String,
     pub targets: Vec<String>,
     pub started_at: String,
@@ -77,6 +83,8 @@ pub struct Revision {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RevisionSummary {
     pub number: u64,
+    #[serde(default)]
+    pub plan: Option<String>,
     pub command: String,
     pub targets: Vec<String>,
     pub started_at: String,
@@ -116,8 +124,14 @@ pub trait Store: Send + Sync {
     fn put_record(&self, record: &Record) -> Result<(), StoreError>;
     /// Whether there was a record to remove; flushed on return.
     fn remove_record(&self, address: &str) -> Result<bool, StoreError>;
-    /// Start a revision, numbered one past the last; stored as running on return.
-    fn begin_revision(&self, command: &str, targets: &[String]) -> Result<u64, StoreError>;
+    /// Start a revision of plan `plan`, numbered one past the last; stored as running on
+    /// return.
+    fn begin_revision(
+        &self,
+        plan: &str,
+        command: &str,
+        targets: &[String],
+    ) -> Result<u64, StoreError>;
     /// Append a change to a running revision; flushed on return.
     fn record_change(&self, revision: u64, change: &Change) -> Result<(), StoreError>;
     /// Close a running revision with a final result and snapshot the current records
@@ -159,6 +173,19 @@ pub enum StoreError {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+}
+
+/// From now on, files and directories this process creates are private to its user
+/// (umask 077): state, its lock, published copies and the database's own files.
+pub(crate) fn private_files() {
+    #[cfg(unix)]
+    {
+        static ONCE: std::sync::Once = std::sync::Once::new();
+        // SAFETY: umask only sets the process's file mode creation mask.
+        ONCE.call_once(|| unsafe {
+            libc::umask(0o077);
+        });
+    }
 }
 
 /// How every value is stored: with the schema it was written in.

@@ -7,6 +7,7 @@
 //! does, before opening) and does not know what a record means.
 
 use super::lock::{Holder, Lock, LockError};
+use super::published;
 use super::{
     Change, Envelope, Record, Revision, RevisionResult, RevisionSummary, SCHEMA, Store, StoreError,
     now_rfc3339,
@@ -45,6 +46,9 @@ pub struct SledStore {
 #[derive(Debug, Serialize, Deserialize)]
 struct Header {
     number: u64,
+    /// The plan's name; absent in revisions written before mtm kept it.
+    #[serde(default)]
+    plan: Option<String>,
     command: String,
     targets: Vec<String>,
     started_at: String,
@@ -92,14 +96,20 @@ fn busy(dir: &Path, holder: Option<&Holder>) -> String {
     )
 }
 
-/// Take the lock in `dir` (created if missing) for `command`, then open the store.
-/// Drop the store before the lock: a tuple drops its lock first.
-pub fn open_locked(dir: &Path, command: &str) -> Result<(Lock, SledStore), OpenError> {
+/// Take the lock in `dir` (created private if missing) for `command`, waiting up to
+/// `wait` for a holder, then open the store. Drop the store before the lock: a tuple
+/// drops its lock first.
+pub fn open_locked(
+    dir: &Path,
+    command: &str,
+    wait: std::time::Duration,
+) -> Result<(Lock, SledStore), OpenError> {
+    super::private_files();
     std::fs::create_dir_all(dir).map_err(|source| OpenError::CreateDir {
         dir: dir.to_path_buf(),
         source,
     })?;
-    let lock = Lock::acquire(dir, command)?;
+    let lock = Lock::acquire_waiting(dir, command, wait)?;
     let store = SledStore::open(dir)?;
     Ok((lock, store))
 }
@@ -131,6 +141,7 @@ impl SledStore {
                 dir: dir.to_path_buf(),
                 source: Box::new(source),
             })?;
+        store.publish(SledStore::publish_all);
         Ok(store)
     }
 
@@ -178,6 +189,39 @@ impl SledStore {
             }
         }
         Ok(())
+    }
+
+    /// Publish the head and every finished revision not yet published, for readers that
+    /// find the state locked (`published.rs`).
+    fn publish_all(&self) -> Result<(), StoreError> {
+        for header in self.headers()? {
+            if header.result != RevisionResult::Running
+                && !published::has_revision(&self.dir, header.number)
+                && let Some(revision) = self.revision(header.number)?
+            {
+                published::write_revision(&self.dir, &revision)?;
+            }
+        }
+        self.publish_head()
+    }
+
+    /// Run a publication; its failure does not undo the commit before it, so it is only
+    /// logged: readers then see an older copy until the next commit publishes.
+    fn publish(&self, publication: impl FnOnce(&Self) -> Result<(), StoreError>) {
+        if let Err(e) = publication(self) {
+            tracing::warn!(
+                "state in {}: cannot publish the copy readers use: {e}",
+                self.dir.display()
+            );
+        }
+    }
+
+    fn publish_head(&self) -> Result<(), StoreError> {
+        let head = published::Head {
+            records: self.records()?,
+            revisions: self.revisions()?,
+        };
+        published::write_head(&self.dir, &head)
     }
 
     fn headers(&self) -> Result<Vec<Header>, StoreError> {
@@ -323,7 +367,12 @@ impl Store for SledStore {
         Ok(removed.is_some())
     }
 
-    fn begin_revision(&self, command: &str, targets: &[String]) -> Result<u64, StoreError> {
+    fn begin_revision(
+        &self,
+        plan: &str,
+        command: &str,
+        targets: &[String],
+    ) -> Result<u64, StoreError> {
         let _guard = self
             .revision_guard
             .lock()
@@ -335,6 +384,7 @@ impl Store for SledStore {
         };
         let header = Header {
             number,
+            plan: Some(plan.to_string()),
             command: command.to_string(),
             targets: targets.to_vec(),
             started_at: now_rfc3339(),
@@ -371,7 +421,14 @@ impl Store for SledStore {
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         let header = self.running(revision)?;
-        self.close(header, result, Some(now_rfc3339()))
+        self.close(header, result, Some(now_rfc3339()))?;
+        self.publish(|store| {
+            if let Some(finished) = store.revision(revision)? {
+                published::write_revision(&store.dir, &finished)?;
+            }
+            store.publish_head()
+        });
+        Ok(())
     }
 
     fn revisions(&self) -> Result<Vec<RevisionSummary>, StoreError> {
@@ -381,6 +438,7 @@ impl Store for SledStore {
                 let changes = self.changes.scan_prefix(h.number.to_be_bytes()).count();
                 Ok(RevisionSummary {
                     number: h.number,
+                    plan: h.plan,
                     command: h.command,
                     targets: h.targets,
                     started_at: h.started_at,
@@ -412,6 +470,7 @@ impl Store for SledStore {
         };
         Ok(Some(Revision {
             number,
+            plan: header.plan,
             command: header.command,
             targets: header.targets,
             started_at: header.started_at,

@@ -6,6 +6,7 @@ mod generate;
 mod golden;
 mod malformed;
 mod sched;
+mod state_safety;
 mod store;
 mod support;
 mod testbed;

@@ -1038,7 +1038,7 @@ fn a_run_killed_at_twenty_points_leaves_state_that_converges() {
             all.extend_from_slice(args);
             mtm_live(f.path(), &all)
         };
-        run(&["unlock"]).ok();
+        // No `mtm unlock`: the lock ended with the killed process.
         let listed = run(&["--output", "json", "state", "list"]);
         let records: Value =
             serde_json::from_str(&listed.ok().stdout).unwrap_or(Value::Array(vec![]));
@@ -1046,6 +1046,12 @@ fn a_run_killed_at_twenty_points_leaves_state_that_converges() {
         assert!(
             before >= k,
             "kill point {k}: only {before} records for {k} reported resources"
+        );
+        let before_rerun = run(&["plan", "--detailed-exitcode"]);
+        assert!(
+            before_rerun.code == 0 || before_rerun.code == 2,
+            "kill point {k}: plan after the kill: {}",
+            before_rerun.stderr
         );
         run(&["apply", "--auto-approve"]).ok();
         let plan = run(&["plan", "--detailed-exitcode"]);
@@ -1080,7 +1086,7 @@ fn a_run_killed_at_twenty_points_leaves_state_that_converges() {
 }
 
 #[test]
-fn a_second_apply_is_refused_while_the_first_runs_and_proceeds_once_it_is_killed() {
+fn a_second_apply_is_refused_while_the_first_runs_and_proceeds_once_it_is_killed_without_unlock() {
     need_testbed();
     let ns = unique("lock");
     let stage = format!(
@@ -1124,11 +1130,7 @@ fn a_second_apply_is_refused_while_the_first_runs_and_proceeds_once_it_is_killed
             "a/east/core/Namespace/**",
         ],
     );
+    // The operating system released the killed holder's lock: nothing to recover.
     third.ok();
-    assert!(
-        third.stderr.contains("recovered a stale lock"),
-        "{}",
-        third.stderr
-    );
     live(&f, &["destroy", "--auto-approve"]).ok();
 }

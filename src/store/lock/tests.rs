@@ -1,31 +1,27 @@
-//! Tests of the state lock: who holds it, release on drop, and when breaking is allowed.
+//! Tests of the state lock: who holds it, release on drop, waiting, and when breaking is
+//! allowed. Two opens of the lock file in one process exclude each other as two processes
+//! would; the test of a holder that is killed is in tests/it/store.rs.
 
-use super::{Holder, Lock, LockError, boot_id, proc_stat, this_host};
+use super::{Holder, Lock, LockError, this_host};
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
-fn plant(dir: &Path, holder: &Holder) {
+/// Holds the lock file's OS lock with `holder` as its content, as another mtm would.
+fn hold_as(dir: &Path, holder: &Holder) -> std::fs::File {
+    let file = super::open(&dir.join("lock")).unwrap();
+    file.try_lock().unwrap();
     std::fs::write(dir.join("lock"), serde_json::to_vec(holder).unwrap()).unwrap();
+    file
 }
 
-/// A holder on this host with the given pid and nothing that proves it stale.
-fn someone(pid: u32) -> Holder {
+fn someone(host: &str) -> Holder {
     Holder {
-        pid,
-        host: this_host(),
+        pid: 4242,
+        host: host.to_string(),
         command: "mtm apply --target lab6".to_string(),
         started_at: "2026-11-29T08:40:12Z".to_string(),
-        process_start: None,
-        boot_id: None,
-        token: "planted".to_string(),
+        reading: false,
     }
-}
-
-fn own_start() -> u64 {
-    proc_stat("self")
-        .and_then(|s| s.start)
-        .expect("/proc/self/stat has a start time")
 }
 
 #[test]
@@ -37,8 +33,6 @@ fn acquire_writes_the_holder_and_drop_releases() {
     assert_eq!(holder.pid, std::process::id());
     assert_eq!(holder.host, this_host());
     assert_eq!(holder.command, "mtm apply --target lab6");
-    assert_eq!(holder.process_start, Some(own_start()));
-
     let json: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.path().join("lock")).unwrap()).unwrap();
     for key in ["pid", "host", "command", "started_at"] {
@@ -46,8 +40,21 @@ fn acquire_writes_the_holder_and_drop_releases() {
     }
     drop(lock);
     assert_eq!(Lock::inspect(dir.path()).unwrap(), None);
-    // Nothing staged is left behind.
-    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    assert_eq!(std::fs::read(dir.path().join("lock")).unwrap(), b"");
+    Lock::acquire(dir.path(), "mtm apply").unwrap();
+}
+
+#[cfg(unix)]
+#[test]
+fn the_lock_file_is_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let _lock = Lock::acquire(dir.path(), "mtm apply").unwrap();
+    let mode = std::fs::metadata(dir.path().join("lock"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
 }
 
 #[test]
@@ -61,13 +68,12 @@ fn a_held_lock_is_refused_naming_its_holder() {
     assert_eq!(**holder, *first.holder());
     let message = err.to_string();
     let expected = format!(
-        "is locked: held by pid {} on host {} since {}: mtm apply --target lab6\n  help: if that process is gone, run: mtm unlock",
+        "is locked: held by pid {} on host {} since {}: mtm apply --target lab6\n  help: wait for that process to finish (or pass --lock-timeout DURATION to wait), or stop it",
         std::process::id(),
         this_host(),
         first.holder().started_at
     );
     assert!(message.contains(&expected), "{message}");
-    // The refusal did not disturb the holder's file.
     assert_eq!(
         Lock::inspect(dir.path()).unwrap().as_ref(),
         Some(first.holder())
@@ -75,40 +81,58 @@ fn a_held_lock_is_refused_naming_its_holder() {
 }
 
 #[test]
-fn a_lock_from_another_host_says_to_delete_it_there() {
+fn a_stale_holder_in_the_file_does_not_lock() {
     let dir = tempfile::tempdir().unwrap();
-    plant(
-        dir.path(),
-        &Holder {
-            host: "elsewhere".to_string(),
-            ..someone(1)
-        },
-    );
-    let message = Lock::acquire(dir.path(), "mtm plan")
-        .unwrap_err()
-        .to_string();
-    assert!(
-        message.contains("held by pid 1 on host elsewhere"),
-        "{message}"
-    );
-    assert!(
-        message.contains("it was taken on host elsewhere; if that process is gone, delete"),
-        "{message}"
-    );
+    // What a killed holder leaves: its name, but no OS lock.
+    std::fs::write(
+        dir.path().join("lock"),
+        serde_json::to_vec(&someone(&this_host())).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(Lock::inspect(dir.path()).unwrap(), None);
+    let lock = Lock::acquire(dir.path(), "mtm plan").unwrap();
+    assert_eq!(lock.holder().command, "mtm plan");
 }
 
 #[test]
-fn drop_leaves_a_lock_that_is_no_longer_ours() {
+fn acquire_waiting_takes_the_lock_once_the_holder_lets_go() {
     let dir = tempfile::tempdir().unwrap();
-    let lock = Lock::acquire(dir.path(), "mtm apply").unwrap();
-    let other = someone(std::process::id());
-    plant(dir.path(), &other);
-    drop(lock);
-    assert_eq!(Lock::inspect(dir.path()).unwrap(), Some(other));
+    let first = Lock::acquire(dir.path(), "mtm apply").unwrap();
+    let releaser = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(300));
+        drop(first);
+    });
+    let lock = Lock::acquire_waiting(dir.path(), "mtm plan", Duration::from_secs(30)).unwrap();
+    assert_eq!(lock.holder().command, "mtm plan");
+    releaser.join().unwrap();
 }
 
 #[test]
-fn release_reports_and_removes() {
+fn acquire_waiting_gives_up_naming_the_holder() {
+    let dir = tempfile::tempdir().unwrap();
+    let _first = Lock::acquire(dir.path(), "mtm apply").unwrap();
+    let err =
+        Lock::acquire_waiting(dir.path(), "mtm plan", Duration::from_millis(300)).unwrap_err();
+    assert!(err.to_string().contains(": mtm apply"), "{err}");
+}
+
+#[test]
+fn a_writer_waits_for_a_reader() {
+    let dir = tempfile::tempdir().unwrap();
+    let reader = Lock::acquire_reading(dir.path(), "mtm state list").unwrap();
+    assert!(reader.holder().reading);
+    let releaser = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(300));
+        drop(reader);
+    });
+    let started = Instant::now();
+    Lock::acquire(dir.path(), "mtm apply").unwrap();
+    assert!(started.elapsed() >= Duration::from_millis(200));
+    releaser.join().unwrap();
+}
+
+#[test]
+fn release_clears_the_holder() {
     let dir = tempfile::tempdir().unwrap();
     let lock = Lock::acquire(dir.path(), "mtm apply").unwrap();
     lock.release().unwrap();
@@ -123,7 +147,7 @@ fn break_stale_without_a_lock_does_nothing() {
 }
 
 #[test]
-fn break_stale_refuses_a_running_holder() {
+fn break_stale_refuses_a_holder_on_this_host() {
     let dir = tempfile::tempdir().unwrap();
     let lock = Lock::acquire(dir.path(), "mtm apply --target lab6").unwrap();
     let err = Lock::break_stale(dir.path()).unwrap_err();
@@ -136,103 +160,35 @@ fn break_stale_refuses_a_running_holder() {
 }
 
 #[test]
-fn break_stale_refuses_another_host() {
+fn break_stale_removes_a_lock_from_another_host() {
     let dir = tempfile::tempdir().unwrap();
-    plant(
-        dir.path(),
-        &Holder {
-            host: "elsewhere".to_string(),
-            ..someone(i32::MAX as u32)
-        },
-    );
-    let err = Lock::break_stale(dir.path()).unwrap_err();
-    assert!(matches!(err, LockError::OtherHost { .. }), "{err:?}");
-    let message = err.to_string();
+    let _held = hold_as(dir.path(), &someone("elsewhere"));
+    let message = Lock::acquire(dir.path(), "mtm plan")
+        .unwrap_err()
+        .to_string();
     assert!(
-        message.contains("taken on host elsewhere, not on this host"),
+        message.contains("held by pid 4242 on host elsewhere"),
         "{message}"
     );
-    assert!(Lock::inspect(dir.path()).unwrap().is_some());
-}
-
-#[test]
-fn break_stale_removes_a_lock_whose_pid_is_gone() {
-    let dir = tempfile::tempdir().unwrap();
-    // Above any pid_max Linux allows.
-    let holder = someone(i32::MAX as u32);
-    plant(dir.path(), &holder);
-    let broken = Lock::break_stale(dir.path()).unwrap().unwrap();
-    assert_eq!(broken.holder, holder);
-    assert_eq!(broken.reason, format!("no process has pid {}", i32::MAX));
-    assert_eq!(Lock::inspect(dir.path()).unwrap(), None);
-    Lock::acquire(dir.path(), "mtm apply").unwrap();
-}
-
-#[test]
-fn break_stale_removes_a_lock_whose_pid_was_reused() {
-    let dir = tempfile::tempdir().unwrap();
-    // Our pid is running, but it is not the process that took this lock.
-    let holder = Holder {
-        process_start: Some(own_start() + 1),
-        ..someone(std::process::id())
-    };
-    plant(dir.path(), &holder);
-    let broken = Lock::break_stale(dir.path()).unwrap().unwrap();
     assert!(
-        broken.reason.contains("now belongs to another process"),
-        "{}",
-        broken.reason
+        message.contains("taken on host elsewhere; if that process is gone, run: mtm unlock"),
+        "{message}"
     );
-    assert_eq!(Lock::inspect(dir.path()).unwrap(), None);
-}
-
-#[test]
-fn break_stale_removes_a_lock_from_before_a_restart() {
-    assert!(
-        boot_id().is_some(),
-        "this test needs /proc/sys/kernel/random/boot_id"
-    );
-    let dir = tempfile::tempdir().unwrap();
-    let holder = Holder {
-        process_start: Some(own_start()),
-        boot_id: Some("another-boot".to_string()),
-        ..someone(std::process::id())
-    };
-    plant(dir.path(), &holder);
     let broken = Lock::break_stale(dir.path()).unwrap().unwrap();
-    assert_eq!(broken.reason, "the host has restarted since");
+    assert_eq!(broken.holder.host, "elsewhere");
+    // The old file keeps its OS lock, but the path is a new file now.
+    let lock = Lock::acquire(dir.path(), "mtm apply").unwrap();
+    assert_eq!(lock.holder().command, "mtm apply");
 }
 
 #[test]
-fn break_stale_removes_a_lock_whose_holder_is_a_zombie() {
+fn an_unreadable_lock_of_a_live_holder_is_reported() {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new("true").spawn().unwrap();
-    let pid = child.id();
-    // Not reaped yet: /proc/<pid> stays, in state Z, until we wait.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while proc_stat(&pid.to_string()).is_none_or(|s| s.state != 'Z') {
-        assert!(Instant::now() < deadline, "child {pid} did not exit");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    plant(dir.path(), &someone(pid));
-    let broken = Lock::break_stale(dir.path()).unwrap().unwrap();
-    assert_eq!(broken.reason, format!("pid {pid} has exited"));
-    child.wait().unwrap();
-}
-
-#[test]
-fn an_unreadable_lock_is_reported_and_kept() {
-    let dir = tempfile::tempdir().unwrap();
+    let file = super::open(&dir.path().join("lock")).unwrap();
+    file.try_lock().unwrap();
     std::fs::write(dir.path().join("lock"), "not json").unwrap();
     let err = Lock::acquire(dir.path(), "mtm apply").unwrap_err();
     assert!(matches!(err, LockError::Unreadable { .. }), "{err:?}");
-    assert!(
-        err.to_string()
-            .contains("is unreadable\n  help: if no mtm is running, delete it")
-    );
-    assert!(matches!(
-        Lock::break_stale(dir.path()),
-        Err(LockError::Unreadable { .. })
-    ));
-    assert!(dir.path().join("lock").exists());
+    drop(file);
+    Lock::acquire(dir.path(), "mtm apply").unwrap();
 }

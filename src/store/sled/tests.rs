@@ -38,7 +38,7 @@ fn everything_survives_a_reopen() {
     let (dir, store) = fresh();
     store.put_record(&record("a", 1)).unwrap();
     let n = store
-        .begin_revision("mtm apply", &["lab1".to_string()])
+        .begin_revision("test-plan", "mtm apply", &["lab1".to_string()])
         .unwrap();
     let change = Change {
         address: "a".to_string(),
@@ -54,14 +54,19 @@ fn everything_survives_a_reopen() {
     assert_eq!(store.records().unwrap(), [record("a", 1)]);
     assert_eq!(store.revision(n).unwrap().unwrap(), before);
     assert_eq!(before.changes, [change]);
-    assert_eq!(store.begin_revision("mtm destroy", &[]).unwrap(), 2);
+    assert_eq!(
+        store
+            .begin_revision("test-plan", "mtm destroy", &[])
+            .unwrap(),
+        2
+    );
 }
 
 #[test]
 fn a_revision_left_running_reads_as_interrupted_after_reopen() {
     let (dir, store) = fresh();
     let n = store
-        .begin_revision("mtm apply --target lab6", &[])
+        .begin_revision("test-plan", "mtm apply --target lab6", &[])
         .unwrap();
     store.put_record(&record("a", n)).unwrap();
     // Still running for the process that began it.
@@ -174,11 +179,11 @@ fn a_second_open_is_refused_clearly() {
 fn open_locked_creates_the_directory_and_excludes_a_second_caller() {
     let base = tempfile::tempdir().unwrap();
     let dir = base.path().join("nested/state");
-    let (lock, store) = open_locked(&dir, "mtm apply").unwrap();
+    let (lock, store) = open_locked(&dir, "mtm apply", std::time::Duration::ZERO).unwrap();
     assert_eq!(lock.path(), dir.join("lock"));
     assert_eq!(store.dir(), dir);
 
-    let err = open_locked(&dir, "mtm plan").unwrap_err();
+    let err = open_locked(&dir, "mtm plan", std::time::Duration::ZERO).unwrap_err();
     assert!(
         matches!(err, OpenError::Lock(LockError::Held { .. })),
         "{err:?}"
@@ -187,14 +192,14 @@ fn open_locked_creates_the_directory_and_excludes_a_second_caller() {
 
     drop(store);
     drop(lock);
-    let (_lock, store) = open_locked(&dir, "mtm plan").unwrap();
+    let (_lock, store) = open_locked(&dir, "mtm plan", std::time::Duration::ZERO).unwrap();
     assert!(store.records().unwrap().is_empty());
 }
 
 #[test]
 fn a_failed_open_releases_the_lock() {
     let (dir, _store) = fresh();
-    let err = open_locked(dir.path(), "mtm apply").unwrap_err();
+    let err = open_locked(dir.path(), "mtm apply", std::time::Duration::ZERO).unwrap_err();
     assert!(matches!(err, OpenError::Busy { .. }), "{err:?}");
     assert_eq!(Lock::inspect(dir.path()).unwrap(), None);
 }
@@ -205,7 +210,7 @@ fn a_snapshot_keeps_addresses_that_need_escaping() {
     let odd = record("lab1/east/\"quoted\"\\back\u{1}/ü", 1);
     store.put_record(&odd).unwrap();
     store.put_record(&record("plain", 1)).unwrap();
-    let n = store.begin_revision("mtm apply", &[]).unwrap();
+    let n = store.begin_revision("test-plan", "mtm apply", &[]).unwrap();
     store.finish_revision(n, RevisionResult::Succeeded).unwrap();
     let applied = store.revision(n).unwrap().unwrap().applied;
     assert_eq!(applied.len(), 2);
@@ -221,7 +226,7 @@ fn a_snapshot_holding_a_newer_record_is_refused_not_misread() {
         .records
         .insert("b", serde_json::to_vec(&newer).unwrap())
         .unwrap();
-    let n = store.begin_revision("mtm apply", &[]).unwrap();
+    let n = store.begin_revision("test-plan", "mtm apply", &[]).unwrap();
     store.finish_revision(n, RevisionResult::Succeeded).unwrap();
     let err = store.revision(n).unwrap_err();
     assert!(
