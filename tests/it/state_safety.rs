@@ -14,26 +14,25 @@ const EAST: &str = "east-ag";
 
 fn plan(name: &str) -> String {
     format!(
-        "plan: {name}\nvariables:\n  KEY: {{ sensitive: true, default: \"\" }}\n  NS: {{ default: safe }}\n  NOTE: {{ default: plain }}\nclusters:\n  east: {{ context: east-ag }}\n  west: {{ context: west-ag }}\nstages: [a]\n"
+        "plan: {name}\nvariables:\n  KEY: {{ sensitive: true, default: \"\" }}\n  NS: {{ default: safe }}\n  NOTE: {{ default: plain }}\nclusters:\n  east: {{ context: east-ag }}\n  west: {{ context: west-ag }}\nstages: [a, b]\n"
     )
 }
 
-/// One namespace on east with a Secret and a ConfigMap holding `${KEY}`; with `slow`, a
-/// wait that never holds keeps the apply running for a minute.
-fn fixture(slow: bool) -> Fixture {
-    let wait = if slow {
-        "    waits:\n      - { name: never, kind: Pod, namespace: \"${NS}\", selector: app=never, condition: Ready, timeout: 60s }\n"
-    } else {
-        ""
-    };
-    let stage = format!(
-        "title: A\nsteps:\n  - name: s\n    title: S\n    cluster: east\n    namespace: \"${{NS}}\"\n    manifests: [m/s.yaml]\n{wait}"
-    );
+/// Stage a: one namespace on east with a Secret and a ConfigMap holding `${KEY}`. Stage b:
+/// a wait that never holds, which keeps a whole apply running for a minute.
+fn fixture() -> Fixture {
+    let a = "title: A\nsteps:\n  - name: s\n    title: S\n    cluster: east\n    namespace: \"${NS}\"\n    manifests: [m/s.yaml]\n";
+    let b = "title: B\nneeds: [a]\nsteps:\n  - name: slow\n    title: Slow\n    cluster: east\n    namespace: \"${NS}\"\n    manifests: [m/b.yaml]\n    waits:\n      - { name: never, kind: Pod, namespace: \"${NS}\", selector: app=never, condition: Ready, timeout: 60s }\n";
     let manifests = "apiVersion: v1\nkind: Namespace\nmetadata: { name: \"${NS}\" }\n---\napiVersion: v1\nkind: Secret\nmetadata: { name: key }\nstringData: { key: \"${KEY}\" }\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: { name: note, annotations: { note: \"${NOTE}\" } }\ndata: { header: \"Bearer ${KEY}\" }\n";
     Fixture::empty()
         .file("plan.yaml", &plan("safe"))
-        .file("stages/a.yaml", &stage)
+        .file("stages/a.yaml", a)
+        .file("stages/b.yaml", b)
         .file("m/s.yaml", manifests)
+        .file(
+            "m/b.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: { name: slow }\n",
+        )
 }
 
 struct Live<'a> {
@@ -43,20 +42,22 @@ struct Live<'a> {
 }
 
 impl Live<'_> {
+    /// `mtm --plan . ARGS`, NS (and the test's variables) in the environment.
     fn run(&self, args: &[&str]) -> Run {
-        let var = format!("NS={}", self.ns);
-        let mut all = vec!["--plan", ".", "--var", &var];
+        let mut all = vec!["--plan", "."];
         all.extend_from_slice(args);
-        let env: Vec<(&str, &str)> = self.env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let mut env: Vec<(&str, &str)> = self.env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        env.push(("NS", &self.ns));
         mtm_live_env(self.f.path(), &all, &env)
     }
 
     fn spawn(&self, args: &[&str]) -> Child {
         Command::new(bin())
-            .args(["--plan", ".", "--var", &format!("NS={}", self.ns)])
+            .args(["--plan", "."])
             .args(args)
             .current_dir(self.f.path())
             .env("NO_COLOR", "1")
+            .env("NS", &self.ns)
             .envs(self.env.iter().map(|(k, v)| (*k, v.as_str())))
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -115,8 +116,9 @@ fn assert_output_clean(run: &Run, secret: &str) {
     );
 }
 
-/// Every command that shows state, at the highest verbosity, in text and JSON.
-fn readers(live: &Live, secret: &str) {
+/// Every command that shows state, at the highest verbosity, in text and JSON; `extra`
+/// gives the secret the way the apply got it (the environment needs nothing).
+fn readers(live: &Live, secret: &str, extra: &[&str]) {
     for args in [
         &["-vv", "state", "list"][..],
         &["-vv", "state", "history"],
@@ -128,7 +130,7 @@ fn readers(live: &Live, secret: &str) {
         &["-vv", "drift"],
         &["-vv", "--output", "json", "drift"],
     ] {
-        let run = live.run(args);
+        let run = live.run(&[args, extra].concat());
         assert!(
             run.code == 0 || run.code == 2,
             "mtm {}: {}",
@@ -143,7 +145,7 @@ fn readers(live: &Live, secret: &str) {
 fn secret_stays_out(by_env: bool) {
     need_testbed();
     let secret = format!("S3cr3t-{}", unique("k", "v"));
-    let f = fixture(false);
+    let f = fixture();
     let ns = unique("safe", if by_env { "env" } else { "var" });
     let env = if by_env {
         vec![("KEY", secret.clone())]
@@ -157,7 +159,12 @@ fn secret_stays_out(by_env: bool) {
     };
     let key = format!("KEY={secret}");
     let stray = format!("STRAY={secret}");
-    let mut apply = vec!["-vv", "apply", "--auto-approve"];
+    // A variable the plan does not know: commands without a plan keep it, masked.
+    assert_output_clean(
+        &live.run(&["-vv", "state", "history", "--var", &stray]),
+        &secret,
+    );
+    let mut apply = vec!["-vv", "apply", "--auto-approve", "--target", "a"];
     if !by_env {
         apply.extend_from_slice(&["--var", &key]);
     }
@@ -180,11 +187,12 @@ fn secret_stays_out(by_env: bool) {
     assert!(!got.stdout.is_empty(), "the Secret was not applied");
 
     // A second writer is refused naming the holder's (masked) command.
-    let mut holder = live.spawn(&["apply", "--auto-approve", "--var", &stray]);
+    let mut holder = live.spawn(&["apply", "--auto-approve", "--var", &key]);
     let refused = wait_for_refusal(&live, &mut holder, &secret);
     assert_output_clean(&refused, &secret);
 
-    readers(&live, &secret);
+    let extra: &[&str] = if by_env { &[] } else { &["--var", &key] };
+    readers(&live, &secret, extra);
     let history = live.run(&["--output", "json", "state", "history"]);
     let history: Value = serde_json::from_str(&history.stdout).unwrap();
     let commands: Vec<&str> = history
@@ -200,7 +208,7 @@ fn secret_stays_out(by_env: bool) {
         );
     }
     assert!(
-        commands.iter().any(|c| c.contains("--var NS=")),
+        commands.iter().any(|c| c.contains("--target a")),
         "{commands:?}"
     );
     assert_state_clean(&f.path().join("state"), &secret);
@@ -208,34 +216,30 @@ fn secret_stays_out(by_env: bool) {
     assert_state_clean(&f.path().join("state"), &secret);
 }
 
-/// Runs `holder` (an apply whose own `--var` holds the secret) until a second apply is
-/// refused naming it; returns the refusal.
+/// Once `holder` (an apply whose own `--var` holds the secret) is in its slow wait, a
+/// second apply is refused naming it; returns the refusal, after killing the holder.
 fn wait_for_refusal(live: &Live, holder: &mut Child, secret: &str) -> Run {
-    let started = Instant::now();
+    wait_for_line(holder, "created  b/east/core/ConfigMap/");
+    let second = live.run(&["-vv", "apply", "--auto-approve", "--target", "a"]);
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+    second
+        .fails(&format!("held by pid {}", holder.id()))
+        .fails("--var KEY=(sensitive)");
+    let lock = std::fs::read(live.f.path().join("state/lock")).unwrap();
+    assert!(!contains(&lock, secret), "the lock file holds the secret");
+    second
+}
+
+/// Reads `child`'s stdout until a line contains `text`.
+fn wait_for_line(child: &mut Child, text: &str) {
+    let stdout = child.stdout.as_mut().expect("piped stdout");
+    let mut lines = std::io::BufReader::new(stdout).lines();
     loop {
-        let second = live.run(&["-vv", "apply", "--auto-approve"]);
-        if second.code == 1
-            && second
-                .stderr
-                .contains(&format!("held by pid {}", holder.id()))
-        {
-            holder.kill().unwrap();
-            holder.wait().unwrap();
-            assert!(
-                second.stderr.contains("--var STRAY=(sensitive)"),
-                "{}",
-                second.stderr
-            );
-            let lock = std::fs::read(live.f.path().join("state/lock")).unwrap();
-            assert!(!contains(&lock, secret), "the lock file holds the secret");
-            return second;
-        }
-        if holder.try_wait().unwrap().is_some() || started.elapsed() > Duration::from_secs(60) {
-            let _ = holder.kill();
-            panic!(
-                "never saw the first apply hold the lock; last: {}",
-                second.stderr
-            );
+        match lines.next() {
+            Some(Ok(line)) if line.contains(text) => return,
+            Some(Ok(_)) => {}
+            _ => panic!("the apply ended before printing {text:?}"),
         }
     }
 }
@@ -250,43 +254,27 @@ fn a_secret_given_by_the_environment_reaches_no_state_lock_or_output() {
     secret_stays_out(true);
 }
 
-/// Waits until the apply running as `child` has published its state (it holds the lock).
-fn wait_published(state: &Path) {
-    let head = state.join("published/head.json");
-    let started = Instant::now();
-    while !head.exists() {
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "no published state"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
 #[test]
 fn readers_answer_while_an_apply_runs_and_writers_are_refused_or_wait() {
     need_testbed();
-    let f = fixture(true);
+    let f = fixture();
     let live = Live {
         f: &f,
         ns: unique("safe", "read"),
         env: vec![],
     };
     // A first, quick revision for the readers to see.
-    live.run(&[
-        "apply",
-        "--auto-approve",
-        "--target",
-        "a/east/core/Namespace/**",
-    ])
-    .ok();
+    live.run(&["apply", "--auto-approve", "--target", "a"]).ok();
     let mut first = live.spawn(&["apply", "--auto-approve"]);
-    wait_published(&f.path().join("state"));
-    std::thread::sleep(Duration::from_millis(500));
-    assert!(
-        first.try_wait().unwrap().is_none(),
-        "the slow apply ended early"
-    );
+    wait_for_line(&mut first, "created  b/east/core/ConfigMap/");
+    if first.try_wait().unwrap().is_some() {
+        let out = first.wait_with_output().unwrap();
+        panic!(
+            "the slow apply ended early:\n{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
 
     let history = live.run(&["state", "history"]);
     history.ok().stdout_has("succeeded");
@@ -310,7 +298,7 @@ fn readers_answer_while_an_apply_runs_and_writers_are_refused_or_wait() {
         "apply",
         "--auto-approve",
         "--target",
-        "a/east/core/Namespace/**",
+        "a",
     ];
     live.run(&target).ok();
     killer.join().unwrap();
@@ -327,7 +315,7 @@ fn sigterm_during_a_helm_release_stops_like_ctrl_c() {
         chart.display()
     );
     let f = Fixture::empty()
-        .file("plan.yaml", &plan("term"))
+        .file("plan.yaml", &plan("term").replace("[a, b]", "[a]"))
         .file("stages/a.yaml", &stage)
         .file(
             "m/ns.yaml",
@@ -418,7 +406,7 @@ fn wait_for_helm(ns: &str) {
 
 #[test]
 fn drift_and_rollback_on_an_empty_state_are_errors() {
-    let f = fixture(false);
+    let f = fixture();
     let live = Live {
         f: &f,
         ns: "unused".into(),
