@@ -6,6 +6,7 @@
 //! `mtm_provider::Provider`.
 
 pub mod cli;
+pub mod cmdline;
 pub mod diag;
 pub mod engine;
 pub mod generate;

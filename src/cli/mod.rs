@@ -5,7 +5,6 @@
 //! 2 changes present (where a command reports changes).
 
 mod apply;
-mod cmdline;
 mod completions;
 mod destroy;
 mod drift;

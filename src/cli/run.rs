@@ -40,7 +40,7 @@ pub fn load(cli: &Cli, targets: &[String], renderer: &mut Renderer) -> Result<Lo
 pub fn command_line(plan: Option<&Plan>) -> String {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let masking = match plan {
-        Some(plan) => super::cmdline::Masking {
+        Some(plan) => crate::cmdline::Masking {
             declared: plan
                 .variables
                 .vars
@@ -49,9 +49,9 @@ pub fn command_line(plan: Option<&Plan>) -> String {
                 .collect(),
             secrets: plan.secrets(),
         },
-        None => super::cmdline::Masking::default(),
+        None => crate::cmdline::Masking::default(),
     };
-    super::cmdline::masked(&args, &masking)
+    crate::cmdline::masked(&args, &masking)
 }
 
 /// The state, locked for this command (waiting up to `--lock-timeout` for a holder).

@@ -137,6 +137,7 @@ impl SledStore {
         store.check_schema()?;
         store
             .interrupt_running()
+            .and_then(|()| store.scrub_old_commands())
             .map_err(|source| OpenError::Failed {
                 dir: dir.to_path_buf(),
                 source: Box::new(source),
@@ -187,6 +188,25 @@ impl SledStore {
             if header.result == RevisionResult::Running {
                 self.close(header, RevisionResult::Interrupted, None)?;
             }
+        }
+        Ok(())
+    }
+
+    /// Mask the `--var` values in the command lines of revisions written before mtm
+    /// masked them (those without a plan name): they may hold a secret.
+    fn scrub_old_commands(&self) -> Result<(), StoreError> {
+        for mut header in self.headers()? {
+            let masked = crate::cmdline::mask_kept(&header.command);
+            if header.plan.is_some() || masked == header.command {
+                continue;
+            }
+            let number = header.number;
+            header.command = masked;
+            let bytes = Envelope::encode("revision", header)?;
+            self.revisions
+                .insert(number.to_be_bytes(), bytes)
+                .map_err(backend(&format!("write revision {number}")))?;
+            self.flush()?;
         }
         Ok(())
     }

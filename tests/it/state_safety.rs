@@ -278,6 +278,9 @@ fn readers_answer_while_an_apply_runs_and_writers_are_refused_or_wait() {
 
     let history = live.run(&["state", "history"]);
     history.ok().stdout_has("succeeded");
+    live.run(&["state", "show", "--revision", "1"])
+        .ok()
+        .stdout_has("\"plan\": \"safe\"");
     let plan = live.run(&["plan"]);
     assert!(plan.code == 0 || plan.code == 2, "{}", plan.stderr);
     live.run(&["state", "list"]).ok().stdout_has("Namespace");

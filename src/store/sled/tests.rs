@@ -240,3 +240,50 @@ fn a_snapshot_holding_a_newer_record_is_refused_not_misread() {
         "{err}"
     );
 }
+
+#[test]
+fn a_revision_from_before_masking_is_masked_at_open() {
+    let (dir, store) = fresh();
+    // What an mtm that kept command lines as typed wrote: no plan name, a --var value.
+    let old = json!({"schema": 1, "data": {"number": 1, "command": "mtm apply --var KEY=hunter2",
+        "targets": [], "started_at": "2026-11-29T08:40:12Z", "finished_at": "2026-11-29T08:41:00Z",
+        "result": {"state": "succeeded"}}});
+    store
+        .revisions
+        .insert(1u64.to_be_bytes(), serde_json::to_vec(&old).unwrap())
+        .unwrap();
+    drop(store);
+    let store = SledStore::open(dir.path()).unwrap();
+    let revisions = store.revisions().unwrap();
+    assert_eq!(revisions[0].command, "mtm apply --var KEY=(sensitive)");
+    // What readers see while a writer holds the state, too.
+    let head = crate::store::published::read_head(dir.path())
+        .unwrap()
+        .unwrap();
+    assert_eq!(head.revisions[0].command, "mtm apply --var KEY=(sensitive)");
+    let published = crate::store::published::read_revision(dir.path(), 1)
+        .unwrap()
+        .unwrap();
+    assert_eq!(published.command, "mtm apply --var KEY=(sensitive)");
+}
+
+#[test]
+fn every_commit_publishes_what_readers_see() {
+    let (dir, store) = fresh();
+    store.put_record(&record("a", 1)).unwrap();
+    let n = store.begin_revision("test-plan", "mtm apply", &[]).unwrap();
+    store.finish_revision(n, RevisionResult::Succeeded).unwrap();
+    // Written after the commit: not published until the next one.
+    store.put_record(&record("b", 2)).unwrap();
+    let head = crate::store::published::read_head(dir.path())
+        .unwrap()
+        .unwrap();
+    let addresses: Vec<&str> = head.records.iter().map(|r| r.address.as_str()).collect();
+    assert_eq!(addresses, ["a"]);
+    assert_eq!(head.revisions.len(), 1);
+    assert_eq!(head.revisions[0].plan.as_deref(), Some("test-plan"));
+    let published = crate::store::published::read_revision(dir.path(), n)
+        .unwrap()
+        .unwrap();
+    assert_eq!(published, store.revision(n).unwrap().unwrap());
+}

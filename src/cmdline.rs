@@ -26,6 +26,16 @@ impl Masking {
     }
 }
 
+/// A command line kept by an mtm from before masking (`mtm ARGS...` joined by spaces) with
+/// every `--var` value masked; unchanged if it has none.
+pub fn mask_kept(command: &str) -> String {
+    let args: Vec<String> = command.split(' ').skip(1).map(str::to_string).collect();
+    if !args.iter().any(|a| a.starts_with("--var")) {
+        return command.to_string();
+    }
+    masked(&args, &Masking::default())
+}
+
 /// `mtm ARGS...` with `--var` values masked as `masking` says.
 pub fn masked(args: &[String], masking: &Masking) -> String {
     let mut out = vec!["mtm".to_string()];
@@ -102,6 +112,15 @@ mod tests {
             line,
             "mtm state list --var CHART=(sensitive) --var=(sensitive)"
         );
+    }
+
+    #[test]
+    fn a_kept_command_line_is_masked_again() {
+        assert_eq!(
+            mask_kept("mtm apply --var KEY=abc --target lab6"),
+            "mtm apply --var KEY=(sensitive) --target lab6"
+        );
+        assert_eq!(mask_kept("mtm destroy"), "mtm destroy");
     }
 
     #[test]
