@@ -10,6 +10,7 @@ mod destroy;
 mod drift;
 mod graph;
 mod plan;
+mod rehearse;
 mod rollback;
 mod run;
 mod state;
@@ -73,6 +74,8 @@ pub enum Command {
     Rollback(rollback::Args),
     /// Run the workshop's proofs the plan declares as checks
     Verify(verify::Args),
+    /// Each stage in order: apply it, run its checks; one line per stage
+    Rehearse(rehearse::Args),
     /// What state holds: resources and revisions
     #[command(subcommand)]
     State(state::StateCommand),
@@ -115,6 +118,7 @@ pub fn main() -> ExitCode {
         Command::Drift(args) => drift::run(&cli, args, &mut renderer),
         Command::Rollback(args) => rollback::run(&cli, args, &mut renderer),
         Command::Verify(args) => verify::run(&cli, args, &mut renderer),
+        Command::Rehearse(args) => rehearse::run(&cli, args, &mut renderer),
         Command::State(cmd) => state::run(&cli, cmd, &renderer),
         Command::Unlock => state::unlock(&cli, &renderer),
         Command::Completions(args) => completions::run(args),

@@ -1,22 +1,28 @@
-//! `mtm verify`: runs the checks the plan declares for the selection (the workshop's
-//! Test / Verify / Proof steps) and reports each as passed, failed or not applicable;
-//! exit 1 when any failed.
+//! `mtm verify`: runs the checks the plan declares (the workshop's Test / Verify / Proof
+//! steps) and reports each as passed, failed or not applicable; exit 1 when any failed.
+//!
+//! Without `--target` it runs the checks of the stages that state says were applied (what
+//! is on the clusters) and lists the others as "not applied". A check run from a pod on a
+//! cluster whose nodes are all kwok's is not applicable: those pods run no container.
 
 use super::Cli;
 use super::run::{self, Common};
+use crate::engine::Engine;
 use crate::engine::exec::KubectlExec;
 use crate::generate::substitute_value;
 use crate::render::Renderer;
 use crate::verify::{CheckContext, CheckResult, Status, run_check};
 use mtm_provider::resource::{CheckSpec, Spec};
 use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
     #[command(flatten)]
     pub common: Common,
-    /// A capability the clusters have (e.g. istio); checks requiring others are not applicable
+    /// A capability the clusters have (e.g. istio; exec: pods run commands even on kwok
+    /// nodes, as the testbed's exec stand-in does); checks requiring others are not applicable
     #[arg(long = "capability", value_name = "NAME")]
     pub capabilities: Vec<String>,
     /// Make every call from this machine instead of exec-ing into the workload's pod
@@ -25,49 +31,99 @@ pub struct Args {
     /// Seconds one check may take
     #[arg(long, default_value_t = 30)]
     pub timeout: u64,
+    /// Count "not applicable" as failed
+    #[arg(long)]
+    pub strict: bool,
+}
+
+/// One check of the selection.
+pub struct Found {
+    pub address: String,
+    pub cluster: String,
+    /// Every stage that declared it.
+    pub stages: Vec<String>,
+    pub check: CheckSpec,
 }
 
 #[derive(Serialize)]
-struct Row {
-    address: String,
-    cluster: String,
+pub struct Row {
+    pub address: String,
+    pub cluster: String,
     #[serde(flatten)]
-    result: CheckResult,
+    pub result: CheckResult,
 }
 
-/// Runs the selection's checks; prints them; the exit code.
-pub fn verify(cli: &Cli, loaded: &run::Loaded, args: &Args, renderer: &mut Renderer) -> u8 {
-    let engine = match run::engine_or_exit(cli, loaded, &args.common, renderer) {
-        Ok(e) => e,
-        Err(code) => return code,
-    };
-    let gens = engine.gens.lock().expect("gens lock").clone();
-    let checks: Vec<(String, String, CheckSpec)> = engine
+/// How checks are run: the options `verify` and `rehearse` share.
+pub struct RunOptions<'a> {
+    pub capabilities: &'a [String],
+    pub local: bool,
+    pub timeout: Duration,
+}
+
+/// The checks of the engine's selection, in graph order.
+pub fn checks_of(engine: &Engine) -> Vec<Found> {
+    engine
         .nodes()
         .into_iter()
         .filter_map(|(_, n)| match &n.resource.spec {
-            Spec::Check { cluster, check } => Some((
-                n.resource.address.to_string(),
-                cluster.clone(),
-                check.clone(),
-            )),
+            Spec::Check { cluster, check } => Some(Found {
+                address: n.resource.address.to_string(),
+                cluster: cluster.clone(),
+                stages: n.resource.stages.clone(),
+                check: check.clone(),
+            }),
             _ => None,
         })
+        .collect()
+}
+
+/// Why pods of each cluster cannot run a check (all its nodes are kwok's), asked once per
+/// cluster that a check runs from; a cluster that cannot be asked is taken as real.
+fn containerless(
+    engine: &Engine,
+    rt: &tokio::runtime::Runtime,
+    found: &[Found],
+) -> BTreeMap<String, String> {
+    let clusters: BTreeSet<&str> = found
+        .iter()
+        .filter(|f| f.check.from.is_some())
+        .map(|f| f.cluster.as_str())
         .collect();
-    if checks.is_empty() {
-        renderer.print("No checks in the selection.\n");
-        return 0;
-    }
-    let rt = run::runtime();
+    clusters
+        .into_iter()
+        .filter(|c| rt.block_on(engine.kube.only_kwok_nodes(c)).unwrap_or(false))
+        .map(|c| {
+            let why = format!("pods on cluster {c} (kwok) run no containers");
+            (c.to_string(), why)
+        })
+        .collect()
+}
+
+/// Runs `found` one after another; a check whose generated values are unknown fails
+/// saying so.
+pub fn run_checks(
+    engine: &Engine,
+    rt: &tokio::runtime::Runtime,
+    found: Vec<Found>,
+    opts: &RunOptions,
+) -> Vec<Row> {
+    let gens = engine.gens.lock().expect("gens lock").clone();
+    // `--capability exec`: pods run commands even on kwok's nodes (the testbed's exec
+    // stand-in runs them on its host).
+    let kwok = if opts.local || opts.capabilities.iter().any(|c| c == "exec") {
+        BTreeMap::new()
+    } else {
+        containerless(engine, rt, &found)
+    };
     let mut rows = Vec::new();
-    for (address, cluster, check) in checks {
-        let result = match serde_json::to_value(&check)
+    for f in found {
+        let substituted = serde_json::to_value(&f.check)
             .map_err(|e| e.to_string())
             .and_then(|v| substitute_value(&v, &gens).map_err(|e| e.to_string()))
-            .and_then(|v| serde_json::from_value::<CheckSpec>(v).map_err(|e| e.to_string()))
-        {
+            .and_then(|v| serde_json::from_value::<CheckSpec>(v).map_err(|e| e.to_string()));
+        let result = match substituted {
             Err(e) => CheckResult {
-                name: check.name.clone(),
+                name: f.check.name.clone(),
                 status: Status::Failed,
                 expected: String::new(),
                 seen: String::new(),
@@ -77,42 +133,65 @@ pub fn verify(cli: &Cli, loaded: &run::Loaded, args: &Args, renderer: &mut Rende
             },
             Ok(check) => {
                 let exec = KubectlExec {
-                    context: loaded
+                    context: engine
                         .plan
-                        .context(&cluster)
-                        .unwrap_or(&cluster)
+                        .context(&f.cluster)
+                        .unwrap_or(&f.cluster)
                         .to_string(),
                 };
                 let ctx = CheckContext {
-                    capabilities: args.capabilities.iter().cloned().collect(),
-                    local: args.local,
+                    capabilities: opts.capabilities.iter().cloned().collect(),
+                    local: opts.local,
                     exec: Some(&exec),
-                    timeout: Duration::from_secs(args.timeout),
+                    timeout: opts.timeout,
+                    no_containers: kwok.get(&f.cluster).cloned(),
                 };
                 rt.block_on(run_check(&check, &ctx))
             }
         };
         rows.push(Row {
-            address,
-            cluster,
+            address: f.address,
+            cluster: f.cluster,
             result,
         });
     }
-    let failed = rows
-        .iter()
-        .filter(|r| r.result.status == Status::Failed)
-        .count();
+    rows
+}
+
+/// How many checks passed, failed, were not applicable.
+pub fn tally(rows: &[Row]) -> (usize, usize, usize) {
+    let count = |s: Status| rows.iter().filter(|r| r.result.status == s).count();
+    (
+        count(Status::Passed),
+        count(Status::Failed),
+        count(Status::NotApplicable),
+    )
+}
+
+#[derive(Serialize)]
+struct Report<'a> {
+    checks: &'a [Row],
+    #[serde(rename = "notApplied")]
+    not_applied: &'a [String],
+}
+
+/// Prints the rows (and the checks left out as not applied); the exit code.
+fn show(renderer: &Renderer, rows: &[Row], not_applied: &[String], strict: bool) -> u8 {
+    let (passed, failed, not_applicable) = tally(rows);
     if renderer.json_mode() {
-        renderer.json(&rows);
+        renderer.json(&Report {
+            checks: rows,
+            not_applied,
+        });
     } else {
-        for r in &rows {
+        for r in rows {
             let word = match r.result.status {
                 Status::Passed => "passed",
                 Status::Failed => "FAILED",
                 Status::NotApplicable => "n/a",
             };
             let mut line = format!(
-                "{word:>7}  {}  expected {}, saw {}",
+                "{word:>11}  {}  expected {}, saw {}",
                 r.address, r.result.expected, r.result.seen
             );
             if let Some(cause) = &r.result.cause {
@@ -120,16 +199,46 @@ pub fn verify(cli: &Cli, loaded: &run::Loaded, args: &Args, renderer: &mut Rende
             }
             renderer.print(&format!("{line}\n"));
         }
-        let passed = rows
-            .iter()
-            .filter(|r| r.result.status == Status::Passed)
-            .count();
+        for address in not_applied {
+            renderer.print(&format!(
+                "not applied  {address}  (its stage is not applied: not run)\n"
+            ));
+        }
         renderer.print(&format!(
-            "Verify: {passed} passed, {failed} failed, {} not applicable.\n",
-            rows.len() - passed - failed
+            "Verify: {} of {} checks ran: {passed} passed, {failed} failed; {not_applicable} not applicable, {} not applied.\n",
+            passed + failed,
+            rows.len() + not_applied.len(),
+            not_applied.len()
         ));
     }
-    if failed > 0 { 1 } else { 0 }
+    let failing = failed + if strict { not_applicable } else { 0 };
+    u8::from(failing > 0)
+}
+
+/// Runs the selection's checks; prints them; the exit code.
+pub fn verify(
+    cli: &Cli,
+    loaded: &run::Loaded,
+    args: &Args,
+    not_applied: &[String],
+    renderer: &mut Renderer,
+) -> u8 {
+    let engine = match run::engine_or_exit(cli, loaded, &args.common, renderer) {
+        Ok(e) => e,
+        Err(code) => return code,
+    };
+    let found = checks_of(&engine);
+    if found.is_empty() && not_applied.is_empty() {
+        renderer.print("No checks in the selection.\n");
+        return 0;
+    }
+    let opts = RunOptions {
+        capabilities: &args.capabilities,
+        local: args.local,
+        timeout: Duration::from_secs(args.timeout),
+    };
+    let rows = run_checks(&engine, &run::runtime(), found, &opts);
+    show(renderer, &rows, not_applied, args.strict)
 }
 
 /// `mtm apply --verify`: the checks of the applied selection, with the defaults.
@@ -147,16 +256,80 @@ pub fn after_apply(
         capabilities: Vec::new(),
         local: false,
         timeout: 30,
+        strict: false,
     };
-    verify(cli, loaded, &args, renderer)
+    verify(cli, loaded, &args, &[], renderer)
+}
+
+/// The stages state says were applied: those with a record, and what they need.
+fn applied_stages(cli: &Cli, renderer: &Renderer) -> Result<Vec<String>, u8> {
+    let state = crate::store::open_read(&cli.state, &run::command_line(None)).map_err(|e| {
+        renderer.error(&super::state::chain(&e));
+        1u8
+    })?;
+    let records = run::records_of(&state, renderer)?;
+    let stages: BTreeSet<String> = records
+        .keys()
+        .filter_map(|a| a.split('/').next())
+        .map(str::to_string)
+        .collect();
+    Ok(stages.into_iter().collect())
+}
+
+/// Every check of the plan that the selection leaves out.
+fn left_out(plan: &crate::plan::Plan, sel: &crate::graph::Selection) -> Vec<String> {
+    let chosen: BTreeSet<String> = sel
+        .selected_nodes()
+        .map(|i| sel.graph.graph[i].resource.address.to_string())
+        .collect();
+    plan.stages
+        .iter()
+        .flat_map(|s| &s.decls)
+        .filter(|d| matches!(d.spec, Spec::Check { .. }))
+        .map(|d| d.address.to_string())
+        .filter(|a| !chosen.contains(a))
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect()
 }
 
 pub fn run(cli: &Cli, args: &Args, renderer: &mut Renderer) -> u8 {
-    match run::load(cli, &args.common.targets, renderer) {
-        Ok(loaded) => verify(cli, &loaded, args, renderer),
+    if !args.common.targets.is_empty() {
+        return match run::load(cli, &args.common.targets, renderer) {
+            Ok(loaded) => verify(cli, &loaded, args, &[], renderer),
+            Err(d) => {
+                renderer.diagnostics(&d);
+                1
+            }
+        };
+    }
+    let plan = match super::load_plan(cli, renderer) {
+        Ok(p) => p,
         Err(d) => {
             renderer.diagnostics(&d);
-            1
+            return 1;
         }
+    };
+    let stages = match applied_stages(cli, renderer) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    if stages.is_empty() {
+        renderer.error(&format!(
+            "state in {} holds nothing applied of plan {}: no check can hold\n  help: run `mtm apply` first, or name stages with --target",
+            cli.state.display(),
+            plan.name
+        ));
+        return 1;
     }
+    let sel = match crate::graph::select(&plan, &stages) {
+        Ok(s) => s,
+        Err(d) => {
+            renderer.diagnostics(&d);
+            return 1;
+        }
+    };
+    let not_applied = left_out(&plan, &sel);
+    let loaded = run::Loaded { plan, sel };
+    verify(cli, &loaded, args, &not_applied, renderer)
 }

@@ -27,6 +27,9 @@ pub struct Renderer {
     color_out: bool,
     color_err: bool,
     secrets: BTreeSet<String>,
+    /// Nothing to stdout (errors still go to stderr): for a command run inside another
+    /// that prints its own summary (`rehearse`).
+    quiet: bool,
 }
 
 impl Renderer {
@@ -37,6 +40,18 @@ impl Renderer {
             color_out: allowed && std::io::stdout().is_terminal(),
             color_err: allowed && std::io::stderr().is_terminal(),
             secrets: BTreeSet::new(),
+            quiet: false,
+        }
+    }
+
+    /// A renderer like this one that prints only errors.
+    pub fn quieted(&self) -> Renderer {
+        Renderer {
+            format: self.format,
+            color_out: false,
+            color_err: self.color_err,
+            secrets: self.secrets.clone(),
+            quiet: true,
         }
     }
 
@@ -63,6 +78,9 @@ impl Renderer {
 
     /// Writes text to stdout as is (redacted).
     pub fn print(&self, text: &str) {
+        if self.quiet {
+            return;
+        }
         let mut out = std::io::stdout().lock();
         let _ = out.write_all(self.redact(text).as_bytes());
         let _ = out.flush();
@@ -86,7 +104,7 @@ impl Renderer {
     /// A progress bar for `total` steps when stdout is a terminal (else `None`: callers
     /// print one plain line per event instead).
     pub fn progress_bar(&self, total: u64) -> Option<Progress> {
-        if !std::io::stdout().is_terminal() || self.json_mode() {
+        if !std::io::stdout().is_terminal() || self.json_mode() || self.quiet {
             return None;
         }
         let bar = indicatif::ProgressBar::new(total);

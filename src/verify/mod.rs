@@ -78,6 +78,9 @@ pub struct CheckContext<'a> {
     pub exec: Option<&'a dyn Exec>,
     /// The longest one check may take, all of its calls included.
     pub timeout: Duration,
+    /// Why pods of the check's cluster run no container (its nodes are kwok's), if so: a
+    /// check from a pod there is not applicable.
+    pub no_containers: Option<String>,
 }
 
 impl Default for CheckContext<'_> {
@@ -87,6 +90,7 @@ impl Default for CheckContext<'_> {
             local: false,
             exec: None,
             timeout: Duration::from_secs(30),
+            no_containers: None,
         }
     }
 }
@@ -129,6 +133,15 @@ pub async fn run_check(check: &CheckSpec, ctx: &CheckContext<'_>) -> CheckResult
                 "the cluster lacks {} (the check requires it)",
                 missing.join(", ")
             )),
+        };
+    }
+    if let (Some(why), Some(_), false) = (&ctx.no_containers, &check.from, ctx.local) {
+        return CheckResult {
+            name: check.name.clone(),
+            status: Status::NotApplicable,
+            expected: secrets.mask(&expected),
+            seen: "not run".to_string(),
+            cause: Some(why.clone()),
         };
     }
     let outcome = match via(check, ctx) {

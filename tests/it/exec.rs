@@ -293,8 +293,9 @@ fn mtm_verify_runs_a_checks_curl_through_exec_into_the_workload() {
 
     let run = mtm_live(f.path(), &["--plan", ".", "apply", "--auto-approve"]);
     run.ok();
-    let run = mtm_live(f.path(), &["--plan", ".", "verify"]);
-    run.ok().stdout_has("2 passed, 0 failed, 0 not applicable");
+    let run = mtm_live(f.path(), &["--plan", ".", "verify", "--capability", "exec"]);
+    run.ok()
+        .stdout_has("2 of 2 checks ran: 2 passed, 0 failed; 0 not applicable");
     // Both calls came from curl run through `kubectl exec`, not from mtm's own client.
     let agents = ok.agents.lock().expect("agents lock").clone();
     assert_eq!(agents.len(), 2, "requests seen: {agents:?}\n{}", run.stdout);
@@ -308,7 +309,7 @@ fn mtm_verify_runs_a_checks_curl_through_exec_into_the_workload() {
     let f = f
         .edit("stages/exec.yaml", "status: 200", "status: 403")
         .edit("stages/exec.yaml", "status: 200", "status: 403");
-    let run = mtm_live(f.path(), &["--plan", ".", "verify"]);
+    let run = mtm_live(f.path(), &["--plan", ".", "verify", "--capability", "exec"]);
     assert_eq!(
         run.code, 1,
         "verify should fail:\n{}\n{}",
@@ -327,6 +328,15 @@ fn mtm_verify_runs_a_checks_curl_through_exec_into_the_workload() {
     }
     run.stdout_has("0 passed, 2 failed");
 
+    // Without saying that pods run commands here, kwok's pods make the checks not
+    // applicable: never passed, never failed.
+    let run = mtm_live(f.path(), &["--plan", ".", "verify"]);
+    run.ok()
+        .stdout_has("pods on cluster east (kwok) run no containers")
+        .stdout_has("0 of 2 checks ran: 0 passed, 0 failed; 2 not applicable");
+    let strict = mtm_live(f.path(), &["--plan", ".", "verify", "--strict"]);
+    assert_eq!(strict.code, 1, "{}", strict.stdout);
+
     // curl in the pod failing (nothing listens on the port): its exit code comes back
     // through exec and is reported as the cause.
     let closed = {
@@ -338,7 +348,7 @@ fn mtm_verify_runs_a_checks_curl_through_exec_into_the_workload() {
         &url,
         &format!("http://127.0.0.1:{closed}/"),
     );
-    let run = mtm_live(f.path(), &["--plan", ".", "verify"]);
+    let run = mtm_live(f.path(), &["--plan", ".", "verify", "--capability", "exec"]);
     assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
     let line = run
         .stdout

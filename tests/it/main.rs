@@ -5,6 +5,7 @@ mod exec;
 mod generate;
 mod golden;
 mod malformed;
+mod rehearse;
 mod sched;
 mod state_safety;
 mod store;

@@ -21,6 +21,7 @@ mod delete;
 pub mod diff;
 pub mod error;
 mod manifest;
+mod nodes;
 mod patch;
 pub mod plan;
 mod provider;
