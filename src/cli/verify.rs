@@ -8,7 +8,7 @@
 use super::Cli;
 use super::run::{self, Common};
 use crate::engine::Engine;
-use crate::engine::exec::KubectlExec;
+use crate::engine::exec::KubeExec;
 use crate::generate::substitute_value;
 use crate::render::Renderer;
 use crate::verify::{CheckContext, CheckResult, Status, run_check};
@@ -132,12 +132,9 @@ pub fn run_checks(
                 )),
             },
             Ok(check) => {
-                let exec = KubectlExec {
-                    context: engine
-                        .plan
-                        .context(&f.cluster)
-                        .unwrap_or(&f.cluster)
-                        .to_string(),
+                let exec = KubeExec {
+                    kube: &engine.kube,
+                    cluster: f.cluster.clone(),
                 };
                 let ctx = CheckContext {
                     capabilities: opts.capabilities.iter().cloned().collect(),

@@ -1,7 +1,8 @@
 //! Exec into pods of the local clusters, which the testbed's kwok maps to commands on this
 //! host (a stand-in for a container: tests/testbed/README.md): `kubectl exec` into a
 //! Deployment on both clusters, a failing command's exit code, and `mtm verify` running a
-//! check's curl line through mtm's exec transport (`src/engine/exec.rs`).
+//! check's curl line through mtm's exec transport (`src/engine/exec.rs`: kube-rs's exec
+//! client, with no kubectl on PATH).
 //!
 //! They need the environment `tests/testbed/testbed env` prints (kubectl on PATH, the
 //! testbed's KUBECONFIG) and fail without it. Each test works in namespaces of its own.
@@ -277,6 +278,16 @@ fn plan_fixture(ns: &str, url: &str, expect: u16) -> Fixture {
         .file("manifests/app.yaml", &deployment(ns, "app"))
 }
 
+/// `mtm verify ARGS` with no kubectl (nor anything else) on PATH: exec goes through
+/// kube-rs's own client.
+fn verify_without_kubectl(f: &Fixture, args: &[&str]) -> crate::support::Run {
+    let empty = tempfile::tempdir().expect("temp dir");
+    let mut all = vec!["--plan", ".", "verify"];
+    all.extend_from_slice(args);
+    let path = empty.path().to_str().expect("utf-8 temp dir").to_string();
+    crate::support::mtm_live_env(f.path(), &all, &[("PATH", &path)])
+}
+
 #[test]
 fn mtm_verify_runs_a_checks_curl_through_exec_into_the_workload() {
     need_exec();
@@ -293,10 +304,10 @@ fn mtm_verify_runs_a_checks_curl_through_exec_into_the_workload() {
 
     let run = mtm_live(f.path(), &["--plan", ".", "apply", "--auto-approve"]);
     run.ok();
-    let run = mtm_live(f.path(), &["--plan", ".", "verify", "--capability", "exec"]);
+    let run = verify_without_kubectl(&f, &["--capability", "exec"]);
     run.ok()
         .stdout_has("2 of 2 checks ran: 2 passed, 0 failed; 0 not applicable");
-    // Both calls came from curl run through `kubectl exec`, not from mtm's own client.
+    // Both calls came from curl run through the exec API, not from mtm's own client.
     let agents = ok.agents.lock().expect("agents lock").clone();
     assert_eq!(agents.len(), 2, "requests seen: {agents:?}\n{}", run.stdout);
     assert!(
@@ -309,7 +320,7 @@ fn mtm_verify_runs_a_checks_curl_through_exec_into_the_workload() {
     let f = f
         .edit("stages/exec.yaml", "status: 200", "status: 403")
         .edit("stages/exec.yaml", "status: 200", "status: 403");
-    let run = mtm_live(f.path(), &["--plan", ".", "verify", "--capability", "exec"]);
+    let run = verify_without_kubectl(&f, &["--capability", "exec"]);
     assert_eq!(
         run.code, 1,
         "verify should fail:\n{}\n{}",
@@ -330,11 +341,11 @@ fn mtm_verify_runs_a_checks_curl_through_exec_into_the_workload() {
 
     // Without saying that pods run commands here, kwok's pods make the checks not
     // applicable: never passed, never failed.
-    let run = mtm_live(f.path(), &["--plan", ".", "verify"]);
+    let run = verify_without_kubectl(&f, &[]);
     run.ok()
         .stdout_has("pods on cluster east (kwok) run no containers")
         .stdout_has("0 of 2 checks ran: 0 passed, 0 failed; 2 not applicable");
-    let strict = mtm_live(f.path(), &["--plan", ".", "verify", "--strict"]);
+    let strict = verify_without_kubectl(&f, &["--strict"]);
     assert_eq!(strict.code, 1, "{}", strict.stdout);
 
     // curl in the pod failing (nothing listens on the port): its exit code comes back
@@ -348,7 +359,7 @@ fn mtm_verify_runs_a_checks_curl_through_exec_into_the_workload() {
         &url,
         &format!("http://127.0.0.1:{closed}/"),
     );
-    let run = mtm_live(f.path(), &["--plan", ".", "verify", "--capability", "exec"]);
+    let run = verify_without_kubectl(&f, &["--capability", "exec"]);
     assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
     let line = run
         .stdout
