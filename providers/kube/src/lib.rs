@@ -21,18 +21,21 @@ mod delete;
 pub mod diff;
 pub mod error;
 mod manifest;
+pub mod ownership;
 mod patch;
 pub mod plan;
 mod provider;
 pub mod require;
 pub mod retry;
 pub mod secret;
+mod takeover;
 pub mod wait;
 
 pub use apply::MANAGER;
 pub use cluster::Kind;
 pub use diff::FieldDiff;
 pub use error::{Conflict, KubeError};
+pub use ownership::{Claim, Ownership};
 pub use plan::{Action, ObjectPlan};
 pub use require::RequireError;
 pub use retry::RetryPolicy;
@@ -51,6 +54,7 @@ pub struct KubeProvider {
     retry: RetryPolicy,
     clusters: BTreeMap<String, Arc<Cluster>>,
     force_conflicts: bool,
+    ownership: Ownership,
     ready_timeout: Duration,
     delete_timeout: Duration,
 }
@@ -65,6 +69,7 @@ impl KubeProvider {
             retry: RetryPolicy::default(),
             clusters: BTreeMap::new(),
             force_conflicts: false,
+            ownership: Ownership::default(),
             ready_timeout: wait::DEFAULT_TIMEOUT,
             delete_timeout: wait::DEFAULT_TIMEOUT,
         };
@@ -90,6 +95,18 @@ impl KubeProvider {
     pub fn with_force_conflicts(mut self, force: bool) -> Self {
         self.force_conflicts = force;
         self
+    }
+
+    /// Whose fields are taken over without `--force-conflicts` (hand edits, see
+    /// [`Ownership`]); the default is the kubectl family and mtm's own patch managers.
+    pub fn with_ownership(mut self, ownership: Ownership) -> Self {
+        self.ownership = ownership;
+        self
+    }
+
+    /// The ownership policy of this provider.
+    pub fn ownership(&self) -> &Ownership {
+        &self.ownership
     }
 
     /// How long `Provider::apply` waits for an object's readiness.
