@@ -9,6 +9,7 @@ mod completions;
 mod destroy;
 mod drift;
 mod graph;
+mod output;
 mod plan;
 mod rollback;
 mod run;
@@ -70,6 +71,9 @@ pub enum Command {
     Rollback(rollback::Args),
     /// Run the workshop's proofs the plan declares as checks
     Verify(verify::Args),
+    /// The plan's variables and generated values; sensitive ones only by name or with
+    /// --show-sensitive
+    Output(output::Args),
     /// What state holds: resources and revisions
     #[command(subcommand)]
     State(state::StateCommand),
@@ -104,6 +108,7 @@ pub fn main() -> ExitCode {
         Command::Drift(args) => drift::run(&cli, args, &mut renderer),
         Command::Rollback(args) => rollback::run(&cli, args, &mut renderer),
         Command::Verify(args) => verify::run(&cli, args, &mut renderer),
+        Command::Output(args) => output::run(&cli, args, &mut renderer),
         Command::State(cmd) => state::run(&cli, cmd, &renderer),
         Command::Unlock => state::unlock(&cli, &renderer),
         Command::Completions(args) => completions::run(args),

@@ -9,6 +9,7 @@ pub mod change;
 pub mod destroy;
 pub mod drift;
 pub mod exec;
+pub mod outputs;
 pub mod planner;
 pub mod record;
 pub mod rollback;

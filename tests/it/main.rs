@@ -5,6 +5,7 @@ mod exec;
 mod generate;
 mod golden;
 mod malformed;
+mod ownership;
 mod sched;
 mod store;
 mod support;
