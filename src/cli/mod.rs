@@ -11,6 +11,7 @@ mod drift;
 mod graph;
 mod output;
 mod plan;
+mod refresh;
 mod rollback;
 mod run;
 mod state;

@@ -12,6 +12,7 @@ pub mod exec;
 pub mod outputs;
 pub mod planner;
 pub mod record;
+pub mod refresh;
 pub mod rollback;
 pub mod secret_drift;
 pub mod values;

@@ -465,3 +465,67 @@ fn output_gives_generated_tokens_by_name_and_masks_a_listing() {
     live(&f, &["destroy", "--auto-approve"]).ok();
     wait_gone(EAST, &ns);
 }
+
+#[test]
+fn refresh_only_accepts_live_values_into_state_and_apply_puts_them_right() {
+    need_testbed();
+    let ns = unique("refresh");
+    let manifest = format!(
+        "apiVersion: v1\nkind: Namespace\nmetadata: {{ name: {ns} }}\n---\napiVersion: v1\nkind: Secret\nmetadata: {{ name: s, namespace: {ns} }}\nstringData: {{ password: \"${{OWN_PASSWORD}}\" }}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {{ name: cfg, namespace: {ns} }}\ndata: {{ a: one }}\n---\n{}",
+        web(&ns, "", "")
+    );
+    let f = fixture("", STAGE, &manifest);
+    live(&f, &["apply", "--auto-approve"]).ok();
+    kubectl_ok(&["-n", &ns, "scale", "deployment", "web", "--replicas=3"]);
+    kubectl_ok(&[
+        "-n",
+        &ns,
+        "patch",
+        "configmap",
+        "cfg",
+        "-p",
+        r#"{"data":{"a":"two"}}"#,
+    ]);
+    kubectl_ok(&[
+        "-n",
+        &ns,
+        "patch",
+        "secret",
+        "s",
+        "-p",
+        r#"{"stringData":{"password":"refreshed-by-hand"}}"#,
+    ]);
+    kubectl_ok(&["-n", &ns, "delete", "configmap", "cfg"]);
+    assert_eq!(live(&f, &["drift"]).code, 2);
+
+    let run = live(&f, &["apply", "--refresh-only", "--auto-approve"]);
+    run.ok()
+        .stdout_has(&format!(
+            "a/east/apps/Deployment/{ns}/web: live values accepted"
+        ))
+        .stdout_has(&format!(
+            "a/east/core/ConfigMap/{ns}/cfg: deleted outside mtm"
+        ));
+    let d = get_json(EAST, &["-n", &ns, "deployment", "web"]).unwrap();
+    assert_eq!(d["spec"]["replicas"], 3, "refresh-only changed the cluster");
+    let run = live(&f, &["drift"]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let state = live(&f, &["--output", "json", "state", "list"]);
+    assert!(
+        !state.ok().stdout.contains("refreshed-by-hand")
+            && !state.stdout.contains(&b64("refreshed-by-hand")),
+        "{}",
+        state.stdout
+    );
+
+    // The plan still declares its values: a plain apply puts them back.
+    let run = live(&f, &["plan", "--detailed-exitcode"]);
+    assert_eq!(run.code, 2, "{}\n{}", run.stdout, run.stderr);
+    live(&f, &["apply", "--auto-approve"]).ok();
+    let d = get_json(EAST, &["-n", &ns, "deployment", "web"]).unwrap();
+    assert_eq!(d["spec"]["replicas"], 1);
+    assert!(get_json(EAST, &["-n", &ns, "configmap", "cfg"]).is_some());
+    assert_eq!(live(&f, &["drift"]).code, 0);
+    live(&f, &["destroy", "--auto-approve"]).ok();
+    wait_gone(EAST, &ns);
+}
