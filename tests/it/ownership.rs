@@ -238,6 +238,7 @@ fn a_field_dropped_from_the_plan_after_adoption_is_removed() {
             .is_none(),
         "{d}"
     );
+    let d = get_json(EAST, &["-n", &ns, "deployment", "web", "--show-managed-fields"]).unwrap();
     let kubectl_claims: Vec<&Value> = d["metadata"]["managedFields"]
         .as_array()
         .unwrap()
@@ -299,10 +300,10 @@ fn a_controller_field_conflicts_and_a_hand_edit_does_not() {
 
     let run = live(&f, &["apply", "--auto-approve"]);
     assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    let said = format!("{}{}", run.stdout, run.stderr);
     assert!(
-        run.stderr.contains("test-autoscaler") && run.stderr.contains(".spec.replicas"),
-        "{}",
-        run.stderr
+        said.contains("field manager \"test-autoscaler\" owns .spec.replicas"),
+        "{said}"
     );
     let cm = get_json(EAST, &["-n", &ns, "configmap", "cfg"]).unwrap();
     assert_eq!(cm["data"]["a"], "one", "the hand edit was not taken over");
