@@ -238,7 +238,11 @@ fn a_field_dropped_from_the_plan_after_adoption_is_removed() {
             .is_none(),
         "{d}"
     );
-    let d = get_json(EAST, &["-n", &ns, "deployment", "web", "--show-managed-fields"]).unwrap();
+    let d = get_json(
+        EAST,
+        &["-n", &ns, "deployment", "web", "--show-managed-fields"],
+    )
+    .unwrap();
     let kubectl_claims: Vec<&Value> = d["metadata"]["managedFields"]
         .as_array()
         .unwrap()

@@ -438,27 +438,13 @@ fn workshop_lifecycle_on_two_clusters() {
         run.stdout
     );
     assert!(
-        run.stdout.contains("--force-conflicts"),
-        "the plan does not warn of the conflict: {}",
+        run.stdout
+            .contains("takes over .spec.replicas from kubectl"),
+        "the plan does not say it takes the hand edit back: {}",
         run.stdout
     );
-    let run = workshop(state.path(), &["apply", "--auto-approve"]);
-    assert_eq!(
-        run.code, 1,
-        "apply over kubectl's field without force: {}",
-        run.stdout
-    );
-    assert!(
-        run.stdout
-            .contains("field manager \"kubectl\" owns .spec.replicas"),
-        "{}",
-        run.stdout
-    );
-    workshop(
-        state.path(),
-        &["apply", "--auto-approve", "--force-conflicts"],
-    )
-    .ok();
+    // A hand edit is put right without a flag.
+    workshop(state.path(), &["apply", "--auto-approve"]).ok();
     // A label nobody declares, added by another manager, is not ours: no diff.
     assert!(
         kubectl(
