@@ -20,8 +20,10 @@ pub(crate) struct Target<'a> {
     pub manager: &'a str,
 }
 
-/// How many times clearing claims is tried when the object moves in between.
-const CLEAR_ATTEMPTS: usize = 3;
+/// How many times clearing claims is tried when the object moves in between (a
+/// controller busy with the change just applied), and the first pause between tries.
+const CLEAR_ATTEMPTS: u32 = 5;
+const CLEAR_PAUSE: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// Applies `body` under the policy: forced when `force`, else hand-edit conflicts only.
 pub(crate) async fn apply(
@@ -68,7 +70,7 @@ async fn clear_claims(
     ownership: &Ownership,
     mut obj: DynamicObject,
 ) -> Result<DynamicObject, KubeError> {
-    for _ in 0..CLEAR_ATTEMPTS {
+    for attempt in 0..CLEAR_ATTEMPTS {
         let value = serde_json::to_value(&obj).map_err(|e| KubeError::Client {
             object: t.object.to_string(),
             message: format!("cannot read the object: {e}"),
@@ -96,6 +98,8 @@ async fn clear_claims(
                 return Ok(done);
             }
             Err(e) if e.code() == Some(409) => {
+                tracing::debug!(object = t.object, error = %e, "clearing claims: object moved");
+                tokio::time::sleep(CLEAR_PAUSE * 2u32.pow(attempt)).await;
                 match t.cluster.get(t.api, t.name, t.object).await? {
                     Some(fresh) => obj = fresh,
                     None => return Ok(obj),
