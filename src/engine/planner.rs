@@ -252,3 +252,37 @@ impl Engine<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn claims_follow_the_policy_and_name_field_and_manager() {
+        let diff = vec![
+            mtm_kube::FieldDiff {
+                path: "spec.replicas".into(),
+                before: Some(3.into()),
+                after: Some(1.into()),
+                owners: vec!["horizontal-pod-autoscaler".into(), "kubectl".into()],
+            },
+            mtm_kube::FieldDiff {
+                path: "spec.template.spec.containers[name=app].image".into(),
+                before: None,
+                after: None,
+                owners: Vec::new(),
+            },
+        ];
+        let lines: Vec<String> = claims(&mtm_kube::Ownership::default(), &diff, "mtm")
+            .iter()
+            .map(FieldClaim::describe)
+            .collect();
+        assert_eq!(
+            lines,
+            [
+                "conflict: .spec.replicas is managed by horizontal-pod-autoscaler (apply needs --force-conflicts)",
+                "takes over .spec.replicas from kubectl",
+            ]
+        );
+    }
+}
