@@ -13,6 +13,10 @@
 //! resources, state, or output: it returns values (plans, errors) and the engine renders
 //! them. Every cluster call goes through one retry policy (`retry`); each cluster's
 //! client and discovery are made on first use and kept for the provider's life (one run).
+//!
+//! Every apply follows one ownership policy ([`Ownership`]): fields held by hand-edit
+//! managers (kubectl's) are taken over and their claims cleared; a field a controller
+//! holds is a conflict unless forced.
 
 mod apply;
 mod cluster;
