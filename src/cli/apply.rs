@@ -28,6 +28,9 @@ pub struct Args {
     /// Run the selection's checks after a successful apply (as `mtm verify`)
     #[arg(long)]
     pub verify: bool,
+    /// Accept the live values of drifted objects into state instead of changing them
+    #[arg(long, conflicts_with_all = ["file", "force_conflicts", "verify"])]
+    pub refresh_only: bool,
 }
 
 /// What moved between a saved plan and now, one line each.
@@ -102,6 +105,16 @@ pub fn run(cli: &Cli, args: &Args, renderer: &mut Renderer) -> u8 {
         Err(code) => return code,
     };
     engine.force_conflicts = args.force_conflicts;
+    if args.refresh_only {
+        return super::refresh::run(
+            &engine,
+            &store,
+            &records,
+            &targets,
+            args.auto_approve,
+            renderer,
+        );
+    }
     let rt = run::runtime();
     let planned = rt.block_on(engine.plan_all(&records));
     show(renderer, &planned, args.explain, false);

@@ -9,7 +9,9 @@ mod completions;
 mod destroy;
 mod drift;
 mod graph;
+mod output;
 mod plan;
+mod refresh;
 mod rehearse;
 mod rollback;
 mod run;
@@ -76,6 +78,9 @@ pub enum Command {
     Verify(verify::Args),
     /// Each stage in order: apply it, run its checks; one line per stage
     Rehearse(rehearse::Args),
+    /// The plan's variables and generated values; sensitive ones only by name or with
+    /// --show-sensitive
+    Output(output::Args),
     /// What state holds: resources and revisions
     #[command(subcommand)]
     State(state::StateCommand),
@@ -119,6 +124,7 @@ pub fn main() -> ExitCode {
         Command::Rollback(args) => rollback::run(&cli, args, &mut renderer),
         Command::Verify(args) => verify::run(&cli, args, &mut renderer),
         Command::Rehearse(args) => rehearse::run(&cli, args, &mut renderer),
+        Command::Output(args) => output::run(&cli, args, &mut renderer),
         Command::State(cmd) => state::run(&cli, cmd, &renderer),
         Command::Unlock => state::unlock(&cli, &renderer),
         Command::Completions(args) => completions::run(args),

@@ -124,6 +124,7 @@ fn rehearse_stage(cli: &Cli, args: &Args, stage: &str, renderer: &mut Renderer) 
         force_conflicts: false,
         explain: false,
         verify: false,
+        refresh_only: false,
     };
     let code = super::apply::run(cli, &apply, &mut renderer.quieted());
     let applied = changes_since(cli, before);

@@ -16,6 +16,9 @@ pub struct Args {
     /// Roll back without asking
     #[arg(long)]
     pub auto_approve: bool,
+    /// Take over fields controllers own (hand edits are taken over without it)
+    #[arg(long)]
+    pub force_conflicts: bool,
 }
 
 pub fn run(cli: &Cli, args: &Args, renderer: &mut Renderer) -> u8 {
@@ -33,13 +36,14 @@ pub fn run(cli: &Cli, args: &Args, renderer: &mut Renderer) -> u8 {
         targets: Vec::new(),
         parallelism: 1,
     };
-    let engine = match run::engine(cli, &loaded, &common, renderer) {
+    let mut engine = match run::engine(cli, &loaded, &common, renderer) {
         Ok(e) => e,
         Err(e) => {
             renderer.error(&e);
             return 1;
         }
     };
+    engine.force_conflicts = args.force_conflicts;
     let revisions = match store.revisions() {
         Ok(r) => r,
         Err(e) => {

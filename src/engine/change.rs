@@ -14,6 +14,9 @@ pub enum Action {
     Delete,
     /// A release or object restored to what it was before mtm.
     Restore,
+    /// An object that exists but that mtm did not make: recorded as pre-existing and
+    /// brought to the declared state; destroy restores it.
+    Adopt,
     NoOp,
     /// A custom resource whose CRD is created in the same run: validated at apply.
     Pending,
@@ -25,7 +28,12 @@ impl Action {
     pub fn changes(self) -> bool {
         matches!(
             self,
-            Action::Create | Action::Update | Action::Delete | Action::Restore | Action::Pending
+            Action::Create
+                | Action::Update
+                | Action::Delete
+                | Action::Restore
+                | Action::Pending
+                | Action::Adopt
         )
     }
 
@@ -35,6 +43,7 @@ impl Action {
             Action::Update => "update",
             Action::Delete => "delete",
             Action::Restore => "restore",
+            Action::Adopt => "adopt",
             Action::NoOp => "no-op",
             Action::Pending => "create (CRD pending)",
             Action::Check => "check",
@@ -47,7 +56,33 @@ impl Action {
             Action::Update => "~",
             Action::Delete => "-",
             Action::Restore => "<",
+            Action::Adopt => ">",
             Action::NoOp | Action::Check => " ",
+        }
+    }
+}
+
+/// A field another field manager holds that the apply changes: taken over without a flag
+/// (a hand edit, see `mtm_kube::Ownership`) or a conflict that needs `--force-conflicts`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldClaim {
+    /// e.g. `spec.replicas`.
+    pub path: String,
+    pub manager: String,
+    pub take_over: bool,
+}
+
+impl FieldClaim {
+    /// "takes over .spec.replicas from kubectl" or "conflict: .spec.replicas is managed
+    /// by horizontal-pod-autoscaler".
+    pub fn describe(&self) -> String {
+        if self.take_over {
+            format!("takes over .{} from {}", self.path, self.manager)
+        } else {
+            format!(
+                "conflict: .{} is managed by {} (apply needs --force-conflicts)",
+                self.path, self.manager
+            )
         }
     }
 }
@@ -74,6 +109,9 @@ pub struct Change {
     /// Why the action is what it is, when that is not obvious (e.g. CRD pending).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// Fields other managers hold that the apply changes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub claims: Vec<FieldClaim>,
     /// The live object's resourceVersion when planned, to notice a cluster that moved.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub live_version: Option<String>,
@@ -92,6 +130,7 @@ pub struct Summary {
     pub update: usize,
     pub delete: usize,
     pub restore: usize,
+    pub adopt: usize,
     pub unchanged: usize,
 }
 
@@ -104,6 +143,7 @@ impl Summary {
                 Action::Update => s.update += 1,
                 Action::Delete => s.delete += 1,
                 Action::Restore => s.restore += 1,
+                Action::Adopt => s.adopt += 1,
                 Action::NoOp => s.unchanged += 1,
                 Action::Check => {}
             }
@@ -112,6 +152,6 @@ impl Summary {
     }
 
     pub fn any(&self) -> bool {
-        self.create + self.update + self.delete + self.restore > 0
+        self.create + self.update + self.delete + self.restore + self.adopt > 0
     }
 }

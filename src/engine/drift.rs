@@ -4,7 +4,7 @@
 //! The expected side is the manifest in state. Sensitive strings are stored there as their
 //! `sha256:` hash, so a field whose live value hashes to the stored hash is not drift.
 
-use super::{Engine, NodeError};
+use super::{Engine, NodeError, secret_drift};
 use crate::generate::fingerprint as sha256;
 use crate::store::Record;
 use futures::StreamExt;
@@ -81,7 +81,15 @@ impl Engine<'_> {
         let plan = match &r.spec {
             Spec::Object { id, .. } => {
                 let expected = self.substitute(&record.manifest).map_err(fail)?;
-                self.kube.plan_object(id, &expected).await
+                let plan = self.kube.plan_object(id, &expected).await;
+                if mtm_kube::secret::is_secret(&id.group, &id.kind) {
+                    let p = plan.map_err(|e| fail(e.to_string()))?;
+                    return self
+                        .secret_values(id, &expected, object_drift(p, &drift), &drift)
+                        .await
+                        .map_err(fail);
+                }
+                plan
             }
             Spec::Patch {
                 target, manager, ..
@@ -135,22 +143,57 @@ impl Engine<'_> {
             _ => return Ok(Vec::new()),
         };
         let p = plan.map_err(|e| fail(e.to_string()))?;
-        Ok(match p.action {
-            mtm_kube::Action::NoOp => Vec::new(),
-            mtm_kube::Action::Create | mtm_kube::Action::CrdPending => {
-                vec![drift(
-                    String::new(),
-                    Some(Value::String("exists".into())),
-                    None,
-                )]
-            }
-            _ => p
-                .diff
-                .into_iter()
-                .filter(|d| !same_by_hash(d.after.as_ref(), d.before.as_ref()))
-                .map(|d| drift(d.path, d.after, d.before))
-                .collect(),
-        })
+        Ok(object_drift(p, &drift))
+    }
+}
+
+impl Engine<'_> {
+    /// A Secret's drift: its values compared by digest of the decoded bytes instead of
+    /// by the diff (which sees only hashes state keeps for sensitive values).
+    async fn secret_values(
+        &self,
+        id: &mtm_provider::ObjectId,
+        expected: &Value,
+        mut out: Vec<Drift>,
+        drift: &impl Fn(String, Option<Value>, Option<Value>) -> Drift,
+    ) -> Result<Vec<Drift>, String> {
+        if out.iter().any(|d| d.path.is_empty()) {
+            return Ok(out);
+        }
+        out.retain(|d| !secret_drift::is_value_path(&d.path));
+        if let Some(live) = self.kube.get_object(id).await.map_err(|e| e.to_string())? {
+            let declared = secret_drift::declared(expected);
+            out.extend(
+                secret_drift::compare(&declared, &live)
+                    .into_iter()
+                    .map(|k| drift(k.path, Some(k.expected.into()), k.live.map(Value::from))),
+            );
+        }
+        Ok(out)
+    }
+}
+
+/// The drift a plan of the recorded manifest shows: the whole object when it is gone,
+/// else the changed fields (a hashed value that matches is not drift).
+fn object_drift(
+    p: mtm_kube::ObjectPlan,
+    drift: &impl Fn(String, Option<Value>, Option<Value>) -> Drift,
+) -> Vec<Drift> {
+    match p.action {
+        mtm_kube::Action::NoOp => Vec::new(),
+        mtm_kube::Action::Create | mtm_kube::Action::CrdPending => {
+            vec![drift(
+                String::new(),
+                Some(Value::String("exists".into())),
+                None,
+            )]
+        }
+        _ => p
+            .diff
+            .into_iter()
+            .filter(|d| !same_by_hash(d.after.as_ref(), d.before.as_ref()))
+            .map(|d| drift(d.path, d.after, d.before))
+            .collect(),
     }
 }
 

@@ -9,9 +9,12 @@ pub mod change;
 pub mod destroy;
 pub mod drift;
 pub mod exec;
+pub mod outputs;
 pub mod planner;
 pub mod record;
+pub mod refresh;
 pub mod rollback;
+pub mod secret_drift;
 pub mod values;
 
 use crate::graph::Selection;
@@ -45,7 +48,9 @@ impl<'a> Engine<'a> {
         Engine {
             plan,
             sel,
-            kube: KubeProvider::new(contexts.clone()),
+            kube: KubeProvider::new(contexts.clone()).with_ownership(
+                mtm_kube::Ownership::with_extra(plan.hand_edit_managers.iter().cloned()),
+            ),
             helm: mtm_helm::HelmProvider::new(contexts),
             state_dir,
             parallelism: 10,

@@ -5,7 +5,7 @@
 //! by the helm provider; requirements are checked and a missing one is an error. Nothing
 //! is changed on any cluster.
 
-use super::change::{Action, Change, FieldChange};
+use super::change::{Action, Change, FieldChange, FieldClaim};
 use super::{Engine, NodeError};
 use crate::plan::Node;
 use crate::store::Record;
@@ -41,6 +41,7 @@ fn change(node: &Node, action: Action) -> Change {
         action,
         diff: Vec::new(),
         note: None,
+        claims: Vec::new(),
         live_version: None,
         title: r.step.title.clone(),
         what: r.step.what.clone(),
@@ -62,6 +63,31 @@ fn field_change(d: mtm_kube::FieldDiff) -> FieldChange {
         before: d.before,
         after: d.after,
     }
+}
+
+/// What the ownership policy says of every changed field another manager holds, for an
+/// apply as `ours`.
+pub fn claims(
+    ownership: &mtm_kube::Ownership,
+    diff: &[mtm_kube::FieldDiff],
+    ours: &str,
+) -> Vec<FieldClaim> {
+    diff.iter()
+        .flat_map(|d| {
+            ownership
+                .claims(&d.owners, ours)
+                .into_iter()
+                .map(|claim| match claim {
+                    mtm_kube::Claim::TakeOver { manager } => (manager, true),
+                    mtm_kube::Claim::Conflict { manager } => (manager, false),
+                })
+                .map(|(manager, take_over)| FieldClaim {
+                    path: d.path.clone(),
+                    manager,
+                    take_over,
+                })
+        })
+        .collect()
 }
 
 fn version_of(live: Option<&Value>) -> Option<String> {
@@ -140,23 +166,14 @@ impl Engine<'_> {
                     .map_err(|e| kube_fail(&r.address, e))?;
                 let mut c = change(node, from_kube(p.action));
                 c.live_version = version_of(p.live.as_ref());
-                let owners: std::collections::BTreeSet<&str> = p
-                    .diff
-                    .iter()
-                    .flat_map(|d| d.owners.iter().map(String::as_str))
-                    .collect();
-                let conflict = (!owners.is_empty()).then(|| {
-                    let names: Vec<&str> = owners.into_iter().collect();
-                    format!(
-                        "fields owned by {}: apply needs --force-conflicts to take them over",
-                        names.join(", ")
-                    )
-                });
-                c.note = note.or(p.unvalidated).or(conflict);
+                c.claims = claims(self.kube.ownership(), &p.diff, mtm_kube::MANAGER);
+                c.note = note.or(p.unvalidated);
                 c.diff = p.diff.into_iter().map(field_change).collect();
-                if record.is_none() && p.live.is_some() && c.action != Action::NoOp {
+                if record.is_none() && p.live.is_some() {
+                    c.action = Action::Adopt;
                     c.note.get_or_insert_with(|| {
-                        "exists, not created by mtm: destroy restores it".into()
+                        "exists, not made by mtm: adopted, and restored (not deleted) by destroy"
+                            .into()
                     });
                 }
                 Ok(c)
@@ -189,6 +206,7 @@ impl Engine<'_> {
                 let mut c = change(node, from_kube(p.action));
                 c.live_version = version_of(p.live.as_ref());
                 c.note = p.unvalidated;
+                c.claims = claims(self.kube.ownership(), &p.diff, manager);
                 c.diff = p.diff.into_iter().map(field_change).collect();
                 Ok(c)
             }
@@ -232,5 +250,39 @@ impl Engine<'_> {
             }
             Spec::Wait { .. } | Spec::Check { .. } => Ok(change(node, Action::Check)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn claims_follow_the_policy_and_name_field_and_manager() {
+        let diff = vec![
+            mtm_kube::FieldDiff {
+                path: "spec.replicas".into(),
+                before: Some(3.into()),
+                after: Some(1.into()),
+                owners: vec!["horizontal-pod-autoscaler".into(), "kubectl".into()],
+            },
+            mtm_kube::FieldDiff {
+                path: "spec.template.spec.containers[name=app].image".into(),
+                before: None,
+                after: None,
+                owners: Vec::new(),
+            },
+        ];
+        let lines: Vec<String> = claims(&mtm_kube::Ownership::default(), &diff, "mtm")
+            .iter()
+            .map(FieldClaim::describe)
+            .collect();
+        assert_eq!(
+            lines,
+            [
+                "conflict: .spec.replicas is managed by horizontal-pod-autoscaler (apply needs --force-conflicts)",
+                "takes over .spec.replicas from kubectl",
+            ]
+        );
     }
 }

@@ -170,7 +170,7 @@ impl Engine<'_> {
                             ));
                         }
                         self.kube
-                            .apply_object(&id, &manifest, true)
+                            .apply_object(&id, &manifest, self.force_conflicts)
                             .await
                             .map_err(|e| fail(e.to_string()))?;
                         self.kube
@@ -192,7 +192,7 @@ impl Engine<'_> {
                             .cloned()
                             .unwrap_or(Value::Null);
                         self.kube
-                            .apply_patch(&id, &fields, manager, true)
+                            .apply_patch(&id, &fields, manager, self.force_conflicts)
                             .await
                             .map_err(|e| fail(e.to_string()))?;
                     }

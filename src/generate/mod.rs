@@ -170,7 +170,12 @@ impl fmt::Debug for Generated {
 
 /// `sha256:<hex>` of a value: what state records keep in place of a generated value.
 pub fn fingerprint(value: &str) -> String {
-    format!("sha256:{}", hex(&Sha256::digest(value.as_bytes())))
+    fingerprint_bytes(value.as_bytes())
+}
+
+/// `sha256:<hex>` of bytes that need not be text (a Secret's decoded value).
+pub fn fingerprint_bytes(bytes: &[u8]) -> String {
+    format!("sha256:{}", hex(&Sha256::digest(bytes)))
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -303,6 +303,7 @@ pub fn load(dir: &Path, opts: &LoadOptions) -> LoadResult {
         variables,
         clusters,
         stages,
+        hand_edit_managers: file.hand_edit_managers.clone(),
     };
     check_generated(&plan, &gen_uses, &mut diags);
     check_needs(&plan, &mut diags);

@@ -34,6 +34,8 @@ pub struct Plan {
     pub variables: Variables,
     pub clusters: BTreeMap<String, Cluster>,
     pub stages: Vec<Stage>,
+    /// Field managers taken over as hand edits, besides the default ones (`handEditManagers`).
+    pub hand_edit_managers: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -23,6 +23,10 @@ pub struct PlanFile {
     pub variables: BTreeMap<String, Spanned<VariableDecl>>,
     pub clusters: BTreeMap<String, Spanned<ClusterDecl>>,
     pub stages: Vec<Spanned<String>>,
+    /// Field managers whose claims mtm takes over without `--force-conflicts`, besides
+    /// the kubectl family and mtm's own (a trailing `*` is a prefix).
+    #[serde(default, rename = "handEditManagers")]
+    pub hand_edit_managers: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]

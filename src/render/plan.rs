@@ -33,7 +33,7 @@ impl Renderer {
             Action::Create | Action::Pending => text.green().to_string(),
             Action::Update => text.yellow().to_string(),
             Action::Delete => text.red().to_string(),
-            Action::Restore => text.cyan().to_string(),
+            Action::Restore | Action::Adopt => text.cyan().to_string(),
             _ => text.to_string(),
         }
     }
@@ -66,6 +66,9 @@ pub fn show_changes(
         if let Some(note) = &c.note {
             let _ = writeln!(out, "    note: {note}");
         }
+        for claim in &c.claims {
+            let _ = writeln!(out, "    {}", claim.describe());
+        }
         for d in &c.diff {
             match (&d.before, &d.after) {
                 (None, Some(after)) if d.path.is_empty() => {
@@ -90,9 +93,14 @@ pub fn show_changes(
         let _ = writeln!(out, "! {}: {}", e.address, e.message);
     }
     let s = Summary::of(changes);
+    let adopt = if s.adopt > 0 {
+        format!(" {} to adopt,", s.adopt)
+    } else {
+        String::new()
+    };
     let _ = writeln!(
         out,
-        "Plan: {} to create, {} to update, {} to delete, {} to restore, {} unchanged.{}",
+        "Plan: {} to create, {} to update, {} to delete, {} to restore,{adopt} {} unchanged.{}",
         s.create,
         s.update,
         s.delete,
@@ -134,6 +142,7 @@ fn done_word(a: Action) -> &'static str {
         Action::Update => "updated",
         Action::Delete => "deleted",
         Action::Restore => "restored",
+        Action::Adopt => "adopted",
         Action::NoOp => "ok",
         Action::Check => "checked",
     }

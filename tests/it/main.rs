@@ -5,6 +5,7 @@ mod exec;
 mod generate;
 mod golden;
 mod malformed;
+mod ownership;
 mod rehearse;
 mod sched;
 mod state_safety;

@@ -73,7 +73,7 @@ fn reset_release() {
     );
 }
 
-fn wait_gone(context: &str, namespace: &str) {
+pub(crate) fn wait_gone(context: &str, namespace: &str) {
     for _ in 0..120 {
         if !exists(context, &["namespace", namespace]) {
             return;
@@ -84,7 +84,7 @@ fn wait_gone(context: &str, namespace: &str) {
 }
 
 /// Runs the workshop plan with its own state directory.
-fn workshop(state: &Path, args: &[&str]) -> crate::support::Run {
+pub(crate) fn workshop(state: &Path, args: &[&str]) -> crate::support::Run {
     let mut all = vec!["--state", state.to_str().unwrap()];
     all.extend_from_slice(args);
     mtm_live(&repo(), &all)
@@ -99,9 +99,9 @@ const WORKSHOP_NAMESPACES: [(&str, &str); 4] = [
 ];
 
 /// The workshop's namespaces and release are shared: one workshop test at a time.
-static WORKSHOP: std::sync::Mutex<()> = std::sync::Mutex::new(());
+pub(crate) static WORKSHOP: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
-fn clean_workshop() {
+pub(crate) fn clean_workshop() {
     for (ctx, ns) in WORKSHOP_NAMESPACES {
         let _ = kubectl(
             ctx,
@@ -438,27 +438,13 @@ fn workshop_lifecycle_on_two_clusters() {
         run.stdout
     );
     assert!(
-        run.stdout.contains("--force-conflicts"),
-        "the plan does not warn of the conflict: {}",
+        run.stdout
+            .contains("takes over .spec.replicas from kubectl"),
+        "the plan does not say it takes the hand edit back: {}",
         run.stdout
     );
-    let run = workshop(state.path(), &["apply", "--auto-approve"]);
-    assert_eq!(
-        run.code, 1,
-        "apply over kubectl's field without force: {}",
-        run.stdout
-    );
-    assert!(
-        run.stdout
-            .contains("field manager \"kubectl\" owns .spec.replicas"),
-        "{}",
-        run.stdout
-    );
-    workshop(
-        state.path(),
-        &["apply", "--auto-approve", "--force-conflicts"],
-    )
-    .ok();
+    // A hand edit is put right without a flag.
+    workshop(state.path(), &["apply", "--auto-approve"]).ok();
     // A label nobody declares, added by another manager, is not ours: no diff.
     assert!(
         kubectl(

@@ -5,7 +5,7 @@ use crate::KubeProvider;
 use crate::cluster::gvk_of;
 use crate::error::{KubeError, conflicts_of};
 use crate::manifest::{is_builtin_group, prepare, unknown_kind};
-use kube::api::{Patch, PatchParams};
+use crate::takeover::{self, Target};
 use mtm_provider::{Applied, ObjectId};
 use serde_json::Value;
 use std::time::Duration;
@@ -18,8 +18,9 @@ const KIND_PATIENCE: Duration = Duration::from_secs(15);
 
 impl KubeProvider {
     /// Applies `manifest` as `id` by server-side apply under field manager `mtm`; with
-    /// `force_conflicts`, fields other managers hold are taken over, else they are an error
-    /// naming those fields and managers.
+    /// `force_conflicts`, fields other managers hold are taken over, else only those of
+    /// hand-edit managers (the ownership policy) and the others are an error naming those
+    /// fields and managers. Hand-edit claims on the applied fields are cleared.
     pub async fn apply_object(
         &self,
         id: &ObjectId,
@@ -41,15 +42,14 @@ impl KubeProvider {
         let api = cluster.api(&kind, id.namespace.as_deref()).await?;
         let object = id.to_string();
         let before = cluster.get(&api, &id.name, &object).await?;
-        let mut params = PatchParams::apply(MANAGER);
-        if force_conflicts {
-            params = params.force();
-        }
-        let patch = Patch::Apply(&manifest);
-        let applied = cluster
-            .call(&object, || api.patch(&id.name, &params, &patch))
-            .await
-            .map_err(|e| as_conflict(e, &object))?;
+        let target = Target {
+            cluster,
+            api: &api,
+            name: &id.name,
+            object: &object,
+            manager: MANAGER,
+        };
+        let applied = takeover::apply(&target, &self.ownership, &manifest, force_conflicts).await?;
         let summary = match &before {
             None => "created",
             Some(b) if b.metadata.resource_version == applied.metadata.resource_version => {

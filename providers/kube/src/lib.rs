@@ -13,6 +13,10 @@
 //! resources, state, or output: it returns values (plans, errors) and the engine renders
 //! them. Every cluster call goes through one retry policy (`retry`); each cluster's
 //! client and discovery are made on first use and kept for the provider's life (one run).
+//!
+//! Every apply follows one ownership policy ([`Ownership`]): fields held by hand-edit
+//! managers (kubectl's) are taken over and their claims cleared; a field a controller
+//! holds is a conflict unless forced.
 
 mod apply;
 mod cluster;
@@ -23,12 +27,14 @@ pub mod error;
 mod exec;
 mod manifest;
 mod nodes;
+pub mod ownership;
 mod patch;
 pub mod plan;
 mod provider;
 pub mod require;
 pub mod retry;
 pub mod secret;
+mod takeover;
 pub mod wait;
 
 pub use apply::MANAGER;
@@ -36,6 +42,7 @@ pub use cluster::Kind;
 pub use diff::FieldDiff;
 pub use error::{Conflict, KubeError};
 pub use exec::Executed;
+pub use ownership::{Claim, Ownership};
 pub use plan::{Action, ObjectPlan};
 pub use require::RequireError;
 pub use retry::RetryPolicy;
@@ -54,6 +61,7 @@ pub struct KubeProvider {
     retry: RetryPolicy,
     clusters: BTreeMap<String, Arc<Cluster>>,
     force_conflicts: bool,
+    ownership: Ownership,
     ready_timeout: Duration,
     delete_timeout: Duration,
 }
@@ -68,6 +76,7 @@ impl KubeProvider {
             retry: RetryPolicy::default(),
             clusters: BTreeMap::new(),
             force_conflicts: false,
+            ownership: Ownership::default(),
             ready_timeout: wait::DEFAULT_TIMEOUT,
             delete_timeout: wait::DEFAULT_TIMEOUT,
         };
@@ -93,6 +102,18 @@ impl KubeProvider {
     pub fn with_force_conflicts(mut self, force: bool) -> Self {
         self.force_conflicts = force;
         self
+    }
+
+    /// Whose fields are taken over without `--force-conflicts` (hand edits, see
+    /// [`Ownership`]); the default is the kubectl family and mtm's own patch managers.
+    pub fn with_ownership(mut self, ownership: Ownership) -> Self {
+        self.ownership = ownership;
+        self
+    }
+
+    /// The ownership policy of this provider.
+    pub fn ownership(&self) -> &Ownership {
+        &self.ownership
     }
 
     /// How long `Provider::apply` waits for an object's readiness.

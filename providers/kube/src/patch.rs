@@ -7,17 +7,18 @@
 //! on apply and nothing to do on release.
 
 use crate::KubeProvider;
-use crate::apply::as_conflict;
 use crate::cluster::gvk_of;
 use crate::error::KubeError;
 use crate::manifest::{prepare, unknown_kind};
+use crate::takeover::{self, Target};
 use kube::api::{Patch, PatchParams};
 use mtm_provider::{Applied, ObjectId};
 use serde_json::{Value, json};
 
 impl KubeProvider {
     /// Applies `fields` (a partial object) on the existing object `target` under field
-    /// manager `manager`; `force_conflicts` takes over fields another manager holds.
+    /// manager `manager`; `force_conflicts` takes over fields another manager holds (hand
+    /// edits are taken over without it, as for objects).
     pub async fn apply_patch(
         &self,
         target: &ObjectId,
@@ -39,15 +40,14 @@ impl KubeProvider {
         // The uid pins the apply to the object we saw: it never recreates a deleted one.
         let mut body = body;
         body["metadata"]["uid"] = json!(live.metadata.uid);
-        let mut params = PatchParams::apply(manager);
-        if force_conflicts {
-            params = params.force();
-        }
-        let patch = Patch::Apply(&body);
-        let applied = cluster
-            .call(&object, || api.patch(&target.name, &params, &patch))
-            .await
-            .map_err(|e| as_conflict(e, &object))?;
+        let t = Target {
+            cluster,
+            api: &api,
+            name: &target.name,
+            object: &object,
+            manager,
+        };
+        let applied = takeover::apply(&t, &self.ownership, &body, force_conflicts).await?;
         let summary = if live.metadata.resource_version == applied.metadata.resource_version {
             "unchanged"
         } else {

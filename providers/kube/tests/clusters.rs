@@ -176,6 +176,21 @@ async fn apply_then_noop_then_one_field_change() {
     drop_namespace(&p, "east", &ns).await;
 }
 
+fn replicas_and_labels(ns: &str) -> String {
+    kubectl(
+        "east",
+        &[
+            "get",
+            "deploy",
+            "api",
+            "-n",
+            ns,
+            "-o",
+            "jsonpath={.spec.replicas} {.metadata.labels.app} {.metadata.labels.owner}",
+        ],
+    )
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn changes_by_other_managers_conflicts_and_force() {
     let p = provider();
@@ -229,37 +244,68 @@ async fn changes_by_other_managers_conflicts_and_force() {
         );
     }
 
-    // Applying without force is a conflict naming the fields and their manager.
+    // Hand edits (kubectl's managers) are taken back without force, and kubectl's claims
+    // on those fields are cleared; the other manager's own label stays.
+    let a = p.apply_object(&did, &manifest, false).await.unwrap();
+    assert_eq!(a.summary, "configured");
+    assert_eq!(replicas_and_labels(&ns), "1 api someone");
+    let live: serde_json::Value = serde_json::from_str(&kubectl(
+        "east",
+        &[
+            "get",
+            "deploy",
+            "api",
+            "-n",
+            &ns,
+            "--show-managed-fields",
+            "-o",
+            "json",
+        ],
+    ))
+    .unwrap();
+    for e in live["metadata"]["managedFields"].as_array().unwrap() {
+        if e["manager"].as_str().unwrap().starts_with("kubectl") {
+            let set = e["fieldsV1"].to_string();
+            assert!(
+                !set.contains("f:replicas") && !set.contains("\"f:app\""),
+                "{e}"
+            );
+        }
+    }
+
+    // A controller's field is a conflict naming the field and its manager.
+    kubectl(
+        "east",
+        &[
+            "patch",
+            "deploy",
+            "api",
+            "-n",
+            &ns,
+            "--field-manager=test-controller",
+            "--type=merge",
+            "-p",
+            r#"{"spec":{"replicas":2}}"#,
+        ],
+    );
     let err = p.apply_object(&did, &manifest, false).await.unwrap_err();
     let text = err.to_string();
-    eprintln!("conflict: {text}");
     assert!(matches!(err, KubeError::Conflict { .. }), "{text}");
-    assert!(text.contains("field manager \"kubectl"), "{text}");
-    assert!(text.contains(".spec.replicas"), "{text}");
+    assert!(
+        text.contains("field manager \"test-controller\" owns .spec.replicas"),
+        "{text}"
+    );
     assert!(
         text.contains(&format!("east/apps/Deployment/{ns}/api")),
         "{text}"
     );
     assert!(text.contains("force-conflicts"), "{text}");
+    assert_eq!(replicas_and_labels(&ns), "2 api someone");
 
-    // Force takes them over; the other manager's own label stays.
+    // Force takes it over.
     let a = p.apply_object(&did, &manifest, true).await.unwrap();
     assert_eq!(a.summary, "configured");
-    assert_eq!(
-        kubectl(
-            "east",
-            &[
-                "get",
-                "deploy",
-                "api",
-                "-n",
-                &ns,
-                "-o",
-                "jsonpath={.spec.replicas} {.metadata.labels.app} {.metadata.labels.owner}"
-            ]
-        ),
-        "1 api someone"
-    );
+    assert_eq!(replicas_and_labels(&ns), "1 api someone");
     let plan = p.plan_object(&did, &manifest).await.unwrap();
     assert_eq!(plan.action, Action::NoOp, "{:?}", plan.diff);
 
