@@ -15,6 +15,7 @@ mod refresh;
 mod rehearse;
 mod rollback;
 mod run;
+mod show;
 mod state;
 mod validate;
 mod verify;
@@ -26,33 +27,46 @@ use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+/// The heading global options are listed under in every help page.
+const GLOBAL: &str = "Global options";
+
 #[derive(Debug, Parser)]
 #[command(
     name = "mtm",
     version,
-    about = "Master the Mesh: plan, apply, verify and tear down multi-cluster Kubernetes workshops"
+    about = "Master the Mesh: plan, apply, verify and tear down multi-cluster Kubernetes workshops",
+    after_help = "Example: mtm plan --target lab2 --explain"
 )]
 pub struct Cli {
     /// The plan directory (default: the only plan under ./plans)
-    #[arg(long, global = true, value_name = "DIR")]
+    #[arg(long, global = true, value_name = "DIR", env = "MTM_PLAN", help_heading = GLOBAL)]
     pub plan: Option<PathBuf>,
     /// The state directory
-    #[arg(long, global = true, value_name = "DIR", default_value = "state")]
+    #[arg(long, global = true, value_name = "DIR", default_value = "state", env = "MTM_STATE", help_heading = GLOBAL)]
     pub state: PathBuf,
-    /// Set a plan variable (repeatable); overrides the environment and the default
-    #[arg(long = "var", global = true, value_name = "NAME=VALUE")]
+    /// The kubeconfig to read the clusters' contexts from (default: KUBECONFIG, else
+    /// ~/.kube/config)
+    #[arg(long, global = true, value_name = "PATH", help_heading = GLOBAL)]
+    pub kubeconfig: Option<PathBuf>,
+    /// Set a plan variable (repeatable); overrides --var-file, the environment and the
+    /// default
+    #[arg(long = "var", global = true, value_name = "NAME=VALUE", help_heading = GLOBAL)]
     pub vars: Vec<String>,
+    /// Read plan variables from a YAML or JSON file of NAME: VALUE (repeatable, later
+    /// files win); overrides the environment (MTM_VAR_NAME, then NAME)
+    #[arg(long = "var-file", global = true, value_name = "FILE", help_heading = GLOBAL)]
+    pub var_files: Vec<PathBuf>,
     /// Output format where the output is data
-    #[arg(long, global = true, value_enum, default_value = "text")]
+    #[arg(long, global = true, value_enum, default_value = "text", help_heading = GLOBAL)]
     pub output: OutputFormat,
     /// No colour (also when NO_COLOR is set)
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = GLOBAL)]
     pub no_color: bool,
     /// Wait this long for another mtm that holds the state (e.g. 30s, 5m); default: refuse
-    #[arg(long, global = true, value_name = "DURATION", default_value = "0s", value_parser = parse_duration)]
+    #[arg(long, global = true, value_name = "DURATION", default_value = "0s", value_parser = parse_duration, help_heading = GLOBAL)]
     pub lock_timeout: std::time::Duration,
     /// More log lines on stderr (-v info, -vv debug)
-    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, help_heading = GLOBAL)]
     pub verbose: u8,
     #[command(subcommand)]
     pub command: Command,
@@ -61,32 +75,49 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Load the plan offline: files, variables, graph; report every problem
+    #[command(after_help = "Example: mtm validate --var-file lab.yaml")]
     Validate,
     /// Print the dependency graph
+    #[command(after_help = "Example: mtm graph --format dot | dot -Tsvg > graph.svg")]
     Graph(graph::Args),
     /// What apply would change, from a server-side dry run (nothing is changed)
+    #[command(after_help = "Example: mtm plan --target lab2 --out lab2.plan")]
     Plan(plan::Args),
+    /// Print a plan saved by `mtm plan --out FILE`
+    #[command(after_help = "Example: mtm show lab2.plan --output json")]
+    Show(show::Args),
     /// Apply the plan (or a saved plan FILE) in dependency order, in parallel
+    #[command(after_help = "Example: mtm apply --target lab3 --auto-approve")]
     Apply(apply::Args),
     /// Remove what mtm applied, in reverse order; restore what existed before
+    #[command(
+        after_help = "Example: mtm plan --destroy --target lab6, then mtm destroy --target lab6"
+    )]
     Destroy(destroy::Args),
     /// Compare the clusters with the last apply: exit 0 clean, 2 drift, 1 error
+    #[command(after_help = "Example: mtm drift --target lab3 --output json")]
     Drift(drift::Args),
     /// Go back to an earlier revision, from what state stored
+    #[command(after_help = "Example: mtm rollback --to 3")]
     Rollback(rollback::Args),
     /// Run the workshop's proofs the plan declares as checks
+    #[command(after_help = "Example: mtm verify --target lab4")]
     Verify(verify::Args),
     /// Each stage in order: apply it, run its checks; one line per stage
+    #[command(after_help = "Example: mtm rehearse --target lab6 --destroy")]
     Rehearse(rehearse::Args),
     /// The plan's variables and generated values; sensitive ones only by name or with
     /// --show-sensitive
+    #[command(after_help = "Example: mtm output --output json")]
     Output(output::Args),
     /// What state holds: resources and revisions
-    #[command(subcommand)]
+    #[command(subcommand, after_help = "Example: mtm state history")]
     State(state::StateCommand),
     /// Break a stale state lock, after checking that its holder is gone
+    #[command(after_help = "Example: mtm unlock")]
     Unlock,
     /// Print shell completions
+    #[command(after_help = "Example: mtm completions bash > /etc/bash_completion.d/mtm")]
     Completions(completions::Args),
 }
 
@@ -118,6 +149,7 @@ pub fn main() -> ExitCode {
         Command::Validate => validate::run(&cli, &mut renderer),
         Command::Graph(args) => graph::run(&cli, args, &mut renderer),
         Command::Plan(args) => plan::run(&cli, args, &mut renderer),
+        Command::Show(args) => show::run(args, &mut renderer),
         Command::Apply(args) => apply::run(&cli, args, &mut renderer),
         Command::Destroy(args) => destroy::run(&cli, args, &mut renderer),
         Command::Drift(args) => drift::run(&cli, args, &mut renderer),
@@ -173,7 +205,9 @@ pub fn plan_dir(cli: &Cli) -> Result<PathBuf, Diagnostics> {
 /// Loads the plan the command line names; secrets go to the renderer.
 pub fn load_plan(cli: &Cli, renderer: &mut Renderer) -> Result<Plan, Diagnostics> {
     let dir = plan_dir(cli)?;
-    let plan = crate::plan::load(&dir, &LoadOptions::from_process(cli.vars.clone()))?;
+    let mut opts = LoadOptions::from_process(cli.vars.clone());
+    opts.var_files = cli.var_files.clone();
+    let plan = crate::plan::load(&dir, &opts)?;
     renderer.add_secrets(plan.secrets());
     Ok(plan)
 }

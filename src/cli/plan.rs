@@ -25,6 +25,9 @@ pub struct Args {
     /// Also list resources without changes
     #[arg(long)]
     pub all: bool,
+    /// Show what `mtm destroy` would remove or restore, from state (nothing is changed)
+    #[arg(long, conflicts_with = "out")]
+    pub destroy: bool,
 }
 
 /// A saved plan: what `mtm apply FILE` executes, if the clusters have not moved.
@@ -65,6 +68,9 @@ pub fn show(renderer: &Renderer, planned: &Planned, explain: bool, all: bool) {
 }
 
 pub fn run(cli: &Cli, args: &Args, renderer: &mut Renderer) -> u8 {
+    if args.destroy {
+        return super::show::plan_destroy(cli, args, renderer);
+    }
     let (loaded, state) = match run::start_reading(cli, &args.common.targets, renderer) {
         Ok(v) => v,
         Err(code) => return code,

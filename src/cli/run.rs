@@ -100,6 +100,9 @@ pub fn engine<'a>(
     renderer: &mut Renderer,
 ) -> Result<Engine<'a>, String> {
     let mut engine = Engine::new(&loaded.plan, &loaded.sel, cli.state.clone());
+    if let Some(path) = &cli.kubeconfig {
+        engine = engine.with_kubeconfig(path);
+    }
     engine.parallelism = common.parallelism.max(1);
     let known = crate::engine::values::existing(&engine.state_dir, &loaded.plan)?;
     renderer.add_secrets(crate::engine::values::secrets(&known));

@@ -21,7 +21,7 @@ struct Report {
 #[derive(Serialize)]
 struct VarReport {
     value: String,
-    source: &'static str,
+    source: String,
     sensitive: bool,
 }
 
@@ -66,7 +66,7 @@ pub fn run(cli: &Cli, renderer: &mut Renderer) -> u8 {
                     k.clone(),
                     VarReport {
                         value,
-                        source: v.source,
+                        source: v.source.clone(),
                         sensitive: v.sensitive,
                     },
                 )

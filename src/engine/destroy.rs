@@ -4,7 +4,7 @@
 //! releases to their earlier revision, field patches released.
 
 use super::apply::{Outcome, Progress, relay};
-use super::change::Action;
+use super::change::{Action, Change};
 use super::{Engine, NodeError};
 use crate::plan::Node;
 use crate::sched;
@@ -38,6 +38,28 @@ impl Engine<'_> {
             .collect();
         out.retain(|(r, _)| r.kind != "generated");
         out
+    }
+
+    /// What destroy would do, as the changes of a plan (`mtm plan --destroy`): from state
+    /// alone, in the order destroy takes them.
+    pub fn destroy_changes(&self, records: &BTreeMap<String, Record>) -> Vec<Change> {
+        let (nodes, _) = self.schedule(true);
+        nodes
+            .iter()
+            .rev()
+            .filter_map(|n| {
+                let record = records.get(n.resource.address.as_str())?;
+                if record.kind == "generated" {
+                    return None;
+                }
+                let action = if record.prior.is_some() {
+                    Action::Restore
+                } else {
+                    Action::Delete
+                };
+                Some(super::planner::change(n, action))
+            })
+            .collect()
     }
 
     /// Destroys the selection; `on_outcome` updates state as each resource goes.

@@ -59,6 +59,14 @@ impl<'a> Engine<'a> {
         }
     }
 
+    /// Reads the clusters' contexts from this kubeconfig (kube-rs, helm and kubectl alike)
+    /// instead of `KUBECONFIG`.
+    pub fn with_kubeconfig(mut self, path: &std::path::Path) -> Self {
+        self.kube = self.kube.with_kubeconfig(path);
+        self.helm = self.helm.with_kubeconfig(path);
+        self
+    }
+
     /// `value` with every `${gen.NAME.FIELD}` replaced by the generated values known now.
     pub fn substitute(&self, value: &serde_json::Value) -> Result<serde_json::Value, String> {
         let gens = self.gens.lock().expect("gens lock");

@@ -32,7 +32,8 @@ impl Planned {
     }
 }
 
-fn change(node: &Node, action: Action) -> Change {
+/// A change of `action` for a node, with its step's title, What and Why.
+pub(crate) fn change(node: &Node, action: Action) -> Change {
     let r = &node.resource;
     Change {
         address: r.address.to_string(),

@@ -24,6 +24,8 @@ pub struct LoadOptions<'a> {
     pub cli_vars: Vec<String>,
     /// Looks up an environment variable.
     pub env: &'a dyn Fn(&str) -> Option<String>,
+    /// Variable files (`--var-file`), in order: a later one wins.
+    pub var_files: Vec<std::path::PathBuf>,
 }
 
 impl LoadOptions<'_> {
@@ -32,6 +34,7 @@ impl LoadOptions<'_> {
         LoadOptions {
             cli_vars,
             env: &|name| std::env::var(name).ok(),
+            var_files: Vec::new(),
         }
     }
 }
@@ -50,6 +53,10 @@ fn valid_var_name(name: &str) -> bool {
         .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
+
+/// The prefix of the environment variable that sets a plan variable and wins over the
+/// variable of the bare name (`MTM_VAR_CLUSTER1` over `CLUSTER1`).
+pub const VAR_ENV_PREFIX: &str = "MTM_VAR_";
 
 /// Loads the plan in `dir`.
 pub fn load(dir: &Path, opts: &LoadOptions) -> LoadResult {
@@ -344,6 +351,33 @@ fn resolve_variables(
             ),
         }
     }
+    let from_files = match super::varfile::read_all(&opts.var_files) {
+        Ok(values) => values,
+        Err(mut d) => {
+            diags.0.append(&mut d.0);
+            BTreeMap::new()
+        }
+    };
+    for (name, at) in &from_files {
+        if !file.variables.contains_key(name) {
+            diags.push(
+                Diagnostic::new(
+                    &at.file,
+                    at.line,
+                    at.column,
+                    format!("unknown variable `{name}`"),
+                )
+                .help(format!(
+                    "variables of this plan: {}",
+                    file.variables
+                        .keys()
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )),
+            );
+        }
+    }
     let mut variables = Variables::default();
     for (name, decl) in &file.variables {
         let (line, col) = (decl.referenced.line(), decl.referenced.column());
@@ -356,12 +390,17 @@ fn resolve_variables(
             ));
             continue;
         }
+        let prefixed = format!("{VAR_ENV_PREFIX}{name}");
         let (value, source) = if let Some(v) = cli.get(name) {
-            (Some(v.clone()), "--var")
+            (Some(v.clone()), "--var".to_string())
+        } else if let Some(v) = from_files.get(name) {
+            (Some(v.value.clone()), format!("--var-file {}", v.file))
+        } else if let Some(v) = (opts.env)(&prefixed) {
+            (Some(v), format!("environment {prefixed}"))
         } else if let Some(v) = (opts.env)(name) {
-            (Some(v), "environment")
+            (Some(v), format!("environment {name}"))
         } else {
-            (decl.value.default.clone(), "default")
+            (decl.value.default.clone(), "default".to_string())
         };
         let Some(value) = value else {
             diags.push(
@@ -372,7 +411,7 @@ fn resolve_variables(
                     format!("variable `{name}` has no value"),
                 )
                 .help(format!(
-                    "pass --var {name}=VALUE or set the environment variable {name}"
+                    "pass --var {name}=VALUE, put it in a --var-file, or set the environment variable {VAR_ENV_PREFIX}{name} or {name}"
                 )),
             );
             continue;

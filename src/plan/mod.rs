@@ -10,11 +10,12 @@ mod load;
 mod manifest;
 mod schema;
 mod step;
+pub mod varfile;
 pub mod vars;
 
 pub use fold::{Node, fold};
 pub use kinds::runs_pods;
-pub use load::{LoadOptions, load};
+pub use load::{LoadOptions, VAR_ENV_PREFIX, load};
 
 use crate::diag::Diagnostics;
 use mtm_provider::resource::{Origin, Spec, StepInfo};

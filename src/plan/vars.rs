@@ -1,7 +1,7 @@
 //! Variables: resolving their values and interpolating `${NAME}` in strings.
 //!
-//! Precedence is `--var NAME=VALUE`, then the environment variable of the same name, then
-//! the plan's default. `${gen.NAME.FIELD}` references are generated values: they are
+//! Precedence is `--var NAME=VALUE`, then `--var-file` (the last file that sets it), then
+//! the environment variable `MTM_VAR_NAME`, then `NAME`, then the plan's default. `${gen.NAME.FIELD}` references are generated values: they are
 //! found and checked here but left in place, because their values exist only at apply
 //! time. This module does no I/O: the environment comes in as a lookup function.
 
@@ -25,8 +25,9 @@ pub struct Variable {
     pub value: String,
     pub sensitive: bool,
     pub description: Option<String>,
-    /// Where the value came from: `--var`, `environment` or `default`.
-    pub source: &'static str,
+    /// Where the value came from: `--var`, `--var-file FILE`, `environment NAME` or
+    /// `default`.
+    pub source: String,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -198,7 +199,7 @@ mod tests {
                 value: "east-ag".into(),
                 sensitive: false,
                 description: None,
-                source: "default",
+                source: "default".into(),
             },
         );
         v

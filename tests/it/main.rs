@@ -4,6 +4,7 @@ mod cli;
 mod exec;
 mod generate;
 mod golden;
+mod habits;
 mod malformed;
 mod ownership;
 mod rehearse;

@@ -78,7 +78,8 @@ impl HelmProvider {
 
     /// `kubectl diff -f -` of a manifest: exit 0 is no difference, 1 a difference.
     async fn kubectl_diff(&self, t: &Target, manifest: String) -> Result<String, HelmError> {
-        let args = vec![
+        let mut args = t.kubeconfig_args();
+        args.extend([
             "--context".to_string(),
             t.context.clone(),
             "--namespace".to_string(),
@@ -86,7 +87,7 @@ impl HelmProvider {
             "diff".to_string(),
             "--filename".to_string(),
             "-".to_string(),
-        ];
+        ]);
         let program = self.kubectl.clone();
         let output = tokio::task::spawn_blocking(move || {
             duct::cmd(&program, &args)

@@ -52,6 +52,7 @@ use mtm_provider::{Address, ReleaseSpec};
 use run::{Helm, Target};
 use std::collections::BTreeMap;
 use std::ffi::OsString;
+use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -69,6 +70,8 @@ pub struct HelmProvider {
     contexts: BTreeMap<String, String>,
     helm: Helm,
     kubectl: OsString,
+    /// `--kubeconfig` for helm and kubectl; `None` leaves it to `KUBECONFIG`.
+    kubeconfig: Option<PathBuf>,
     /// Flips to true on Ctrl-C; used by the `Provider` trait methods.
     cancel: watch::Receiver<bool>,
     priors: Mutex<BTreeMap<Address, PriorRelease>>,
@@ -93,6 +96,7 @@ impl HelmProvider {
             kubectl: std::env::var_os(KUBECTL_ENV)
                 .filter(|p| !p.is_empty())
                 .unwrap_or_else(|| OsString::from("kubectl")),
+            kubeconfig: None,
             cancel,
             priors: Mutex::default(),
             applied: Mutex::default(),
@@ -102,6 +106,13 @@ impl HelmProvider {
     /// Uses this helm binary instead.
     pub fn with_helm(mut self, program: impl Into<OsString>) -> Self {
         self.helm.program = program.into();
+        self
+    }
+
+    /// Passes `--kubeconfig PATH` to every helm and kubectl call instead of leaving the
+    /// kubeconfig to `KUBECONFIG`.
+    pub fn with_kubeconfig(mut self, path: impl Into<PathBuf>) -> Self {
+        self.kubeconfig = Some(path.into());
         self
     }
 
@@ -178,6 +189,7 @@ impl HelmProvider {
             context: context.clone(),
             name: name.to_string(),
             namespace: namespace.to_string(),
+            kubeconfig: self.kubeconfig.clone(),
         })
     }
 }

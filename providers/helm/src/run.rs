@@ -20,6 +20,8 @@ pub(crate) struct Target {
     pub context: String,
     pub name: String,
     pub namespace: String,
+    /// `--kubeconfig`, when one was given.
+    pub kubeconfig: Option<std::path::PathBuf>,
 }
 
 impl Target {
@@ -27,14 +29,24 @@ impl Target {
         format!("{}/{}", self.namespace, self.name)
     }
 
-    /// `--kube-context C --namespace NS`.
+    /// `[--kubeconfig PATH] --kube-context C --namespace NS`.
     pub fn scope_args(&self) -> Vec<String> {
-        vec![
+        let mut args = self.kubeconfig_args();
+        args.extend([
             "--kube-context".into(),
             self.context.clone(),
             "--namespace".into(),
             self.namespace.clone(),
-        ]
+        ]);
+        args
+    }
+
+    /// `--kubeconfig PATH` when one was given (helm and kubectl spell it alike).
+    pub fn kubeconfig_args(&self) -> Vec<String> {
+        self.kubeconfig
+            .iter()
+            .flat_map(|p| ["--kubeconfig".to_string(), p.display().to_string()])
+            .collect()
     }
 }
 
