@@ -92,10 +92,9 @@ pub enum Command {
 
 /// A duration with its unit, as `30s`, `2m`, `1h30m` or `500ms`.
 fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
-    let signed: jiff::SignedDuration = text.parse().map_err(|_| {
+    crate::duration::parse(text).ok_or_else(|| {
         format!("`{text}` is not a duration: give a number and a unit, e.g. 30s or 2m")
-    })?;
-    std::time::Duration::try_from(signed).map_err(|_| format!("`{text}` is negative"))
+    })
 }
 
 /// Runs the command line and returns the process exit code.
