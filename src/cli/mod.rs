@@ -1,10 +1,12 @@
 //! The command line: clap definitions and dispatch, one small module per command.
 //!
 //! Each command parses its arguments, calls the engine, and hands the result to the
-//! renderer. Exit codes are the same everywhere: 0 success (no changes), 1 error,
-//! 2 changes present (where a command reports changes).
+//! renderer. Exit codes are the same everywhere: 0 success (no changes), 1 any error
+//! (usage errors included), 2 only "changes present" (`plan --detailed-exitcode`) and
+//! "drift found" (`drift`).
 
 mod apply;
+mod args;
 mod completions;
 mod destroy;
 mod drift;
@@ -48,6 +50,9 @@ pub struct Cli {
     /// More log lines on stderr (-v info, -vv debug)
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
+    /// How long one request to a cluster may wait for an answer (as kubectl's)
+    #[arg(long, global = true, value_name = "DURATION", default_value = "30s", value_parser = args::duration)]
+    pub request_timeout: std::time::Duration,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -81,7 +86,10 @@ pub enum Command {
 
 /// Runs the command line and returns the process exit code.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse().and_then(|cli| args::check(&cli).map(|()| cli)) {
+        Ok(cli) => cli,
+        Err(e) => return crate::render::usage(&e),
+    };
     let level = match cli.verbose {
         0 => "warn",
         1 => "info",

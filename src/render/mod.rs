@@ -127,6 +127,16 @@ impl Renderer {
     }
 }
 
+/// A command line clap refused (exit 1), or the help or version asked for (exit 0).
+pub fn usage(e: &clap::Error) -> std::process::ExitCode {
+    let _ = e.print();
+    if e.use_stderr() {
+        std::process::ExitCode::from(1)
+    } else {
+        std::process::ExitCode::SUCCESS
+    }
+}
+
 /// A live progress bar; lines printed through it stay above the bar.
 pub struct Progress {
     bar: indicatif::ProgressBar,

@@ -11,5 +11,6 @@ mod sched;
 mod store;
 mod support;
 mod testbed;
+mod usage;
 mod verify;
 mod workshop;
