@@ -123,7 +123,9 @@ pub fn run(cli: &Cli, args: &Args, renderer: &mut Renderer) -> u8 {
         return 1;
     }
     if !planned.down.is_empty() {
-        renderer.error("a cluster could not be reached: what needs it is not attempted, the rest goes on");
+        renderer.error(
+            "a cluster could not be reached: what needs it is not attempted, the rest goes on",
+        );
     }
     if let Some(saved) = &saved {
         let moved = moved(&saved.changes, &planned.changes);

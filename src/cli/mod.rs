@@ -90,19 +90,18 @@ pub fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => return crate::render::usage(&e),
     };
-    let level = match cli.verbose {
-        0 => "warn",
-        1 => "info",
-        _ => "debug",
-    };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("MTM_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let mut renderer = Renderer::new(cli.output, cli.no_color);
+    // Log lines go through the renderer: redacted, around the progress bar, coloured only
+    // where its errors are; the libraries' only from -v on.
+    let filter = tracing_subscriber::EnvFilter::try_from_env("MTM_LOG").unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new(crate::render::log_filter(cli.verbose))
+    });
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(crate::render::Logs)
+        .with_ansi(renderer.color_err())
         .without_time()
         .try_init();
-    let mut renderer = Renderer::new(cli.output, cli.no_color);
     let code = match &cli.command {
         Command::Validate => validate::run(&cli, &mut renderer),
         Command::Graph(args) => graph::run(&cli, args, &mut renderer),

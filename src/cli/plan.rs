@@ -4,8 +4,8 @@
 use super::Cli;
 use super::run::{self, Common};
 use crate::engine::change::{Change, Summary};
-use crate::engine::{NodeError, planner::Planned, record::redact_value};
 use crate::engine::planner::cluster_of;
+use crate::engine::{NodeError, planner::Planned, record::redact_value};
 use crate::render::{Renderer, show_changes};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;

@@ -836,12 +836,11 @@ async fn an_unreachable_cluster_is_named_once_and_remembered() {
     assert!(text.to_lowercase().contains("refused"), "{text}");
     // Remembered for the run: the next call on that cluster gets the same error without
     // trying again, whatever object it is about.
-    let remembered = p.unreachable("dead").expect("the cluster is remembered as down");
+    let remembered = p
+        .unreachable("dead")
+        .expect("the cluster is remembered as down");
     assert_eq!(remembered.to_string(), text);
-    let again = p
-        .get_object(&namespace_id("dead", "y"))
-        .await
-        .unwrap_err();
+    let again = p.get_object(&namespace_id("dead", "y")).await.unwrap_err();
     assert_eq!(again.to_string(), text);
     std::fs::remove_file(&path).ok();
 }
