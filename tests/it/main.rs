@@ -2,6 +2,7 @@
 
 mod cli;
 mod exec;
+mod fold;
 mod generate;
 mod golden;
 mod loader_props;
