@@ -130,6 +130,23 @@ where
     }
 }
 
+/// Why a server could not be reached, in a few words where the cause is a common one
+/// (the transport's own chain otherwise).
+fn connection_cause(err: &kube::Error) -> String {
+    let detail = describe(err);
+    let lower = detail.to_lowercase();
+    let summary = if lower.contains("connection refused") {
+        "connection refused"
+    } else if lower.contains("deadline has elapsed") || lower.contains("timed out") {
+        "no answer within the timeout (connect timeout, or --request-timeout)"
+    } else if lower.contains("dns error") || lower.contains("failed to lookup address") {
+        "the server's host name does not resolve (DNS)"
+    } else {
+        return detail;
+    };
+    summary.to_string()
+}
+
 fn permanent(target: &Target<'_>, err: kube::Error) -> KubeError {
     let unreachable = |message: String| KubeError::Unavailable {
         cluster: target.cluster.to_string(),
@@ -147,7 +164,7 @@ fn permanent(target: &Target<'_>, err: kube::Error) -> KubeError {
             object: target.object.to_string(),
             status,
         },
-        other if is_connection(&other) => unreachable(describe(&other)),
+        other if is_connection(&other) => unreachable(connection_cause(&other)),
         other => KubeError::Client {
             object: target.object.to_string(),
             message: describe(&other),
