@@ -38,8 +38,11 @@ impl Down {
     /// The one line that stands for every resource of the cluster.
     pub fn not_attempted(&self) -> String {
         format!(
-            "not attempted: cluster {} (context {}) unreachable ({} resources)",
-            self.cluster, self.context, self.resources
+            "not attempted: cluster {} (context {}) unreachable ({} resource{})",
+            self.cluster,
+            self.context,
+            self.resources,
+            if self.resources == 1 { "" } else { "s" }
         )
     }
 }
