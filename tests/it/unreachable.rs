@@ -35,6 +35,12 @@ impl Drop for Namespace {
 
 /// The testbed's kubeconfig plus a context `down-ctx` whose server is `server`.
 fn kubeconfig_with_down_context(dir: &Path, server: &str) -> String {
+    let cluster = serde_json::json!({"server": server, "insecure-skip-tls-verify": true});
+    kubeconfig_with(dir, cluster, None)
+}
+
+/// The testbed's kubeconfig as JSON.
+fn testbed_kubeconfig() -> serde_json::Value {
     let out = Command::new("kubectl")
         .args(["config", "view", "--raw", "-o", "json"])
         .output()
@@ -44,21 +50,50 @@ fn kubeconfig_with_down_context(dir: &Path, server: &str) -> String {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let mut config: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
-    let user = config["contexts"][0]["context"]["user"].clone();
+    serde_json::from_slice(&out.stdout).expect("json")
+}
+
+/// The testbed's kubeconfig plus a context `down-ctx` on `cluster`, as `user` (the east
+/// admin when `None`).
+fn kubeconfig_with(
+    dir: &Path,
+    cluster: serde_json::Value,
+    user: Option<serde_json::Value>,
+) -> String {
+    let mut config = testbed_kubeconfig();
+    let user_name = match user {
+        Some(u) => {
+            config["users"]
+                .as_array_mut()
+                .expect("users")
+                .push(serde_json::json!({"name": "down-user", "user": u}));
+            serde_json::json!("down-user")
+        }
+        None => config["contexts"][0]["context"]["user"].clone(),
+    };
     config["clusters"]
         .as_array_mut()
         .expect("clusters")
-        .push(serde_json::json!({"name": "down",
-            "cluster": {"server": server, "insecure-skip-tls-verify": true}}));
+        .push(serde_json::json!({"name": "down", "cluster": cluster}));
     config["contexts"]
         .as_array_mut()
         .expect("contexts")
         .push(serde_json::json!({"name": "down-ctx",
-            "context": {"cluster": "down", "user": user}}));
+            "context": {"cluster": "down", "user": user_name}}));
     let path = dir.join("kubeconfig.json");
     std::fs::write(&path, config.to_string()).expect("write kubeconfig");
     path.display().to_string()
+}
+
+/// A cluster entry of the testbed's kubeconfig, by name.
+fn testbed_cluster(name: &str) -> serde_json::Value {
+    testbed_kubeconfig()["clusters"]
+        .as_array()
+        .expect("clusters")
+        .iter()
+        .find(|c| c["name"] == name)
+        .unwrap_or_else(|| panic!("no cluster {name} in the testbed's kubeconfig"))["cluster"]
+        .clone()
 }
 
 /// East on the context that cannot be used, west on the testbed's west cluster: on each
@@ -164,11 +199,23 @@ fn one_clear_error(run: &Run, server: &str, cause: &[&str]) {
 
 /// Plan then apply against the context at `server`; west's objects are applied.
 fn plan_and_apply(server: &str, request_timeout: &str, cause: &[&str]) {
+    plan_and_apply_with(server, request_timeout, cause, |dir| {
+        kubeconfig_with_down_context(dir, server)
+    });
+}
+
+/// [`plan_and_apply`] with the kubeconfig `kubeconfig` writes into the plan directory.
+fn plan_and_apply_with(
+    server: &str,
+    request_timeout: &str,
+    cause: &[&str],
+    kubeconfig: impl FnOnce(&Path) -> String,
+) {
     need_testbed();
     let ns = unique("down", "west");
     let _cleanup = Namespace(ns.clone());
     let f = plan(&ns);
-    let kubeconfig = kubeconfig_with_down_context(f.path(), server);
+    let kubeconfig = kubeconfig(f.path());
     let timeout = ["--request-timeout", request_timeout];
 
     let run = mtm_bounded(&f, &kubeconfig, &[&timeout[..], &["plan"]].concat());
@@ -290,4 +337,38 @@ fn library_log_lines_come_from_v_on_and_without_colour_when_told() {
             "colour should be {coloured} with {extra:?}{flag:?}:\n{text}"
         );
     }
+}
+
+#[test]
+fn refused_credentials_fail_fast_naming_the_cluster() {
+    need_testbed();
+    let mut east = testbed_cluster("east-ag");
+    let server = format!("{}/", east["server"].as_str().expect("server"));
+    east["insecure-skip-tls-verify"] = true.into();
+    if let Some(map) = east.as_object_mut() {
+        map.remove("certificate-authority-data");
+    }
+    plan_and_apply_with(&server, "30s", &["refused the credentials"], |dir| {
+        kubeconfig_with(
+            dir,
+            east,
+            Some(serde_json::json!({"token": "not-a-valid-token"})),
+        )
+    });
+}
+
+#[test]
+fn a_server_certificate_from_another_authority_fails_fast() {
+    need_testbed();
+    // East's server, trusted only through west's certificate authority.
+    let mut east = testbed_cluster("east-ag");
+    let server = format!("{}/", east["server"].as_str().expect("server"));
+    east["certificate-authority-data"] =
+        testbed_cluster("west-ag")["certificate-authority-data"].clone();
+    plan_and_apply_with(
+        &server,
+        "30s",
+        &["tls: the server's certificate is not accepted"],
+        |dir| kubeconfig_with(dir, east, None),
+    );
 }

@@ -141,6 +141,11 @@ fn connection_cause(err: &kube::Error) -> String {
         "no answer within the timeout (connect timeout, or --request-timeout)"
     } else if lower.contains("dns error") || lower.contains("failed to lookup address") {
         "the server's host name does not resolve (DNS)"
+    } else if lower.contains("certificate") {
+        let why = detail
+            .strip_prefix("client error (Connect): ")
+            .unwrap_or(&detail);
+        return format!("TLS: the server's certificate is not accepted ({why})");
     } else {
         return detail;
     };
