@@ -14,6 +14,9 @@ use serde_saphyr::{Error, Options};
 fn strict() -> Options {
     let mut options = Options::default();
     options.strict_booleans = true;
+    // YAML 1.1 spellings are text, not numbers (`1_000`, `0755`).
+    options.underscored_numbers_as_strings = true;
+    options.leading_zero_numbers_as_strings = true;
     options.with_snippet = false;
     options
 }
@@ -33,13 +36,57 @@ fn position(err: &Error) -> (u64, u64) {
 
 /// A diagnostic for a YAML error in `file`, whose text is `text`.
 pub fn diagnostic(file: &str, text: &str, err: &Error) -> Diagnostic {
-    let (line, column) = position(err);
+    let (mut line, mut column) = position(err);
     let message = words(err);
+    // A value refused by the schema may be reported at its mapping: find the value.
+    if scalar_error(err)
+        && field_at(text, line, column).is_none()
+        && let Some(at) = value_of(&message).and_then(|v| find_after(text, line, column, &v))
+    {
+        (line, column) = at;
+    }
     let message = match field_at(text, line, column) {
         Some(field) if scalar_error(err) => format!("`{field}`: {message}"),
         _ => message,
     };
     Diagnostic::new(file, line, column, format!("invalid YAML: {message}"))
+}
+
+/// The refused value a serde message quotes (`string "200"`, `floating point `2.5``).
+fn value_of(message: &str) -> Option<String> {
+    if let Some(rest) = message.split_once("string \"").map(|(_, r)| r) {
+        return rest.split_once('"').map(|(v, _)| v.to_string());
+    }
+    let (_, rest) = message.split_once('`')?;
+    rest.split_once('`').map(|(v, _)| v.to_string())
+}
+
+/// Where `value` (bare or quoted) first appears at or after `line`:`column`.
+fn find_after(text: &str, line: u64, column: u64, value: &str) -> Option<(u64, u64)> {
+    let mut offset = 0;
+    for (i, row) in text.split_inclusive('\n').enumerate() {
+        if (i as u64) + 1 == line {
+            offset += row
+                .char_indices()
+                .nth(usize::try_from(column).ok()?.saturating_sub(1))
+                .map_or(row.len(), |(b, _)| b);
+            break;
+        }
+        offset += row.len();
+    }
+    let rest = text.get(offset..)?;
+    let hit = [
+        format!("\"{value}\""),
+        format!("'{value}'"),
+        value.to_string(),
+    ]
+    .iter()
+    .filter_map(|v| rest.find(v.as_str()))
+    .min()?;
+    let before = &text[..offset + hit];
+    let line = before.matches('\n').count() as u64 + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) as u64 + 1;
+    Some((line, column))
 }
 
 /// Errors about one scalar's value (where naming its field helps).
@@ -145,8 +192,17 @@ fn bare_message(err: &Error) -> String {
     .iter()
     .filter_map(|m| first.find(m))
     .min();
-    match cut {
-        Some(at) => first[..at].trim_end().to_string(),
+    let first = match cut {
+        Some(at) => first[..at].trim_end(),
+        None => first,
+    };
+    // serde's "invalid type: X, expected Y" reads better the other way round.
+    let wrong = first
+        .strip_prefix("invalid type: ")
+        .or_else(|| first.strip_prefix("invalid value: "))
+        .and_then(|r| r.split_once(", expected "));
+    match wrong {
+        Some((got, expected)) => format!("expected {expected}, got {got}"),
         None => first.to_string(),
     }
 }

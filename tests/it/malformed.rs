@@ -70,7 +70,7 @@ fn wrong_type_for_a_status_code() {
         .edit("stages/app.yaml", "status: 200", "status: ok")
         .run(&["validate"])
         .fails(
-            "./stages/app.yaml:15:27: invalid YAML: `status`: expected a whole number (0 to 65535)",
+            "./stages/app.yaml:15:27: invalid YAML: `status`: expected a whole number from 0 to 65535, unquoted, got string \"ok\"",
         );
 }
 

@@ -344,7 +344,7 @@ fn yes_is_not_a_boolean_for_sensitive() {
         &Fixture::mini()
             .edit("plan.yaml", "sensitive: true", "sensitive: yes")
             .run(&["validate"]),
-        "./plan.yaml:6:23: invalid YAML: `sensitive`: not a boolean: write true or false",
+        "./plan.yaml:6:23: invalid YAML: `sensitive`: expected true or false, got string \"yes\"",
     );
 }
 
@@ -354,8 +354,46 @@ fn on_is_not_a_boolean_for_sensitive() {
         &Fixture::mini()
             .edit("plan.yaml", "sensitive: true", "sensitive: on")
             .run(&["validate"]),
-        "./plan.yaml:6:23: invalid YAML: `sensitive`: not a boolean",
+        "./plan.yaml:6:23: invalid YAML: `sensitive`: expected true or false, got string \"on\"",
     );
+}
+
+#[test]
+fn quoted_true_is_not_a_boolean_for_sensitive() {
+    check(
+        &Fixture::mini()
+            .edit("plan.yaml", "sensitive: true", "sensitive: \"true\"")
+            .run(&["validate"]),
+        "./plan.yaml:6:23: invalid YAML: `sensitive`: expected true or false, got string \"true\"",
+    );
+}
+
+#[test]
+fn a_quoted_status_is_not_a_number() {
+    check(
+        &Fixture::mini()
+            .edit("stages/app.yaml", "status: 200", "status: \"200\"")
+            .run(&["validate"]),
+        "./stages/app.yaml:15:27: invalid YAML: `status`: expected a whole number from 0 to 65535, unquoted, got string \"200\"",
+    );
+}
+
+#[test]
+fn a_yaml_1_1_number_is_not_a_number() {
+    for (spelled, shown) in [("2_00", "2_00"), ("0200", "0200")] {
+        check(
+            &Fixture::mini()
+                .edit(
+                    "stages/app.yaml",
+                    "status: 200",
+                    &format!("status: {spelled}"),
+                )
+                .run(&["validate"]),
+            &format!(
+                "./stages/app.yaml:15:27: invalid YAML: `status`: expected a whole number from 0 to 65535, unquoted, got string \"{shown}\""
+            ),
+        );
+    }
 }
 
 #[test]
@@ -368,7 +406,7 @@ fn no_is_not_a_boolean_for_an_existing_release() {
                 "    releases:\n      - name: r\n        namespace: demo\n        chart: ./chart\n        existing: no\n    manifests:",
             )
             .run(&["validate"]),
-        "./stages/base.yaml:12:19: invalid YAML: `existing`: not a boolean",
+        "./stages/base.yaml:12:19: invalid YAML: `existing`: expected true or false, got string \"no\"",
     );
 }
 
