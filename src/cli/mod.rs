@@ -47,7 +47,7 @@ pub struct Cli {
     /// No colour (also when NO_COLOR is set)
     #[arg(long, global = true)]
     pub no_color: bool,
-    /// More log lines on stderr (-v info, -vv debug)
+    /// More log lines on stderr: -v adds the libraries' (info), -vv debug
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
     /// How long one request to a cluster may wait for an answer (as kubectl's)
