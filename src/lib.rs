@@ -8,6 +8,7 @@
 pub mod cli;
 pub mod cmdline;
 pub mod diag;
+pub mod duration;
 pub mod engine;
 pub mod generate;
 pub mod graph;

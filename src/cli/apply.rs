@@ -6,13 +6,16 @@ use super::Cli;
 use super::plan::{SAVED_SCHEMA, SavedPlan, show};
 use super::run::show_progress;
 use super::run::{self, Common};
+use crate::engine::apply::Progress;
 use crate::engine::change::Change;
+use crate::engine::planner::{Planned, cluster_of};
 use crate::render::Renderer;
 use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// A plan saved by `mtm plan --out FILE`
+    /// A plan saved by `mtm plan --out FILE` (it holds its own selection: no --target)
+    #[arg(conflicts_with = "targets")]
     pub file: Option<PathBuf>,
     #[command(flatten)]
     pub common: Common,
@@ -64,6 +67,16 @@ fn moved(saved: &[Change], now: &[Change]) -> Vec<String> {
         }
     }
     out
+}
+
+/// A failure or skip of a resource on a cluster found down while planning.
+fn on_down_cluster(planned: &Planned, p: &Progress) -> bool {
+    let address = match p {
+        Progress::Failed(e) => &e.address,
+        Progress::Skipped { address, .. } => address,
+        _ => return false,
+    };
+    cluster_of(address).is_some_and(|c| planned.down.iter().any(|d| d.cluster == c))
 }
 
 pub fn run(cli: &Cli, args: &Args, renderer: &mut Renderer) -> u8 {
@@ -122,8 +135,10 @@ pub fn run(cli: &Cli, args: &Args, renderer: &mut Renderer) -> u8 {
         renderer.error("the plan has errors: nothing was changed");
         return 1;
     }
-    if !planned.errors.is_empty() {
-        renderer.error("a cluster could not be reached: what needs it will fail, the rest goes on");
+    if !planned.down.is_empty() {
+        renderer.error(
+            "a cluster could not be reached: what needs it is not attempted, the rest goes on",
+        );
     }
     if let Some(saved) = &saved {
         let moved = moved(&saved.changes, &planned.changes);
@@ -165,7 +180,12 @@ pub fn run(cli: &Cli, args: &Args, renderer: &mut Renderer) -> u8 {
         &store,
         cancel,
         |outcome| run::write_outcome(&store, revision, outcome, &mut state_error),
-        |p| show_progress(renderer, bar.as_ref(), &p),
+        |p| {
+            // The resources of a cluster that is down were said in one line already.
+            if !on_down_cluster(&planned, &p) {
+                show_progress(renderer, bar.as_ref(), &p)
+            }
+        },
     ));
     if let Some(bar) = &bar {
         bar.finish();

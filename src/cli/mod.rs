@@ -1,10 +1,12 @@
 //! The command line: clap definitions and dispatch, one small module per command.
 //!
 //! Each command parses its arguments, calls the engine, and hands the result to the
-//! renderer. Exit codes are the same everywhere: 0 success (no changes), 1 error,
-//! 2 changes present (where a command reports changes).
+//! renderer. Exit codes are the same everywhere: 0 success (no changes), 1 any error
+//! (usage errors included), 2 only "changes present" (`plan --detailed-exitcode`) and
+//! "drift found" (`drift`).
 
 mod apply;
+mod args;
 mod completions;
 mod destroy;
 mod drift;
@@ -63,11 +65,14 @@ pub struct Cli {
     #[arg(long, global = true, help_heading = GLOBAL)]
     pub no_color: bool,
     /// Wait this long for another mtm that holds the state (e.g. 30s, 5m); default: refuse
-    #[arg(long, global = true, value_name = "DURATION", default_value = "0s", value_parser = parse_duration, help_heading = GLOBAL)]
+    #[arg(long, global = true, value_name = "DURATION", default_value = "0s", value_parser = args::wait, help_heading = GLOBAL)]
     pub lock_timeout: std::time::Duration,
-    /// More log lines on stderr (-v info, -vv debug)
+    /// More log lines on stderr: -v adds the libraries' (info), -vv debug
     #[arg(short, long, global = true, action = clap::ArgAction::Count, help_heading = GLOBAL)]
     pub verbose: u8,
+    /// How long one request to a cluster may wait for an answer (as kubectl's)
+    #[arg(long, global = true, value_name = "DURATION", default_value = "30s", value_parser = args::duration, help_heading = GLOBAL)]
+    pub request_timeout: std::time::Duration,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -121,30 +126,24 @@ pub enum Command {
     Completions(completions::Args),
 }
 
-/// A duration with its unit, as `30s`, `2m`, `1h30m` or `500ms`.
-fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
-    let signed: jiff::SignedDuration = text.parse().map_err(|_| {
-        format!("`{text}` is not a duration: give a number and a unit, e.g. 30s or 2m")
-    })?;
-    std::time::Duration::try_from(signed).map_err(|_| format!("`{text}` is negative"))
-}
-
 /// Runs the command line and returns the process exit code.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let level = match cli.verbose {
-        0 => "warn",
-        1 => "info",
-        _ => "debug",
+    let cli = match Cli::try_parse().and_then(|cli| args::check(&cli).map(|()| cli)) {
+        Ok(cli) => cli,
+        Err(e) => return crate::render::usage(&e),
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("MTM_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let mut renderer = Renderer::new(cli.output, cli.no_color);
+    // Log lines go through the renderer: redacted, around the progress bar, coloured only
+    // where its errors are; the libraries' only from -v on.
+    let filter = tracing_subscriber::EnvFilter::try_from_env("MTM_LOG").unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new(crate::render::log_filter(cli.verbose))
+    });
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(crate::render::Logs)
+        .with_ansi(renderer.color_err())
         .without_time()
         .try_init();
-    let mut renderer = Renderer::new(cli.output, cli.no_color);
     let code = match &cli.command {
         Command::Validate => validate::run(&cli, &mut renderer),
         Command::Graph(args) => graph::run(&cli, args, &mut renderer),

@@ -4,6 +4,7 @@
 use super::Cli;
 use super::run::{self, Common};
 use crate::engine::change::{Change, Summary};
+use crate::engine::planner::cluster_of;
 use crate::engine::{NodeError, planner::Planned, record::redact_value};
 use crate::render::{Renderer, show_changes};
 use serde::{Deserialize, Serialize};
@@ -45,6 +46,8 @@ pub const SAVED_SCHEMA: u32 = 1;
 struct JsonPlan<'a> {
     changes: &'a [Change],
     errors: &'a [NodeError],
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    unreachable: &'a [crate::engine::planner::Down],
     summary: Summary,
 }
 
@@ -54,17 +57,33 @@ pub fn show(renderer: &Renderer, planned: &Planned, explain: bool, all: bool) {
         renderer.json(&JsonPlan {
             changes: &planned.changes,
             errors: &planned.errors,
+            unreachable: &planned.down,
             summary: Summary::of(&planned.changes),
         });
-    } else {
-        renderer.print(&show_changes(
-            renderer,
-            &planned.changes,
-            &planned.errors,
-            explain,
-            all,
-        ));
+        return;
     }
+    // A cluster that could not be used: its cause once, its resources in one line.
+    let down = |e: &&NodeError| {
+        cluster_of(&e.address).is_some_and(|c| planned.down.iter().any(|d| d.cluster == c))
+    };
+    for d in &planned.down {
+        renderer.error(&d.message);
+    }
+    let errors: Vec<NodeError> = planned
+        .errors
+        .iter()
+        .filter(|e| !down(e))
+        .cloned()
+        .collect();
+    let not_attempted: Vec<String> = planned.down.iter().map(|d| d.not_attempted()).collect();
+    renderer.print(&show_changes(
+        renderer,
+        &planned.changes,
+        &errors,
+        &not_attempted,
+        explain,
+        all,
+    ));
 }
 
 pub fn run(cli: &Cli, args: &Args, renderer: &mut Renderer) -> u8 {

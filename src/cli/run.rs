@@ -20,7 +20,7 @@ pub struct Common {
     #[arg(long = "target", value_name = "STAGE|ADDRESS")]
     pub targets: Vec<String>,
     /// How many resources are worked on at once, across clusters
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = 10, value_parser = super::args::at_least_one)]
     pub parallelism: usize,
 }
 
@@ -104,6 +104,7 @@ pub fn engine<'a>(
         engine = engine.with_kubeconfig(path);
     }
     engine.parallelism = common.parallelism.max(1);
+    engine.kube.set_request_timeout(cli.request_timeout);
     let known = crate::engine::values::existing(&engine.state_dir, &loaded.plan)?;
     renderer.add_secrets(crate::engine::values::secrets(&known));
     *engine.gens.lock().expect("gens lock") = known;

@@ -54,6 +54,7 @@ pub fn run(args: &Args, renderer: &mut Renderer) -> u8 {
     let planned = Planned {
         changes: saved.changes,
         errors: Vec::new(),
+        down: Vec::new(),
     };
     show(renderer, &planned, args.explain, args.all);
     0
@@ -78,6 +79,7 @@ pub fn plan_destroy(cli: &Cli, args: &super::plan::Args, renderer: &mut Renderer
     let planned = Planned {
         changes: engine.destroy_changes(&records),
         errors: Vec::new(),
+        down: Vec::new(),
     };
     show(renderer, &planned, args.explain, args.all);
     if args.detailed_exitcode && planned.has_changes() {

@@ -28,8 +28,8 @@ pub struct Args {
     /// Make every call from this machine instead of exec-ing into the workload's pod
     #[arg(long)]
     pub local: bool,
-    /// Seconds one check may take
-    #[arg(long, default_value_t = 30)]
+    /// Seconds one check may take (at least 1)
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
     pub timeout: u64,
     /// Count "not applicable" as failed
     #[arg(long)]

@@ -19,6 +19,37 @@ use std::collections::BTreeMap;
 pub struct Planned {
     pub changes: Vec<Change>,
     pub errors: Vec<NodeError>,
+    /// Clusters that could not be used: their resources are not attempted.
+    pub down: Vec<Down>,
+}
+
+/// A cluster that could not be used in this run, said once for all its resources.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Down {
+    pub cluster: String,
+    pub context: String,
+    /// The provider's error: cluster, context, server and cause.
+    pub message: String,
+    /// How many selected resources of the cluster are not attempted.
+    pub resources: usize,
+}
+
+impl Down {
+    /// The one line that stands for every resource of the cluster.
+    pub fn not_attempted(&self) -> String {
+        format!(
+            "not attempted: cluster {} (context {}) unreachable ({} resource{})",
+            self.cluster,
+            self.context,
+            self.resources,
+            if self.resources == 1 { "" } else { "s" }
+        )
+    }
+}
+
+/// The logical cluster of an address (`stage/cluster/...`).
+pub fn cluster_of(address: &str) -> Option<&str> {
+    address.split('/').nth(1)
 }
 
 impl Planned {
@@ -116,7 +147,7 @@ impl Engine<'_> {
             .map(|(_, n)| n)
             .filter(|n| !matches!(n.resource.spec, Spec::Check { .. }))
             .collect();
-        let results: Vec<Result<Change, NodeError>> = futures::stream::iter(nodes)
+        let results: Vec<Result<Change, NodeError>> = futures::stream::iter(nodes.iter().copied())
             .map(|n| self.plan_node(n, records))
             .buffered(self.parallelism.max(1))
             .collect()
@@ -128,7 +159,28 @@ impl Engine<'_> {
                 Err(e) => planned.errors.push(e),
             }
         }
+        planned.down = self.down(&nodes);
         planned
+    }
+
+    /// The clusters found down while planning, with how many of `nodes` they hold.
+    fn down(&self, nodes: &[&Node]) -> Vec<Down> {
+        self.plan
+            .clusters
+            .values()
+            .filter_map(|c| {
+                let e = self.kube.unreachable(&c.name)?;
+                Some(Down {
+                    cluster: c.name.clone(),
+                    context: c.context.clone(),
+                    message: e.to_string(),
+                    resources: nodes
+                        .iter()
+                        .filter(|n| n.resource.cluster() == Some(c.name.as_str()))
+                        .count(),
+                })
+            })
+            .collect()
     }
 
     async fn plan_node(
@@ -139,6 +191,14 @@ impl Engine<'_> {
         let r = &node.resource;
         let fail = |message: String| NodeError::new(r.address.to_string(), message);
         let record = records.get(r.address.as_str());
+        // A cluster that cannot be used fails every resource on it the same way, at once
+        // (helm and the waits included), without asking it again.
+        if let Some(cluster) = r.cluster() {
+            self.kube
+                .reach(cluster)
+                .await
+                .map_err(|e| kube_fail(&r.address, e))?;
+        }
         match &r.spec {
             Spec::Object { id, manifest } => {
                 let missing: Vec<&str> = {

@@ -8,6 +8,10 @@ use super::{GenerateError, Generated};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::crypto::CryptoProvider;
+use jsonwebtoken::jwk::{
+    AlgorithmParameters, CommonParameters, Jwk, JwkSet, KeyAlgorithm, PublicKeyUse,
+    RSAKeyParameters, RSAKeyType, ThumbprintHash,
+};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use mtm_provider::GenSpec;
 use rsa::PrivateKey;
@@ -15,7 +19,6 @@ use rsa::pkcs1::EncodeRsaPrivateKey;
 use rsa::pkcs8::{EncodePrivateKey, LineEnding};
 use rsa::traits::PublicKeyParts;
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -56,17 +59,9 @@ pub(super) fn issue(
 ) -> Result<Generated, GenerateError> {
     let n = URL_SAFE_NO_PAD.encode(key.n_bytes());
     let e = URL_SAFE_NO_PAD.encode(key.e_bytes());
-    let kid = thumbprint(&n, &e);
-    let jwks = Jwks {
-        keys: [Jwk {
-            kty: "RSA",
-            alg: "RS256",
-            use_: "sig",
-            kid: &kid,
-            n: &n,
-            e: &e,
-        }],
-    };
+    let jwk = rsa_jwk(n, e);
+    let kid = jwk.common.key_id.clone().expect("rsa_jwk sets the kid");
+    let jwks = JwkSet { keys: vec![jwk] };
     let mut values = BTreeMap::new();
     values.insert(
         "jwks".to_string(),
@@ -118,7 +113,8 @@ pub fn lifetime(spec: &GenSpec) -> Result<u64, GenerateError> {
     let Some(text) = &spec.lifetime else {
         return Ok(DEFAULT_LIFETIME);
     };
-    parse_seconds(text.trim())
+    crate::duration::parse(text)
+        .map(|d| d.as_secs())
         .filter(|&secs| secs > 0)
         .ok_or_else(|| GenerateError::Lifetime {
             name: spec.name.clone(),
@@ -126,40 +122,26 @@ pub fn lifetime(spec: &GenSpec) -> Result<u64, GenerateError> {
         })
 }
 
-fn parse_seconds(text: &str) -> Option<u64> {
-    if text.is_empty() {
-        return None;
-    }
-    let mut total: u64 = 0;
-    let mut rest = text;
-    while !rest.is_empty() {
-        let digits = rest.find(|c: char| !c.is_ascii_digit())?;
-        let count: u64 = rest[..digits].parse().ok()?;
-        rest = &rest[digits..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit())
-            .unwrap_or(rest.len());
-        let unit = match &rest[..unit_len] {
-            "s" => 1,
-            "m" => 60,
-            "h" => 3600,
-            _ => return None,
-        };
-        total = total.checked_add(count.checked_mul(unit)?)?;
-        rest = &rest[unit_len..];
-    }
-    Some(total)
-}
-
-/// The RFC 7638 thumbprint of an RSA public key given as base64url `n` and `e`: the
-/// base64url SHA-256 of `{"e":..,"kty":"RSA","n":..}` (members sorted, no whitespace).
-pub fn thumbprint(n: &str, e: &str) -> String {
-    let canonical = format!(
-        r#"{{"e":{},"kty":"RSA","n":{}}}"#,
-        serde_json::Value::from(e),
-        serde_json::Value::from(n)
-    );
-    URL_SAFE_NO_PAD.encode(Sha256::digest(canonical.as_bytes()))
+/// The JWKS entry of an RSA signing key (RS256) given as base64url `n` and `e`; its `kid`
+/// is the key's RFC 7638 thumbprint.
+fn rsa_jwk(n: String, e: String) -> Jwk {
+    let mut jwk = Jwk {
+        common: CommonParameters {
+            public_key_use: Some(PublicKeyUse::Signature),
+            key_algorithm: Some(KeyAlgorithm::RS256),
+            ..CommonParameters::default()
+        },
+        algorithm: AlgorithmParameters::RSA(RSAKeyParameters {
+            key_type: RSAKeyType::RSA,
+            n,
+            e,
+        }),
+    };
+    let kid = jwk
+        .thumbprint(ThumbprintHash::SHA256)
+        .expect("an RSA key always has a thumbprint");
+    jwk.common.key_id = Some(kid);
+    jwk
 }
 
 pub(super) fn unix(spec: &GenSpec, now: SystemTime) -> Result<u64, GenerateError> {
@@ -177,22 +159,6 @@ fn ensure_provider() {
         // An error means another thread installed one first: that one is used.
         let _ = jsonwebtoken::crypto::rust_crypto::DEFAULT_PROVIDER.install_default();
     }
-}
-
-#[derive(Serialize)]
-struct Jwks<'a> {
-    keys: [Jwk<'a>; 1],
-}
-
-#[derive(Serialize)]
-struct Jwk<'a> {
-    kty: &'a str,
-    alg: &'a str,
-    #[serde(rename = "use")]
-    use_: &'a str,
-    kid: &'a str,
-    n: &'a str,
-    e: &'a str,
 }
 
 #[derive(Serialize)]
@@ -332,7 +298,7 @@ pub(super) mod tests {
             !n.contains('=') && !n.contains('+') && !n.contains('/'),
             "{n}"
         );
-        assert_eq!(jwk["kid"], thumbprint(n, "AQAB"));
+        assert_eq!(jwk["kid"], thumbprint(n));
         assert_eq!(g.kid(), jwk["kid"]);
         assert!(!g.field("jwks").unwrap().contains('\n'));
     }
@@ -384,6 +350,14 @@ pub(super) mod tests {
         assert_ne!(other.kid(), mine.kid());
     }
 
+    /// The kid `rsa_jwk` gives a key with exponent AQAB.
+    fn thumbprint(n: &str) -> String {
+        rsa_jwk(n.to_string(), "AQAB".to_string())
+            .common
+            .key_id
+            .unwrap()
+    }
+
     #[test]
     fn rfc7638_thumbprint_example() {
         // RFC 7638 section 3.1.
@@ -392,10 +366,7 @@ pub(super) mod tests {
                  QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbO\
                  pbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csF\
                  Cur-kEgU8awapJzKnqDKgw";
-        assert_eq!(
-            thumbprint(n, "AQAB"),
-            "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
-        );
+        assert_eq!(thumbprint(n), "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs");
     }
 
     #[test]
@@ -406,6 +377,7 @@ pub(super) mod tests {
             ("5m", 300),
             ("1h30m", 5_400),
             (" 2h ", 7_200),
+            ("5 m", 300),
         ] {
             assert_eq!(lifetime(&spec(Some(text))).unwrap(), secs, "{text}");
         }
@@ -415,7 +387,6 @@ pub(super) mod tests {
             "24",
             "0s",
             "1d",
-            "5 m",
             "m",
             "-1h",
             "500ms",

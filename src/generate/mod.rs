@@ -18,7 +18,7 @@ mod jwt;
 mod subst;
 
 pub use self::file::{SCHEMA, SecretFile, load_existing, load_or_generate};
-pub use self::jwt::{DEFAULT_LIFETIME, generate, lifetime, thumbprint};
+pub use self::jwt::{DEFAULT_LIFETIME, generate, lifetime};
 pub use self::subst::{SubstError, substitute, substitute_value};
 
 /// Why a value could not be generated, or its file not kept.

@@ -11,7 +11,8 @@
 //! - the object a patch changes before the patch; the required release before the
 //!   upgrade of an existing one; a generated value before its users;
 //! - every object, patch and release of a step before the step's waits, and all of a
-//!   stage's resources before its checks;
+//!   stage's resources before its checks (a resource a later stage re-declares still
+//!   counts for every step and stage that declared it);
 //! - explicit `needs`.
 //!
 //! A reference to something the plan does not declare adds no edge: it may exist already.
@@ -121,19 +122,31 @@ pub fn edges(
 
     let mut by_step: HashMap<(&str, &str), Vec<usize>> = HashMap::new();
     let mut by_stage: HashMap<&str, Vec<usize>> = HashMap::new();
+    // A resource belongs to every step that declared it (a later stage re-declaring an
+    // object does not take it away from the earlier step's waits and checks).
     for (i, n) in nodes.iter().enumerate() {
-        let step = &n.resource.step;
-        if matches!(
-            n.resource.spec,
-            Spec::Object { .. } | Spec::Patch { .. } | Spec::Release { .. }
-        ) {
-            by_step
-                .entry((&step.stage, &step.step))
-                .or_default()
-                .push(i);
-        }
-        if !matches!(n.resource.spec, Spec::Check { .. }) {
-            by_stage.entry(&step.stage).or_default().push(i);
+        // A removal belongs to the stage that removes it only: an earlier step's checks
+        // do not wait for a later stage to delete what they check.
+        let steps = match n.resource.spec {
+            Spec::Absent { .. } => std::slice::from_ref(&n.resource.step),
+            _ => n.steps.as_slice(),
+        };
+        for step in steps {
+            if matches!(
+                n.resource.spec,
+                Spec::Object { .. } | Spec::Patch { .. } | Spec::Release { .. }
+            ) {
+                let members = by_step.entry((&step.stage, &step.step)).or_default();
+                if members.last() != Some(&i) {
+                    members.push(i);
+                }
+            }
+            if !matches!(n.resource.spec, Spec::Check { .. }) {
+                let members = by_stage.entry(&step.stage).or_default();
+                if members.last() != Some(&i) {
+                    members.push(i);
+                }
+            }
         }
     }
 

@@ -3,17 +3,26 @@
 //! Stages are applied in plan order, each adding its declarations; a declaration whose
 //! address already exists replaces it (a later stage re-declaring an object), and a
 //! removal turns it into an `Absent` node. The result is what the graph is built from.
+//!
+//! Replacing keeps the dependencies: a re-declared resource remembers every step that
+//! declared it, so the waits and checks of an earlier step still depend on it, and the
+//! explicit `needs` of every declaring step still hold.
 
 use super::{Need, Plan};
-use mtm_provider::resource::Resource;
+use mtm_provider::resource::{Resource, StepInfo};
 use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
 
 /// A resource of the desired state, with what the graph needs to know about it.
 #[derive(Clone, Debug)]
 pub struct Node {
     pub resource: Resource,
+    /// Explicit `needs` of every step that declared it.
     pub needs: Vec<Need>,
+    /// Generated values its current declaration refers to.
     pub uses: BTreeSet<String>,
+    /// Every step that declared it, in plan order (the last is `resource.step`).
+    pub steps: Vec<Arc<StepInfo>>,
 }
 
 /// The desired resources of `stages` (names; others are ignored), in first-declared order.
@@ -31,8 +40,15 @@ pub fn fold(plan: &Plan, stages: &[String]) -> Vec<Node> {
                     if node.resource.stages.last() != Some(&stage.name) {
                         node.resource.stages.push(stage.name.clone());
                     }
-                    node.needs = d.needs.clone();
+                    for need in &d.needs {
+                        if !node.needs.iter().any(|n| n.pattern == need.pattern) {
+                            node.needs.push(need.clone());
+                        }
+                    }
                     node.uses = d.uses.clone();
+                    if !node.steps.iter().any(|s| Arc::ptr_eq(s, &d.step)) {
+                        node.steps.push(d.step.clone());
+                    }
                 }
                 None => {
                     index.insert(d.address.0.clone(), nodes.len());
@@ -46,6 +62,7 @@ pub fn fold(plan: &Plan, stages: &[String]) -> Vec<Node> {
                         },
                         needs: d.needs.clone(),
                         uses: d.uses.clone(),
+                        steps: vec![d.step.clone()],
                     });
                 }
             }

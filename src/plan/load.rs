@@ -5,11 +5,12 @@
 //! address of every declaration: the first stage (in plan order) that declares an object
 //! names it, so a later stage that re-declares or removes it speaks of the same address.
 
+use super::files::PlanDir;
 use super::kinds;
-use super::manifest::yaml_diagnostic;
 use super::schema::{PlanFile, StageFile};
 use super::step::{GenUse, RawDecl, RawKind, StepCtx, Target};
 use super::vars::{self, RefKind, Variable, Variables};
+use super::yaml;
 use super::{Cluster, Decl, LoadResult, Plan, Stage, object_address};
 use crate::diag::{Diagnostic, Diagnostics};
 use mtm_provider::resource::{Origin, Requirement, Scope, Spec};
@@ -64,20 +65,23 @@ pub fn load(dir: &Path, opts: &LoadOptions) -> LoadResult {
     let display_dir = display_dir.trim_end_matches('/').to_string();
     let plan_path = format!("{display_dir}/plan.yaml");
     let mut diags = Diagnostics::default();
-    let text = match std::fs::read_to_string(dir.join("plan.yaml")) {
+    let files = PlanDir::new(dir, &display_dir);
+    let text = match files.read("plan.yaml") {
         Ok(t) => t,
         Err(e) => {
-            diags.push(
-                Diagnostic::unplaced(&plan_path, format!("cannot read the plan: {e}"))
+            let d = match e.position() {
+                Some(_) => e.diagnostic("the plan", &plan_path, 0, 0),
+                None => Diagnostic::unplaced(&plan_path, e.describe("the plan"))
                     .help("--plan takes a plan directory holding plan.yaml"),
-            );
+            };
+            diags.push(d);
             return Err(diags);
         }
     };
-    let file: PlanFile = match serde_saphyr::from_str(&text) {
+    let file: PlanFile = match yaml::parse_strict(&text) {
         Ok(f) => f,
         Err(e) => {
-            diags.push(yaml_diagnostic(&plan_path, &e));
+            diags.push(yaml::diagnostic(&plan_path, &text, &e));
             return Err(diags);
         }
     };
@@ -179,26 +183,20 @@ pub fn load(dir: &Path, opts: &LoadOptions) -> LoadResult {
     let mut gen_uses: Vec<GenUse> = Vec::new();
     for (index, (name, at)) in order.iter().enumerate() {
         let rel = format!("stages/{name}.yaml");
-        let shown = format!("{display_dir}/{rel}");
-        let text = match std::fs::read_to_string(dir.join(&rel)) {
+        let shown = files.show(&rel);
+        let text = match files.read(&rel) {
             Ok(t) => t,
             Err(e) => {
-                diags.push(
-                    Diagnostic::new(
-                        &at.file,
-                        at.line,
-                        at.column,
-                        format!("stage `{name}`: cannot read {shown}: {e}"),
-                    )
-                    .help(format!("each stage listed in plan.yaml has a file {rel}")),
-                );
+                let mut d = e.diagnostic("", &at.file, at.line, at.column);
+                d.message = format!("stage `{name}`: {}", d.message);
+                diags.push(d.help(format!("each stage listed in plan.yaml has a file {rel}")));
                 continue;
             }
         };
-        let stage_file: StageFile = match serde_saphyr::from_str(&text) {
+        let stage_file: StageFile = match yaml::parse_strict(&text) {
             Ok(f) => f,
             Err(e) => {
-                diags.push(yaml_diagnostic(&shown, &e));
+                diags.push(yaml::diagnostic(&shown, &text, &e));
                 continue;
             }
         };
@@ -245,8 +243,7 @@ pub fn load(dir: &Path, opts: &LoadOptions) -> LoadResult {
         let mut raw = Vec::new();
         let mut step_names = BTreeMap::new();
         let mut ctx = StepCtx {
-            plan_dir: dir,
-            display_dir: &display_dir,
+            files: &files,
             stage: name,
             file: &shown,
             vars: &variables,
@@ -292,11 +289,16 @@ pub fn load(dir: &Path, opts: &LoadOptions) -> LoadResult {
         ));
     }
 
+    // Once something is reported, a declaration may be missing (a file unread, a step
+    // dropped): checks that need every declaration (custom kinds, removals, generated
+    // values, needs patterns) would then report only consequences of it, so they stay
+    // quiet. Duplicates and local problems are reported regardless.
     let scopes = Scopes::learn(&stages);
     let mut namer = Namer::default();
     for (stage, raw) in &mut stages {
         for r in raw.drain(..) {
-            if let Some(decl) = finish(&stage.name, r, &scopes, &mut namer, &mut diags) {
+            let quiet = !diags.is_empty();
+            if let Some(decl) = finish(&stage.name, r, &scopes, &mut namer, &mut diags, quiet) {
                 stage.decls.push(decl);
             }
         }
@@ -312,8 +314,12 @@ pub fn load(dir: &Path, opts: &LoadOptions) -> LoadResult {
         stages,
         hand_edit_managers: file.hand_edit_managers.clone(),
     };
-    check_generated(&plan, &gen_uses, &mut diags);
-    check_needs(&plan, &mut diags);
+    check_unique_generated(&plan, &mut diags);
+    let quiet = !diags.is_empty();
+    check_generated(&plan, &gen_uses, &mut diags, quiet);
+    if !quiet {
+        check_needs(&plan, &mut diags);
+    }
     diags.into_result().map(|()| plan)
 }
 
@@ -519,10 +525,12 @@ fn scoped_id(
     scopes: &Scopes,
     origin: &Origin,
     diags: &mut Diagnostics,
+    quiet: bool,
 ) -> Option<ObjectId> {
     let (group, _) = ObjectId::split_api_version(&t.api_version);
     let what = format!("{} {}", t.kind, t.name);
     match scopes.cluster_scoped(cluster, &group, &t.kind) {
+        Err(()) if quiet => None,
         Err(()) => {
             diags.push(
                 at(origin, format!(
@@ -569,6 +577,7 @@ fn finish(
     scopes: &Scopes,
     namer: &mut Namer,
     diags: &mut Diagnostics,
+    quiet: bool,
 ) -> Option<Decl> {
     let RawDecl {
         kind,
@@ -607,6 +616,7 @@ fn finish(
                 scopes,
                 &origin,
                 diags,
+                quiet,
             )?;
             if object.namespace.is_none()
                 && let Some(ns) = &id.namespace
@@ -640,8 +650,11 @@ fn finish(
             )
         }
         RawKind::Remove { cluster, target } => {
-            let id = scoped_id(&cluster, &target, None, scopes, &origin, diags)?;
+            let id = scoped_id(&cluster, &target, None, scopes, &origin, diags, quiet)?;
             let Some((address, _, _)) = namer.objects.get(&id.key()).cloned() else {
+                if quiet {
+                    return None;
+                }
                 diags.push(
                     at(&origin, format!("removes {id}, which no earlier stage declares"))
                         .help("a stage removes only what an earlier stage of the plan declared; check cluster, apiVersion, kind, namespace and name"),
@@ -659,7 +672,7 @@ fn finish(
             target,
             fields,
         } => {
-            let id = scoped_id(&cluster, &target, None, scopes, &origin, diags)?;
+            let id = scoped_id(&cluster, &target, None, scopes, &origin, diags, quiet)?;
             let address = other(
                 namer,
                 diags,
@@ -784,7 +797,7 @@ fn finish(
 }
 
 /// Every `${gen.NAME.FIELD}` names a generated value of a stage the user's stage needs.
-fn check_generated(plan: &Plan, uses: &[GenUse], diags: &mut Diagnostics) {
+fn check_generated(plan: &Plan, uses: &[GenUse], diags: &mut Diagnostics, quiet: bool) {
     let mut gens: BTreeMap<&str, (&str, Vec<String>)> = BTreeMap::new();
     for stage in &plan.stages {
         for d in &stage.decls {
@@ -795,6 +808,9 @@ fn check_generated(plan: &Plan, uses: &[GenUse], diags: &mut Diagnostics) {
     }
     for u in uses {
         let Some((gen_stage, fields)) = gens.get(u.name.as_str()) else {
+            if quiet {
+                continue;
+            }
             diags.push(
                 at(&u.origin, format!("unknown generated value `{}`", u.name)).help(format!(
                     "generated values: {}",
@@ -828,6 +844,30 @@ fn check_generated(plan: &Plan, uses: &[GenUse], diags: &mut Diagnostics) {
                 ))
                 .help(format!("add `{gen_stage}` to the needs of stage `{}`", u.stage)),
             );
+        }
+    }
+}
+
+/// A generated value's name is unique in the plan: values are kept by name in state.
+fn check_unique_generated(plan: &Plan, diags: &mut Diagnostics) {
+    let mut first: BTreeMap<&str, (&str, &Origin)> = BTreeMap::new();
+    for stage in &plan.stages {
+        for d in &stage.decls {
+            let Spec::Generated(g) = &d.spec else {
+                continue;
+            };
+            match first.get(g.name.as_str()) {
+                Some((other, at_first)) => diags.push(
+                    at(&d.origin, format!(
+                        "generated value `{}` is already generated by stage `{other}` (at {at_first})",
+                        g.name
+                    ))
+                    .help("generated values are kept by name: give each a name of its own"),
+                ),
+                None => {
+                    first.insert(&g.name, (&stage.name, &d.origin));
+                }
+            }
         }
     }
 }

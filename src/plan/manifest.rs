@@ -20,35 +20,10 @@ pub struct RawObject {
     pub body: Value,
 }
 
-/// The message of a serde-saphyr error without its position and snippet.
-pub fn bare_message(err: &serde_saphyr::Error) -> String {
-    let text = err.to_string();
-    let first = text.lines().next().unwrap_or_default();
-    let first = first.strip_prefix("error: ").unwrap_or(first);
-    match first.strip_prefix("line ").and_then(|r| r.split_once(": ")) {
-        Some((_, msg)) => msg.to_string(),
-        None => first.to_string(),
-    }
-}
-
-/// A diagnostic for a YAML error in `file`.
-pub fn yaml_diagnostic(file: &str, err: &serde_saphyr::Error) -> Diagnostic {
-    let (line, column) = err
-        .location()
-        .map(|l| (l.line(), l.column()))
-        .unwrap_or((1, 1));
-    Diagnostic::new(
-        file,
-        line,
-        column,
-        format!("invalid YAML: {}", bare_message(err)),
-    )
-}
-
 /// Parses every document of a manifest file.
 pub fn parse(file: &str, text: &str) -> Result<Vec<RawObject>, Vec<Diagnostic>> {
-    let docs: Vec<Spanned<Value>> =
-        serde_saphyr::from_multiple(text).map_err(|e| vec![yaml_diagnostic(file, &e)])?;
+    let docs: Vec<Spanned<Value>> = serde_saphyr::from_multiple(text)
+        .map_err(|e| vec![super::yaml::diagnostic(file, text, &e)])?;
     let mut objects = Vec::new();
     let mut problems = Vec::new();
     for doc in docs {

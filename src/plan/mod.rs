@@ -4,6 +4,7 @@
 //! Everything here is computed from files and the environment passed in; nothing talks to
 //! a cluster, and nothing prints. Errors come back as located [`Diagnostics`].
 
+mod files;
 mod fold;
 mod kinds;
 mod load;
@@ -12,6 +13,7 @@ mod schema;
 mod step;
 pub mod varfile;
 pub mod vars;
+mod yaml;
 
 pub use fold::{Node, fold};
 pub use kinds::runs_pods;

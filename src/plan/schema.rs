@@ -34,7 +34,7 @@ pub struct PlanFile {
 pub struct VariableDecl {
     #[serde(default)]
     pub default: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "mtm_provider::strict::bool")]
     pub sensitive: bool,
     #[serde(default)]
     pub description: Option<String>,

@@ -4,6 +4,7 @@
 //! address yet: addresses depend on scope (is this kind namespaced?), which is known only
 //! once every stage has been read. The loader finishes the job.
 
+use super::files::PlanDir;
 use super::manifest::{self, RawObject};
 use super::schema::{ObjectRef, StepDecl};
 use super::vars::{self, RefKind, Variables};
@@ -15,7 +16,6 @@ use mtm_provider::resource::{
 use serde::Serialize;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
 use std::sync::Arc;
 
 // Short-lived, one per declaration while loading.
@@ -92,8 +92,7 @@ pub(super) struct GenUse {
 }
 
 pub(super) struct StepCtx<'a> {
-    pub plan_dir: &'a Path,
-    pub display_dir: &'a str,
+    pub files: &'a PlanDir<'a>,
     pub stage: &'a str,
     pub file: &'a str,
     pub vars: &'a Variables,
@@ -128,12 +127,13 @@ fn merge(base: &mut Value, over: &Value) {
     }
 }
 
-/// Checks a duration such as `300s`, `5m`, `24h`, `500ms`.
+/// Checks a positive duration with its unit, such as `300s`, `5m`, `24h`, `500ms`.
 pub(super) fn valid_duration(text: &str) -> bool {
     let digits = text.trim_end_matches(|c: char| c.is_ascii_alphabetic());
     let unit = &text[digits.len()..];
     !digits.is_empty()
         && digits.chars().all(|c| c.is_ascii_digit())
+        && digits.chars().any(|c| c != '0')
         && matches!(unit, "ms" | "s" | "m" | "h")
 }
 
@@ -233,13 +233,14 @@ impl StepCtx<'_> {
 
         for path in &decl.manifests {
             let (line, col) = (path.referenced.line(), path.referenced.column());
-            let full = self.plan_dir.join(&path.value);
-            let shown = format!("{}/{}", self.display_dir, path.value);
-            let text = match std::fs::read_to_string(&full) {
+            let shown = self.files.show(&path.value);
+            let text = match self.files.read(&path.value) {
                 Ok(t) => t,
                 Err(e) => {
-                    self.diag(line, col, format!("cannot read manifest {shown}: {e}"))
-                        .help = Some("manifest paths are relative to the plan directory".into());
+                    self.diags.push(
+                        e.diagnostic("manifest", self.file, line, col)
+                            .help("manifest paths are relative to the plan directory"),
+                    );
                     continue;
                 }
             };
@@ -364,16 +365,16 @@ impl StepCtx<'_> {
             // Files first, in order, then the inline values over them.
             let mut merged = Value::Object(Default::default());
             for file in std::mem::take(&mut spec.values_files) {
-                let shown = format!("{}/{file}", self.display_dir);
-                let read = std::fs::read_to_string(self.plan_dir.join(&file));
-                let Ok(text) = read else {
-                    self.diag(
-                        line,
-                        col,
-                        format!("cannot read values file {shown}: {}", read.unwrap_err()),
-                    )
-                    .help = Some("values files are relative to the plan directory".into());
-                    continue;
+                let shown = self.files.show(&file);
+                let text = match self.files.read(&file) {
+                    Ok(t) => t,
+                    Err(e) => {
+                        self.diags.push(
+                            e.diagnostic("values file", self.file, line, col)
+                                .help("values files are relative to the plan directory"),
+                        );
+                        continue;
+                    }
                 };
                 match serde_saphyr::from_str::<Value>(&text) {
                     Ok(v) => match self.vars.interpolate_value(&v) {
@@ -382,9 +383,7 @@ impl StepCtx<'_> {
                             .diags
                             .push(Diagnostic::new(&shown, 1, 1, e.to_string())),
                     },
-                    Err(e) => self
-                        .diags
-                        .push(super::manifest::yaml_diagnostic(&shown, &e)),
+                    Err(e) => self.diags.push(super::yaml::diagnostic(&shown, &text, &e)),
                 }
             }
             if !spec.values.is_null() {
@@ -397,7 +396,7 @@ impl StepCtx<'_> {
                 self.diag(
                     line,
                     col,
-                    format!("release timeout `{t}` is not a duration"),
+                    format!("release timeout `{t}` is not a positive duration"),
                 )
                 .help = Some("write it like 300s, 5m or 1h".into());
             }
@@ -417,8 +416,12 @@ impl StepCtx<'_> {
             if let Some(t) = &spec.lifetime
                 && !valid_duration(t)
             {
-                self.diag(line, col, format!("lifetime `{t}` is not a duration"))
-                    .help = Some("write it like 300s, 5m or 24h".into());
+                self.diag(
+                    line,
+                    col,
+                    format!("lifetime `{t}` is not a positive duration"),
+                )
+                .help = Some("write it like 300s, 5m or 24h".into());
             }
             if spec.subjects.is_empty() {
                 self.diag(
@@ -503,8 +506,12 @@ impl StepCtx<'_> {
             if let Some(t) = &spec.timeout
                 && !valid_duration(t)
             {
-                self.diag(line, col, format!("wait timeout `{t}` is not a duration"))
-                    .help = Some("write it like 300s, 5m or 1h".into());
+                self.diag(
+                    line,
+                    col,
+                    format!("wait timeout `{t}` is not a positive duration"),
+                )
+                .help = Some("write it like 300s, 5m or 1h".into());
             }
             if spec.object.is_some() && spec.selector.is_some() {
                 self.diag(
@@ -534,6 +541,18 @@ impl StepCtx<'_> {
                     spec.name,
                     spec.probe_count()
                 ));
+            }
+            if let Some(status) = spec.expect.status
+                && !(100..=599).contains(&status)
+            {
+                self.diag(
+                    line,
+                    col,
+                    format!(
+                        "check `{}`: expected status {status} is not an HTTP status (100 to 599)",
+                        spec.name
+                    ),
+                );
             }
             if spec.expect.is_empty() {
                 self.diag(line, col, format!("check `{}` expects nothing", spec.name))
@@ -572,7 +591,7 @@ mod tests {
         for ok in ["300s", "5m", "24h", "500ms"] {
             assert!(valid_duration(ok), "{ok}");
         }
-        for bad in ["", "s", "5", "5 m", "1d", "-1s"] {
+        for bad in ["", "s", "5", "5 m", "1d", "-1s", "0s", "00m"] {
             assert!(!valid_duration(bad), "{bad}");
         }
     }

@@ -1,11 +1,11 @@
 //! Variable files (`--var-file FILE`): a YAML or JSON mapping of variable names to
 //! scalar values, as Terraform's `.tfvars` and helm's `--values` are used.
 //!
-//! JSON is read as YAML (it is a subset), so one parser serves both and every problem
-//! names the file, line and column. Numbers and booleans become their text; a list or a
+//! JSON is read as YAML (it is a subset), strictly as plan files are (`yes` is text, a
+//! key twice is an error), so one parser serves both and every problem names the file,
+//! line and column. Numbers and booleans become their text; a list or a
 //! mapping as a value is refused, since a variable holds a string.
 
-use super::manifest::yaml_diagnostic;
 use crate::diag::{Diagnostic, Diagnostics};
 use serde_json::Value;
 use serde_saphyr::Spanned;
@@ -46,8 +46,8 @@ fn read(path: &Path) -> Result<BTreeMap<String, FileValue>, Vec<Diagnostic>> {
     if text.trim().is_empty() {
         return Ok(BTreeMap::new());
     }
-    let map: BTreeMap<String, Spanned<Value>> =
-        serde_saphyr::from_str(&text).map_err(|e| vec![yaml_diagnostic(&file, &e)])?;
+    let map: BTreeMap<String, Spanned<Value>> = super::yaml::parse_strict(&text)
+        .map_err(|e| vec![super::yaml::diagnostic(&file, &text, &e)])?;
     let mut values = BTreeMap::new();
     let mut problems = Vec::new();
     for (name, spanned) in map {

@@ -10,7 +10,9 @@ use serde::Serialize;
 use std::collections::BTreeSet;
 use std::io::{IsTerminal, Write};
 
+mod logs;
 mod plan;
+pub use logs::{Logs, filter as log_filter};
 pub use plan::{progress_line, show_changes};
 
 /// What redacted text shows in place of a sensitive value.
@@ -57,8 +59,15 @@ impl Renderer {
 
     /// Values that must never be printed.
     pub fn add_secrets(&mut self, secrets: impl IntoIterator<Item = String>) {
-        self.secrets
-            .extend(secrets.into_iter().filter(|s| !s.is_empty()));
+        let new: Vec<String> = secrets.into_iter().filter(|s| !s.is_empty()).collect();
+        logs::add_secrets(&new);
+        self.secrets.extend(new);
+    }
+
+    /// Whether stderr gets colour (a terminal, no `--no-color`, no `NO_COLOR`); log
+    /// lines follow it.
+    pub fn color_err(&self) -> bool {
+        self.color_err
     }
 
     pub fn redact(&self, text: &str) -> String {
@@ -81,9 +90,12 @@ impl Renderer {
         if self.quiet {
             return;
         }
-        let mut out = std::io::stdout().lock();
-        let _ = out.write_all(self.redact(text).as_bytes());
-        let _ = out.flush();
+        let text = self.redact(text);
+        logs::around_bar(|| {
+            let mut out = std::io::stdout().lock();
+            let _ = out.write_all(text.as_bytes());
+            let _ = out.flush();
+        });
     }
 
     /// Writes a value as pretty JSON to stdout (redacted).
@@ -102,46 +114,59 @@ impl Renderer {
     }
 
     /// A progress bar for `total` steps when stdout is a terminal (else `None`: callers
-    /// print one plain line per event instead).
+    /// print one plain line per event instead). It is drawn on stdout, where the lines
+    /// printed through it go, above it; stderr lines move it out of the way.
     pub fn progress_bar(&self, total: u64) -> Option<Progress> {
         if !std::io::stdout().is_terminal() || self.json_mode() || self.quiet {
             return None;
         }
-        let bar = indicatif::ProgressBar::new(total);
+        let bar = indicatif::ProgressBar::with_draw_target(
+            Some(total),
+            indicatif::ProgressDrawTarget::stdout(),
+        );
         let style =
             indicatif::ProgressStyle::with_template("{spinner} [{pos}/{len}] {elapsed} {wide_msg}")
                 .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
         bar.set_style(style);
         bar.enable_steady_tick(std::time::Duration::from_millis(120));
+        logs::set_bar(Some(bar.clone()));
         Some(Progress { bar })
     }
 
     /// Every diagnostic to stderr.
     pub fn diagnostics(&self, diags: &Diagnostics) {
-        let mut err = std::io::stderr().lock();
+        let mut out = String::new();
         for d in &diags.0 {
-            let text = self.redact(&d.to_string());
-            let line = if self.color_err {
-                format!("{} {text}\n", "error:".red().bold())
-            } else {
-                format!("error: {text}\n")
-            };
-            let _ = err.write_all(line.as_bytes());
+            out.push_str(&self.error_line(&d.to_string()));
         }
         if diags.0.len() > 1 {
-            let _ = writeln!(err, "{} problems found", diags.0.len());
+            out.push_str(&format!("{} problems found\n", diags.0.len()));
+        }
+        logs::to_stderr(out.as_bytes());
+    }
+
+    fn error_line(&self, message: &str) -> String {
+        let text = self.redact(message);
+        if self.color_err {
+            format!("{} {text}\n", "error:".red().bold())
+        } else {
+            format!("error: {text}\n")
         }
     }
 
     /// One error message to stderr.
     pub fn error(&self, message: &str) {
-        let text = self.redact(message);
-        let line = if self.color_err {
-            format!("{} {text}\n", "error:".red().bold())
-        } else {
-            format!("error: {text}\n")
-        };
-        let _ = std::io::stderr().lock().write_all(line.as_bytes());
+        logs::to_stderr(self.error_line(message).as_bytes());
+    }
+}
+
+/// A command line clap refused (exit 1), or the help or version asked for (exit 0).
+pub fn usage(e: &clap::Error) -> std::process::ExitCode {
+    let _ = e.print();
+    if e.use_stderr() {
+        std::process::ExitCode::from(1)
+    } else {
+        std::process::ExitCode::SUCCESS
     }
 }
 
@@ -164,6 +189,7 @@ impl Progress {
     }
 
     pub fn finish(&self) {
+        logs::set_bar(None);
         self.bar.finish_and_clear();
     }
 }

@@ -44,6 +44,7 @@ pub fn show_changes(
     r: &Renderer,
     changes: &[Change],
     errors: &[NodeError],
+    not_attempted: &[String],
     explain: bool,
     verbose: bool,
 ) -> String {
@@ -91,6 +92,9 @@ pub fn show_changes(
     }
     for e in errors {
         let _ = writeln!(out, "! {}: {}", e.address, e.message);
+    }
+    for line in not_attempted {
+        let _ = writeln!(out, "! {line}");
     }
     let s = Summary::of(changes);
     let adopt = if s.adopt > 0 {

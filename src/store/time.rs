@@ -1,7 +1,5 @@
-//! RFC 3339 UTC timestamps for state records, revisions and the lock, from `SystemTime`.
-//!
-//! Only formatting, to whole seconds, in UTC: no parsing, no time zones, no calendar
-//! arithmetic beyond turning days since 1970 into a date.
+//! RFC 3339 UTC timestamps for state records, revisions and the lock, to whole seconds,
+//! formatted by jiff. Only formatting: nothing here parses a time.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -12,36 +10,9 @@ pub fn now_rfc3339() -> String {
 
 /// `time` as `YYYY-MM-DDTHH:MM:SSZ`; times before 1970 are written as 1970-01-01.
 pub fn rfc3339(time: SystemTime) -> String {
-    let secs = time.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    let (days, rest) = (secs / 86_400, secs % 86_400);
-    let (year, month, day) = civil_from_days(days);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        rest / 3600,
-        rest % 3600 / 60,
-        rest % 60
-    )
-}
-
-/// Days since 1970-01-01 to (year, month, day) in the proleptic Gregorian calendar
-/// (Howard Hinnant's `civil_from_days`, for non-negative day counts).
-fn civil_from_days(days: u64) -> (u64, u64, u64) {
-    // Shift the epoch to 0000-03-01 so leap days fall at the end of each year.
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let day_of_era = z % 146_097;
-    let year_of_era =
-        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let month_index = (5 * day_of_year + 2) / 153; // 0 = March
-    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
-    let month = if month_index < 10 {
-        month_index + 3
-    } else {
-        month_index - 9
-    };
-    let year = year_of_era + era * 400 + u64::from(month <= 2);
-    (year, month, day)
+    let time = time.max(UNIX_EPOCH);
+    let stamp = jiff::Timestamp::try_from(time).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+    stamp.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
 #[cfg(test)]
@@ -65,6 +36,11 @@ mod tests {
         assert_eq!(at(4_102_444_800), "2100-01-01T00:00:00Z");
         assert_eq!(at(4_107_456_000), "2100-02-28T00:00:00Z");
         assert_eq!(at(4_107_542_400), "2100-03-01T00:00:00Z");
+        // Sub-second parts are dropped, not rounded.
+        assert_eq!(
+            rfc3339(UNIX_EPOCH + Duration::from_millis(1_795_941_612_999)),
+            "2026-11-29T08:40:12Z"
+        );
     }
 
     #[test]

@@ -2,16 +2,22 @@
 
 mod cli;
 mod exec;
+mod fold;
 mod generate;
 mod golden;
 mod habits;
+mod loader_props;
 mod malformed;
+mod malformed_loader;
 mod ownership;
 mod rehearse;
 mod sched;
 mod state_safety;
 mod store;
 mod support;
+mod terminal;
 mod testbed;
+mod unreachable;
+mod usage;
 mod verify;
 mod workshop;

@@ -69,7 +69,9 @@ fn wrong_type_for_a_status_code() {
     Fixture::mini()
         .edit("stages/app.yaml", "status: 200", "status: ok")
         .run(&["validate"])
-        .fails("./stages/app.yaml:15:27: invalid YAML: invalid u16");
+        .fails(
+            "./stages/app.yaml:15:27: invalid YAML: `status`: expected a whole number from 0 to 65535, unquoted, got string \"ok\"",
+        );
 }
 
 #[test]
@@ -420,7 +422,7 @@ fn bad_duration() {
     Fixture::mini()
         .edit("stages/app.yaml", "timeout: 60s", "timeout: 1d")
         .run(&["validate"])
-        .fails("./stages/app.yaml:10:9: wait timeout `1d` is not a duration");
+        .fails("./stages/app.yaml:10:9: wait timeout `1d` is not a positive duration");
 }
 
 #[test]

@@ -8,6 +8,7 @@
 pub mod address;
 pub mod provider;
 pub mod resource;
+pub mod strict;
 
 pub use address::{Address, ObjectId};
 pub use provider::{Applied, Provider, ProviderError};

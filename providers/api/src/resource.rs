@@ -125,7 +125,7 @@ pub struct ReleaseSpec {
     #[serde(default)]
     pub version: Option<String>,
     /// Installed before mtm: upgraded with reuse-values and restored on destroy.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::strict::bool")]
     pub existing: bool,
     #[serde(default)]
     pub values: Value,
@@ -332,9 +332,9 @@ pub struct TokenExchangeCall {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Expect {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::strict::opt_u16")]
     pub status: Option<u16>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::strict::opt_count")]
     pub tool_count: Option<usize>,
     #[serde(default)]
     pub tool_prefixes: Vec<String>,

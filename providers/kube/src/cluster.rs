@@ -1,11 +1,13 @@
 //! One logical cluster: its kube context, its client (made on first use), and its
 //! discovery cache.
 //!
-//! The client is built from the kubeconfig the first time a call needs it; a context that
-//! cannot be loaded fails that call, names the cluster and the context, and is tried again
-//! by the next call. Discovery (aggregated, two requests) runs once and is kept until it
-//! misses a kind (a CRD established since) or is invalidated. This module knows nothing of
-//! manifests, diffs or waits.
+//! The client is built from the kubeconfig the first time a call needs it. A cluster that
+//! cannot be used (its context does not load; its server refuses connections, does not
+//! answer, fails TLS or refuses the credentials) is remembered as down for the rest of the
+//! run: every later call fails at once with the same error, naming the cluster, its
+//! context and server, and the cause. Discovery (aggregated, two requests) runs once and
+//! is kept until it misses a kind (a CRD established since) or is invalidated. This module
+//! knows nothing of manifests, diffs or waits.
 
 use crate::error::KubeError;
 use crate::retry::{self, RetryPolicy, Target};
@@ -21,10 +23,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{Mutex, OnceCell};
 
-/// How long a connection attempt may take before it counts as a transient failure.
+/// How long a connection attempt (TCP and TLS) may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long one request may wait for the server's answer.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long one request may wait for the server's answer, unless told otherwise.
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// A discovery miss does not refresh a cache younger than this.
 const MIN_REFRESH: Duration = Duration::from_secs(1);
 
@@ -41,12 +43,25 @@ struct Cached {
     stale: bool,
 }
 
+/// Why a cluster is down for the rest of the run.
+#[derive(Clone, Debug)]
+enum Fault {
+    /// The kube context did not load.
+    Context(String),
+    /// The server could not be used.
+    Unreachable(String),
+}
+
 pub(crate) struct Cluster {
     pub name: String,
     pub context: String,
     kubeconfig: Option<PathBuf>,
     pub retry: RetryPolicy,
+    request_timeout: Duration,
     client: OnceCell<Client>,
+    /// The server's URL, once the context is loaded.
+    server: std::sync::OnceLock<String>,
+    fault: std::sync::Mutex<Option<Fault>>,
     discovery: Mutex<Option<Cached>>,
 }
 
@@ -56,15 +71,55 @@ impl Cluster {
         context: String,
         kubeconfig: Option<PathBuf>,
         retry: RetryPolicy,
+        request_timeout: Duration,
     ) -> Self {
         Cluster {
             name,
             context,
             kubeconfig,
             retry,
+            request_timeout,
             client: OnceCell::new(),
+            server: std::sync::OnceLock::new(),
+            fault: std::sync::Mutex::new(None),
             discovery: Mutex::new(None),
         }
+    }
+
+    /// The error every call gets once the cluster is known to be down.
+    pub fn fault(&self) -> Option<KubeError> {
+        let fault = self.fault.lock().expect("fault lock").clone()?;
+        Some(match fault {
+            Fault::Context(message) => self.context_error(message),
+            Fault::Unreachable(message) => KubeError::Unavailable {
+                cluster: self.name.clone(),
+                context: self.context.clone(),
+                server: self.server(),
+                message,
+            },
+        })
+    }
+
+    fn server(&self) -> String {
+        self.server
+            .get()
+            .cloned()
+            .unwrap_or_else(|| "unknown".into())
+    }
+
+    /// Remembers a cluster-level failure (the first one wins), passing the error on.
+    fn remember(&self, err: KubeError) -> KubeError {
+        let fault = match &err {
+            KubeError::Context { message, .. } => Fault::Context(message.clone()),
+            KubeError::Unavailable { message, .. } => Fault::Unreachable(message.clone()),
+            _ => return err,
+        };
+        let mut slot = self.fault.lock().expect("fault lock");
+        if slot.is_none() {
+            tracing::debug!(cluster = %self.name, error = %err, "cluster down for this run");
+            *slot = Some(fault);
+        }
+        err
     }
 
     fn context_error(&self, message: String) -> KubeError {
@@ -77,6 +132,13 @@ impl Cluster {
 
     /// The client, built from the kubeconfig on first use.
     pub async fn client(&self) -> Result<Client, KubeError> {
+        if let Some(down) = self.fault() {
+            return Err(down);
+        }
+        self.build_client().await.map_err(|e| self.remember(e))
+    }
+
+    async fn build_client(&self) -> Result<Client, KubeError> {
         self.client
             .get_or_try_init(|| async {
                 let options = KubeConfigOptions {
@@ -102,11 +164,14 @@ impl Cluster {
                         other => other.to_string(),
                     })
                 })?;
-                config.connect_timeout = Some(CONNECT_TIMEOUT);
-                // No call waits on the server for long (waits poll): a stuck request is a
-                // transient failure, retried like one.
-                config.read_timeout = Some(REQUEST_TIMEOUT);
-                config.write_timeout = Some(REQUEST_TIMEOUT);
+                let _ = self.server.set(config.cluster_url.to_string());
+                config.connect_timeout = Some(CONNECT_TIMEOUT.min(self.request_timeout));
+                // No call waits on the server for long (waits poll): a request that gets
+                // no answer within the request timeout means the server is stuck.
+                config.read_timeout = Some(self.request_timeout);
+                config.write_timeout = Some(self.request_timeout);
+                // One retry layer: ours (`retry`), not kube-client's as well.
+                config.default_retry = false;
                 Client::try_from(config).map_err(|e| self.context_error(crate::error::describe(&e)))
             })
             .await
@@ -119,12 +184,19 @@ impl Cluster {
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, kube::Error>>,
     {
+        if let Some(down) = self.fault() {
+            return Err(down);
+        }
+        let server = self.server();
         let target = Target {
             cluster: &self.name,
             context: &self.context,
+            server: &server,
             object,
         };
-        retry::call(&self.retry, &target, op).await
+        retry::call(&self.retry, &target, op)
+            .await
+            .map_err(|e| self.remember(e))
     }
 
     /// Reads one object; `None` when it does not exist. A 404 that is not the API's own
@@ -198,6 +270,11 @@ impl Cluster {
             stale: false,
         });
         Ok(discovery)
+    }
+
+    /// Whether the cluster can be used: discovery made (or already there).
+    pub async fn reach(&self) -> Result<(), KubeError> {
+        self.discovery().await.map(|_| ())
     }
 
     /// Marks discovery stale: the next lookup asks the server again (a CRD was established).

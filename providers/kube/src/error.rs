@@ -28,14 +28,11 @@ pub enum KubeError {
         message: String,
     },
 
-    #[error(
-        "cluster {cluster}: context {context} unavailable, gave up after {}: {message}",
-        Secs(after)
-    )]
+    #[error("cluster {cluster} (context {context}, server {server}) unreachable: {message}")]
     Unavailable {
         cluster: String,
         context: String,
-        after: Duration,
+        server: String,
         message: String,
     },
 

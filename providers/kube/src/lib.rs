@@ -64,6 +64,7 @@ pub struct KubeProvider {
     ownership: Ownership,
     ready_timeout: Duration,
     delete_timeout: Duration,
+    request_timeout: Duration,
 }
 
 impl KubeProvider {
@@ -79,6 +80,7 @@ impl KubeProvider {
             ownership: Ownership::default(),
             ready_timeout: wait::DEFAULT_TIMEOUT,
             delete_timeout: wait::DEFAULT_TIMEOUT,
+            request_timeout: cluster::DEFAULT_REQUEST_TIMEOUT,
         };
         p.rebuild();
         p
@@ -96,6 +98,30 @@ impl KubeProvider {
         self.retry = retry;
         self.rebuild();
         self
+    }
+
+    /// How long one request may wait for the server's answer (`--request-timeout`).
+    pub fn with_request_timeout(mut self, timeout: Duration) -> Self {
+        self.set_request_timeout(timeout);
+        self
+    }
+
+    /// [`KubeProvider::with_request_timeout`] in place.
+    pub fn set_request_timeout(&mut self, timeout: Duration) {
+        self.request_timeout = timeout;
+        self.rebuild();
+    }
+
+    /// Whether `cluster` can be used: its context loads and its server answers discovery
+    /// (made once and kept). A cluster found down stays down for the run.
+    pub async fn reach(&self, cluster: &str) -> Result<(), KubeError> {
+        self.cluster(cluster)?.reach().await
+    }
+
+    /// The error of a cluster found down earlier in this run (context not loaded, server
+    /// unreachable): everything on it fails at once with it.
+    pub fn unreachable(&self, cluster: &str) -> Option<KubeError> {
+        self.clusters.get(cluster).and_then(|c| c.fault())
     }
 
     /// Whether `Provider::apply` takes over fields other managers hold (`--force-conflicts`).
@@ -138,6 +164,7 @@ impl KubeProvider {
                     context.clone(),
                     self.kubeconfig.clone(),
                     self.retry,
+                    self.request_timeout,
                 );
                 (name.clone(), Arc::new(c))
             })

@@ -1,20 +1,24 @@
 //! The one place where transient API failures are retried.
 //!
-//! A call is retried with exponential backoff while it fails with 429, a 5xx, or a
-//! connection-level error (refused, reset, timed out), for a bounded time; what is left is
-//! turned into a [`KubeError`] naming the cluster or the object. Nothing else retries:
-//! callers that loop (waits, deletes) do so on a condition, not on errors.
+//! A call is retried with exponential backoff while it fails with 429 or a 5xx (for
+//! `budget`), or with a connection-level error: refused, reset, DNS, timed out (for the
+//! shorter `connect_budget`: a server that cannot be reached is reported fast). What is
+//! left is turned into a [`KubeError`] naming the cluster or the object. Nothing else
+//! retries: kube-client's own retry layer is turned off (see `cluster`), and callers that
+//! loop (waits, deletes) do so on a condition, not on errors.
 
 use crate::error::{KubeError, describe};
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-/// Backoff bounds: the first pause, the longest pause, the whole budget.
+/// Backoff bounds: the first pause, the longest pause, the whole budget for a busy
+/// server, and the budget for a server that cannot be reached.
 #[derive(Clone, Copy, Debug)]
 pub struct RetryPolicy {
     pub first: Duration,
     pub max: Duration,
     pub budget: Duration,
+    pub connect_budget: Duration,
 }
 
 impl Default for RetryPolicy {
@@ -23,6 +27,7 @@ impl Default for RetryPolicy {
             first: Duration::from_millis(200),
             max: Duration::from_secs(5),
             budget: Duration::from_secs(30),
+            connect_budget: Duration::from_secs(4),
         }
     }
 }
@@ -48,6 +53,14 @@ pub(crate) fn is_transient(err: &kube::Error) -> bool {
     }
 }
 
+/// Whether a failure is about reaching the server at all (not about a request).
+fn is_connection(err: &kube::Error) -> bool {
+    matches!(
+        err,
+        kube::Error::HyperError(_) | kube::Error::Service(_) | kube::Error::Auth(_)
+    )
+}
+
 fn mentions_certificate(err: &kube::Error) -> bool {
     let mut cur: Option<&dyn std::error::Error> = Some(err);
     while let Some(e) = cur {
@@ -63,6 +76,7 @@ fn mentions_certificate(err: &kube::Error) -> bool {
 pub(crate) struct Target<'a> {
     pub cluster: &'a str,
     pub context: &'a str,
+    pub server: &'a str,
     /// The object (or collection) the call is about.
     pub object: &'a str,
 }
@@ -95,19 +109,13 @@ where
         {
             pause = pause.max(Duration::from_secs(d.retry_after_seconds.into()));
         }
-        if elapsed + pause > policy.budget {
-            return Err(match err {
-                kube::Error::Api(status) => KubeError::Api {
-                    object: target.object.to_string(),
-                    status,
-                },
-                other => KubeError::Unavailable {
-                    cluster: target.cluster.to_string(),
-                    context: target.context.to_string(),
-                    after: elapsed,
-                    message: describe(&other),
-                },
-            });
+        let budget = if is_connection(&err) {
+            policy.connect_budget
+        } else {
+            policy.budget
+        };
+        if elapsed + pause > budget {
+            return Err(permanent(target, err));
         }
         tracing::debug!(
             cluster = target.cluster,
@@ -122,12 +130,46 @@ where
     }
 }
 
+/// Why a server could not be reached, in a few words where the cause is a common one
+/// (the transport's own chain otherwise).
+fn connection_cause(err: &kube::Error) -> String {
+    let detail = describe(err);
+    let lower = detail.to_lowercase();
+    let summary = if lower.contains("connection refused") {
+        "connection refused"
+    } else if lower.contains("deadline has elapsed") || lower.contains("timed out") {
+        "no answer within the timeout (connect timeout, or --request-timeout)"
+    } else if lower.contains("dns error") || lower.contains("failed to lookup address") {
+        "the server's host name does not resolve (DNS)"
+    } else if lower.contains("certificate") {
+        let why = detail
+            .strip_prefix("client error (Connect): ")
+            .unwrap_or(&detail);
+        return format!("TLS: the server's certificate is not accepted ({why})");
+    } else {
+        return detail;
+    };
+    summary.to_string()
+}
+
 fn permanent(target: &Target<'_>, err: kube::Error) -> KubeError {
+    let unreachable = |message: String| KubeError::Unavailable {
+        cluster: target.cluster.to_string(),
+        context: target.context.to_string(),
+        server: target.server.to_string(),
+        message,
+    };
     match err {
+        // The credentials are refused: nothing on this cluster will work.
+        kube::Error::Api(status) if status.code == 401 => unreachable(format!(
+            "the server refused the credentials ({})",
+            crate::error::describe_status(&status)
+        )),
         kube::Error::Api(status) => KubeError::Api {
             object: target.object.to_string(),
             status,
         },
+        other if is_connection(&other) => unreachable(connection_cause(&other)),
         other => KubeError::Client {
             object: target.object.to_string(),
             message: describe(&other),
@@ -146,12 +188,14 @@ mod tests {
             first: Duration::from_millis(1),
             max: Duration::from_millis(4),
             budget: Duration::from_millis(200),
+            connect_budget: Duration::from_millis(50),
         }
     }
 
     const TARGET: Target<'static> = Target {
         cluster: "east",
         context: "east-ag",
+        server: "https://127.0.0.1:6443",
         object: "east/core/ConfigMap/demo/x",
     };
 
@@ -204,9 +248,10 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn gives_up_within_budget() {
-        let start = Instant::now();
+    async fn gives_up_when_the_budget_is_spent() {
+        let n = AtomicU32::new(0);
         let err = call(&fast(), &TARGET, || async {
+            n.fetch_add(1, Ordering::SeqCst);
             Err::<(), _>(kube::Error::Api(
                 Status::failure("slow down", "TooManyRequests")
                     .with_code(429)
@@ -215,7 +260,31 @@ mod tests {
         })
         .await
         .unwrap_err();
-        assert!(start.elapsed() < Duration::from_secs(2));
         assert_eq!(err.code(), Some(429));
+        // Retried, and given up: the pauses (1, 2, 4, 4... ms) outgrow a 200 ms budget.
+        let tries = n.load(Ordering::SeqCst);
+        assert!(tries > 1 && tries < 200, "{tries}");
+    }
+
+    #[tokio::test]
+    async fn refused_credentials_are_a_cluster_fault_at_once() {
+        let n = AtomicU32::new(0);
+        let err = call(&fast(), &TARGET, || async {
+            n.fetch_add(1, Ordering::SeqCst);
+            Err::<(), _>(kube::Error::Api(
+                Status::failure("Unauthorized", "Unauthorized")
+                    .with_code(401)
+                    .boxed(),
+            ))
+        })
+        .await
+        .unwrap_err();
+        assert_eq!(n.load(Ordering::SeqCst), 1);
+        assert!(err.is_cluster_fault());
+        assert_eq!(
+            err.to_string(),
+            "cluster east (context east-ag, server https://127.0.0.1:6443) unreachable: \
+             the server refused the credentials (Unauthorized)"
+        );
     }
 }

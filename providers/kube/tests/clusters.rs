@@ -842,7 +842,7 @@ async fn provider_trait_applies_and_destroys() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_unreachable_cluster_is_named_after_bounded_retries() {
+async fn an_unreachable_cluster_is_named_once_and_remembered() {
     // A context whose API server does not listen: connections are refused.
     let path = std::env::temp_dir().join(format!("{}.kubeconfig", unique("mk-dead")));
     let config = json!({"apiVersion": "v1", "kind": "Config",
@@ -856,6 +856,7 @@ async fn an_unreachable_cluster_is_named_after_bounded_retries() {
         first: Duration::from_millis(100),
         max: Duration::from_millis(500),
         budget: Duration::from_secs(2),
+        connect_budget: Duration::from_secs(1),
     };
     let p = KubeProvider::new(BTreeMap::from([(
         "dead".to_string(),
@@ -863,26 +864,31 @@ async fn an_unreachable_cluster_is_named_after_bounded_retries() {
     )]))
     .with_kubeconfig(&path)
     .with_retry(retry);
-    let start = Instant::now();
+    assert!(p.unreachable("dead").is_none());
     let err = p
         .plan_object(&namespace_id("dead", "x"), &namespace("x"))
         .await
         .unwrap_err();
-    let elapsed = start.elapsed();
-    std::fs::remove_file(&path).ok();
     let text = err.to_string();
     eprintln!("unreachable: {text}");
     assert!(matches!(err, KubeError::Unavailable { .. }), "{text}");
+    assert!(err.is_cluster_fault(), "{text}");
     assert!(
-        text.starts_with("cluster dead: context dead-ctx unavailable, gave up after "),
+        text.starts_with(
+            "cluster dead (context dead-ctx, server https://127.0.0.1:1/) unreachable: "
+        ),
         "{text}"
     );
     assert!(text.to_lowercase().contains("refused"), "{text}");
-    // Retried (more than one attempt) and bounded by the budget.
-    assert!(
-        elapsed >= Duration::from_millis(700) && elapsed < Duration::from_secs(10),
-        "{elapsed:?}"
-    );
+    // Remembered for the run: the next call on that cluster gets the same error without
+    // trying again, whatever object it is about.
+    let remembered = p
+        .unreachable("dead")
+        .expect("the cluster is remembered as down");
+    assert_eq!(remembered.to_string(), text);
+    let again = p.get_object(&namespace_id("dead", "y")).await.unwrap_err();
+    assert_eq!(again.to_string(), text);
+    std::fs::remove_file(&path).ok();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
