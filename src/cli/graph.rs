@@ -15,6 +15,10 @@ pub struct Args {
     /// Stages or resource addresses (globs allowed) to select, with what they depend on
     #[arg(long = "target", value_name = "STAGE|ADDRESS")]
     pub targets: Vec<String>,
+    /// Draw every edge in dot and mermaid, also those another path implies (default: the
+    /// transitive reduction)
+    #[arg(long)]
+    pub all_edges: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -94,8 +98,8 @@ pub fn run(cli: &Cli, args: &Args, renderer: &mut Renderer) -> u8 {
     }
     let text = match args.format {
         Format::Text => render::text(&plan, &sel),
-        Format::Dot => render::dot(&plan, &sel),
-        Format::Mermaid => render::mermaid(&plan, &sel),
+        Format::Dot => render::dot(&plan, &sel, args.all_edges),
+        Format::Mermaid => render::mermaid(&plan, &sel, args.all_edges),
     };
     renderer.print(&text);
     0

@@ -6,6 +6,7 @@
 
 mod infer;
 mod pattern;
+pub mod reduce;
 pub mod render;
 mod target;
 

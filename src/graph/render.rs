@@ -2,7 +2,9 @@
 //!
 //! Pure functions from a selection to a string; the CLI's renderer decides where it goes.
 //! Text lists nodes in a stable topological order, each with what it depends on and why;
-//! dot and mermaid group nodes by cluster and draw cross-cluster edges bold.
+//! dot and mermaid draw each cluster as a box, fill each node with its stage's colour,
+//! draw cross-cluster edges bold, and by default only the edges of the transitive
+//! reduction (`reduce`): an edge another path implies is left out unless `all_edges`.
 
 use super::Selection;
 use crate::plan::{Node, Plan};
@@ -34,6 +36,37 @@ fn edges_in(sel: &Selection) -> Vec<(NodeIndex, NodeIndex, &'static str)> {
         .filter(|e| sel.selected[e.source().index()] && sel.selected[e.target().index()])
         .map(|e| (e.source(), e.target(), *e.weight()))
         .collect()
+}
+
+/// The edges a picture draws: every selected one with `all_edges`, else those of the
+/// transitive reduction, one per pair.
+fn drawn(sel: &Selection, all_edges: bool) -> Vec<(NodeIndex, NodeIndex, &'static str)> {
+    let edges = edges_in(sel);
+    if all_edges {
+        return edges;
+    }
+    let mut keep = super::reduce::reduction(&sel.graph);
+    edges
+        .into_iter()
+        .filter(|(a, b, _)| keep.remove(&(*a, *b)))
+        .collect()
+}
+
+/// Fill colours for stages, in plan order (pastel, readable under black text).
+const PALETTE: [&str; 10] = [
+    "#e8f1fb", "#fdebd0", "#d5f5e3", "#fadbd8", "#e8daef", "#fcf3cf", "#d1f2eb", "#f6ddcc",
+    "#d6eaf8", "#ebedef",
+];
+
+/// The colour of a node's first stage, by the stage's place in the plan.
+fn colour(plan: &Plan, node: &Node) -> &'static str {
+    let stage = &node.resource.stages[0];
+    let at = plan
+        .stage_names()
+        .iter()
+        .position(|s| *s == stage.as_str())
+        .unwrap_or(0);
+    PALETTE[at % PALETTE.len()]
 }
 
 /// One line per selected node, its dependencies indented under it.
@@ -110,15 +143,16 @@ fn crosses(sel: &Selection, a: NodeIndex, b: NodeIndex) -> bool {
 }
 
 /// Graphviz dot.
-pub fn dot(plan: &Plan, sel: &Selection) -> String {
+pub fn dot(plan: &Plan, sel: &Selection, all_edges: bool) -> String {
     let g = &sel.graph.graph;
     let quote = |s: &str| format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""));
     let mut out = String::new();
     let _ = writeln!(out, "digraph {} {{", quote(&plan.name));
     let _ = writeln!(
         out,
-        "  rankdir=LR;\n  node [shape=box, fontname=\"monospace\", fontsize=10];"
+        "  rankdir=LR;\n  node [shape=box, style=filled, fontname=\"monospace\", fontsize=10];"
     );
+    legend(plan, sel, &mut out);
     for (n, (cluster, nodes)) in by_cluster(sel).into_iter().enumerate() {
         let indent = if cluster.is_empty() { "  " } else { "    " };
         if !cluster.is_empty() {
@@ -133,16 +167,17 @@ pub fn dot(plan: &Plan, sel: &Selection) -> String {
             let node = &g[i];
             let _ = writeln!(
                 out,
-                "{indent}{} [label={}];",
+                "{indent}{} [label={}, fillcolor=\"{}\"];",
                 quote(node.resource.address.as_str()),
-                quote(&label(node))
+                quote(&label(node)),
+                colour(plan, node)
             );
         }
         if !cluster.is_empty() {
             let _ = writeln!(out, "  }}");
         }
     }
-    for (a, b, why) in edges_in(sel) {
+    for (a, b, why) in drawn(sel, all_edges) {
         let style = if crosses(sel, a, b) {
             ", style=bold, color=\"#c0392b\""
         } else {
@@ -160,8 +195,26 @@ pub fn dot(plan: &Plan, sel: &Selection) -> String {
     out
 }
 
+/// A key of the stages' colours, as one row of boxes.
+fn legend(plan: &Plan, sel: &Selection, out: &mut String) {
+    let _ = writeln!(
+        out,
+        "  subgraph cluster_stages {{\n    label=\"stages\";\n    style=dashed;"
+    );
+    for (at, stage) in plan.stage_names().iter().enumerate() {
+        if sel.stages.iter().any(|s| s == stage) {
+            let _ = writeln!(
+                out,
+                "    \"stage:{stage}\" [label=\"{stage}\", fillcolor=\"{}\"];",
+                PALETTE[at % PALETTE.len()]
+            );
+        }
+    }
+    out.push_str("  }\n");
+}
+
 /// A Mermaid flowchart.
-pub fn mermaid(plan: &Plan, sel: &Selection) -> String {
+pub fn mermaid(plan: &Plan, sel: &Selection, all_edges: bool) -> String {
     let g = &sel.graph.graph;
     let escape = |s: &str| s.replace('"', "#quot;");
     let mut out = String::from("flowchart LR\n");
@@ -182,7 +235,22 @@ pub fn mermaid(plan: &Plan, sel: &Selection) -> String {
             out.push_str("  end\n");
         }
     }
-    for (a, b, _) in edges_in(sel) {
+    for (at, stage) in plan.stage_names().iter().enumerate() {
+        let members: Vec<String> = sel
+            .selected_nodes()
+            .filter(|i| g[*i].resource.stages[0] == *stage)
+            .map(|i| format!("n{}", i.index()))
+            .collect();
+        if !members.is_empty() {
+            let _ = writeln!(
+                out,
+                "  classDef stage{at} fill:{}\n  class {} stage{at}",
+                PALETTE[at % PALETTE.len()],
+                members.join(",")
+            );
+        }
+    }
+    for (a, b, _) in drawn(sel, all_edges) {
         let arrow = if crosses(sel, a, b) { "==>" } else { "-->" };
         let _ = writeln!(out, "  n{} {arrow} n{}", a.index(), b.index());
     }

@@ -10,6 +10,7 @@ mod loader_props;
 mod malformed;
 mod malformed_loader;
 mod ownership;
+mod picture;
 mod rehearse;
 mod sched;
 mod state_safety;
