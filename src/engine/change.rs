@@ -115,7 +115,10 @@ pub struct Change {
     /// The live object's resourceVersion when planned, to notice a cluster that moved.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub live_version: Option<String>,
-    /// The step's title, What and Why (for `--explain`).
+    /// The step's name (empty in plans saved before it was kept), title, What and Why:
+    /// the plan is shown grouped by step, with What and Why under `--explain`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub step: String,
     pub title: String,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub what: String,

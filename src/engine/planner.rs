@@ -75,6 +75,7 @@ pub(crate) fn change(node: &Node, action: Action) -> Change {
         note: None,
         claims: Vec::new(),
         live_version: None,
+        step: r.step.step.clone(),
         title: r.step.title.clone(),
         what: r.step.what.clone(),
         why: r.step.why.clone(),

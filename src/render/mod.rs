@@ -10,6 +10,7 @@ use serde::Serialize;
 use std::collections::BTreeSet;
 use std::io::{IsTerminal, Write};
 
+mod diff;
 mod logs;
 mod plan;
 pub use logs::{Logs, filter as log_filter};

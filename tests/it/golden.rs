@@ -1,7 +1,9 @@
-//! Golden tests: the rendered graph compared with files under tests/golden/.
+//! Golden tests: the rendered graph, and the plan of lab 2 from empty on the local
+//! clusters, compared with files under tests/golden/.
 //! Re-record with `MTM_BLESS=1 cargo test --test it golden`, then review the diff.
 
-use crate::support::{Fixture, mtm, repo};
+use crate::support::{Fixture, mtm, need_testbed, repo};
+use crate::workshop::{WORKSHOP, clean_workshop};
 
 fn check_golden(name: &str, actual: &str) {
     let path = repo().join("tests/golden").join(name);
@@ -81,4 +83,29 @@ fn mini_graph_mermaid() {
 fn mini_graph_address_target() {
     let run = Fixture::mini().run(&["graph", "--target", "app/east/core/Service/**"]);
     check_golden("mini-target-service.txt", &run.ok().stdout);
+}
+
+#[test]
+fn workshop_plan_lab2_explain_from_empty() {
+    need_testbed();
+    let _one = WORKSHOP.lock().unwrap_or_else(|e| e.into_inner());
+    clean_workshop();
+    let state = tempfile::tempdir().unwrap();
+    let run = crate::workshop::workshop(state.path(), &["plan", "--target", "lab2", "--explain"]);
+    let out = run.ok().stdout.clone();
+    check_golden("workshop-plan-lab2-explain.txt", &out);
+    // Each step's What and Why once, under its heading, never under its resources.
+    let steps = out.lines().filter(|l| l.starts_with("--- step ")).count();
+    let whats: Vec<&str> = out
+        .lines()
+        .filter(|l| l.starts_with("    What: "))
+        .collect();
+    let distinct: std::collections::BTreeSet<&str> = whats.iter().copied().collect();
+    assert!(steps > 2 && whats.len() == steps, "{out}");
+    assert_eq!(distinct.len(), whats.len(), "a What is repeated:\n{out}");
+    for stage in ["lab1", "lab2"] {
+        assert!(out.contains(&format!("=== stage {stage}\n")), "{out}");
+        assert!(out.contains(&format!("\nStage {stage}: ")), "{out}");
+    }
+    assert!(out.contains("\nCluster east: "), "{out}");
 }

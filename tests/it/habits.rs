@@ -326,3 +326,46 @@ fn kubeconfig_flag_show_and_plan_destroy_on_the_clusters() {
     run(&["destroy", "--auto-approve"]).ok();
     assert_eq!(run(&["plan", "--destroy", "--detailed-exitcode"]).code, 0);
 }
+
+#[test]
+fn a_changed_multi_line_value_is_shown_as_a_line_diff_with_secrets_masked() {
+    need_testbed();
+    let ns = unique("habit", "diff");
+    let script = |greeting: &str| {
+        format!(
+            "apiVersion: v1\nkind: Namespace\nmetadata: {{ name: {ns} }}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {{ name: script, namespace: {ns} }}\ndata:\n  run.sh: |\n    #!/bin/sh\n    set -e\n    echo one\n    export TOKEN=${{TOKEN}}\n    echo {greeting}\n    echo four\n    echo five\n    echo six\n"
+        )
+    };
+    let plan = "plan: diff\nvariables:\n  TOKEN: { sensitive: true, default: multi-line-s3cret }\nclusters:\n  east: { context: east-ag }\nstages: [a]\n";
+    let stage = "title: A\nsteps:\n  - name: s\n    title: S\n    cluster: east\n    manifests: [m/all.yaml]\n";
+    let f = Fixture::empty()
+        .file("plan.yaml", plan)
+        .file("stages/a.yaml", stage)
+        .file("m/all.yaml", &script("three"));
+    let live = |args: &[&str]| {
+        let mut all = vec!["--plan", "."];
+        all.extend_from_slice(args);
+        crate::support::mtm_live(f.path(), &all)
+    };
+    live(&["apply", "--auto-approve"]).ok();
+    std::fs::write(f.path().join("m/all.yaml"), script("THREE")).unwrap();
+    let run = live(&["plan", "--detailed-exitcode"]);
+    assert_eq!(run.code, 2, "{}\n{}", run.stdout, run.stderr);
+    let out = &run.stdout;
+    assert!(
+        out.contains("      - echo three\n      + echo THREE\n"),
+        "{out}"
+    );
+    // Context lines around the change, not the whole script twice.
+    assert!(out.contains("        echo one\n"), "{out}");
+    assert!(out.contains("        echo five\n"), "{out}");
+    assert_eq!(out.matches("echo four").count(), 1, "{out}");
+    assert!(
+        !out.contains("echo six") && !out.contains("set -e"),
+        "{out}"
+    );
+    // The sensitive value in a context line is masked.
+    assert!(out.contains("        export TOKEN=(sensitive)\n"), "{out}");
+    assert!(!out.contains("multi-line-s3cret"), "{out}");
+    live(&["destroy", "--auto-approve"]).ok();
+}
