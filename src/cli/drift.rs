@@ -46,7 +46,7 @@ pub fn run(cli: &Cli, args: &Args, renderer: &mut Renderer) -> u8 {
     };
     let report = run::runtime().block_on(engine.drift(&records));
     if renderer.json_mode() {
-        renderer.json(&report);
+        renderer.json(&crate::render::Versioned::new(&report));
     } else {
         for d in &report.drift {
             let path = if d.path.is_empty() {

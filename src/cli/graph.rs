@@ -88,12 +88,12 @@ pub fn run(cli: &Cli, args: &Args, renderer: &mut Renderer) -> u8 {
                 why: e.weight(),
             })
             .collect();
-        renderer.json(&JsonGraph {
+        renderer.json(&crate::render::Versioned::new(JsonGraph {
             stages: sel.stages.clone(),
             nodes,
             edges,
             left_out: sel.left_out.iter().map(|a| a.to_string()).collect(),
-        });
+        }));
         return 0;
     }
     let text = match args.format {

@@ -53,7 +53,10 @@ pub fn run(cli: &Cli, args: &Args, renderer: &mut Renderer) -> u8 {
         // Asked for by name: shown in full, so the renderer is not told to mask it.
         return match outputs::one(&all, name) {
             Ok(value) if renderer.json_mode() => {
-                renderer.json(&value);
+                renderer.json(&crate::render::Versioned::new(serde_json::json!({
+                    "name": name,
+                    "value": value,
+                })));
                 0
             }
             Ok(value) => {
@@ -72,7 +75,9 @@ pub fn run(cli: &Cli, args: &Args, renderer: &mut Renderer) -> u8 {
     }
     let shown = outputs::masked(&all, args.show_sensitive, REDACTED);
     if renderer.json_mode() {
-        renderer.json(&shown);
+        renderer.json(&crate::render::Versioned::new(
+            serde_json::json!({ "outputs": shown }),
+        ));
     } else {
         let text: String = shown.iter().map(line).collect();
         renderer.print(&text);

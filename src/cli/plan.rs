@@ -34,6 +34,8 @@ pub struct Args {
 /// A saved plan: what `mtm apply FILE` executes, if the clusters have not moved.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct SavedPlan {
+    /// The saved plan's format version (written `"version"`, read also as `"schema"`).
+    #[serde(rename = "version", alias = "schema")]
     pub schema: u32,
     pub plan: String,
     pub targets: Vec<String>,
@@ -54,12 +56,12 @@ struct JsonPlan<'a> {
 /// Prints a plan the way `mtm plan` does (also used by apply).
 pub fn show(renderer: &Renderer, planned: &Planned, explain: bool, all: bool) {
     if renderer.json_mode() {
-        renderer.json(&JsonPlan {
+        renderer.json(&crate::render::Versioned::new(JsonPlan {
             changes: &planned.changes,
             errors: &planned.errors,
             unreachable: &planned.down,
             summary: Summary::of(&planned.changes),
-        });
+        }));
         return;
     }
     // A cluster that could not be used: its cause once, its resources in one line.

@@ -261,11 +261,11 @@ fn finish(
 ) -> u8 {
     let ok = rows.iter().all(|r| r.outcome == "ok") && destroyed != Some(false);
     if renderer.json_mode() {
-        renderer.json(&Rehearsal {
+        renderer.json(&crate::render::Versioned::new(Rehearsal {
             plan,
             stages: rows,
             destroyed,
-        });
+        }));
     } else {
         let ran: usize = rows.iter().map(|r| r.passed + r.failed).sum();
         let na: usize = rows.iter().map(|r| r.not_applicable).sum();

@@ -2,7 +2,7 @@
 //! stale lock after checking that its holder is gone.
 
 use super::Cli;
-use crate::render::Renderer;
+use crate::render::{Renderer, Versioned};
 use crate::store::{Lock, open_read};
 use std::error::Error;
 
@@ -36,7 +36,11 @@ pub fn chain(err: &dyn Error) -> String {
 pub fn run(cli: &Cli, cmd: &StateCommand, renderer: &Renderer) -> u8 {
     if !cli.state.exists() {
         if renderer.json_mode() {
-            renderer.print("[]\n");
+            let key = match cmd {
+                StateCommand::History => "revisions",
+                _ => "resources",
+            };
+            renderer.json(&Versioned::new(serde_json::json!({ key: [] })));
         } else {
             renderer.print(&format!("no state yet in {}\n", cli.state.display()));
         }
@@ -56,7 +60,7 @@ pub fn run(cli: &Cli, cmd: &StateCommand, renderer: &Renderer) -> u8 {
     let result = match cmd {
         StateCommand::List => store.records().map(|records| {
             if renderer.json_mode() {
-                renderer.json(&records);
+                renderer.json(&Versioned::new(serde_json::json!({ "resources": records })));
             } else if records.is_empty() {
                 renderer.print("no resources in state\n");
             } else {
@@ -74,7 +78,7 @@ pub fn run(cli: &Cli, cmd: &StateCommand, renderer: &Renderer) -> u8 {
             revision: Some(n),
         } => store.revision(*n).map(|rev| match rev {
             Some(rev) => {
-                renderer.json(&rev);
+                renderer.json(&Versioned::new(&rev));
                 0
             }
             None => {
@@ -87,7 +91,7 @@ pub fn run(cli: &Cli, cmd: &StateCommand, renderer: &Renderer) -> u8 {
             revision: None,
         } => store.record(address).map(|r| match r {
             Some(r) => {
-                renderer.json(&r);
+                renderer.json(&Versioned::new(&r));
                 0
             }
             None => {
@@ -106,7 +110,7 @@ pub fn run(cli: &Cli, cmd: &StateCommand, renderer: &Renderer) -> u8 {
         }
         StateCommand::History => store.revisions().map(|revs| {
             if renderer.json_mode() {
-                renderer.json(&revs);
+                renderer.json(&Versioned::new(serde_json::json!({ "revisions": revs })));
             } else if revs.is_empty() {
                 renderer.print("no revisions yet\n");
             } else {

@@ -74,7 +74,7 @@ pub fn run(cli: &Cli, renderer: &mut Renderer) -> u8 {
             .collect(),
     };
     if renderer.json_mode() {
-        renderer.json(&report);
+        renderer.json(&crate::render::Versioned::new(&report));
         return 0;
     }
     let counts: Vec<String> = report

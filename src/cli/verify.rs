@@ -176,10 +176,10 @@ struct Report<'a> {
 fn show(renderer: &Renderer, rows: &[Row], not_applied: &[String], strict: bool) -> u8 {
     let (passed, failed, not_applicable) = tally(rows);
     if renderer.json_mode() {
-        renderer.json(&Report {
+        renderer.json(&crate::render::Versioned::new(Report {
             checks: rows,
             not_applied,
-        });
+        }));
     } else {
         for r in rows {
             let word = match r.result.status {

@@ -19,6 +19,27 @@ pub use plan::{progress_line, show_changes};
 /// What redacted text shows in place of a sensitive value.
 pub const REDACTED: &str = "(sensitive)";
 
+/// The version of every `--output json` shape (docs/schemas/), in each as `"version"`;
+/// raised when a shape changes in a way a reader would notice.
+pub const JSON_VERSION: u32 = 1;
+
+/// An `--output json` object with `"version"` added to its fields.
+#[derive(Serialize)]
+pub struct Versioned<T: Serialize> {
+    pub version: u32,
+    #[serde(flatten)]
+    pub body: T,
+}
+
+impl<T: Serialize> Versioned<T> {
+    pub fn new(body: T) -> Self {
+        Versioned {
+            version: JSON_VERSION,
+            body,
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum OutputFormat {
     Text,

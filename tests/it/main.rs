@@ -13,6 +13,7 @@ mod ownership;
 mod picture;
 mod rehearse;
 mod sched;
+mod schemas;
 mod state_safety;
 mod store;
 mod support;

@@ -66,7 +66,7 @@ fn rehearse_stops_at_the_first_failed_check_naming_expected_and_seen() {
     let listed = live(&f, &["--output", "json", "state", "list"]);
     let records: Value = serde_json::from_str(&listed.ok().stdout).unwrap();
     assert!(
-        records
+        records["resources"]
             .as_array()
             .unwrap()
             .iter()

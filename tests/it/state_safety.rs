@@ -195,7 +195,7 @@ fn secret_stays_out(by_env: bool) {
     readers(&live, &secret, extra);
     let history = live.run(&["--output", "json", "state", "history"]);
     let history: Value = serde_json::from_str(&history.stdout).unwrap();
-    let commands: Vec<&str> = history
+    let commands: Vec<&str> = history["revisions"]
         .as_array()
         .unwrap()
         .iter()

@@ -746,7 +746,7 @@ fn a_wait_that_never_holds_fails_and_the_rest_finishes() {
     assert!(!exists(EAST, &["-n", &ns, "configmap", "after"]));
     let state = live(&f, &["--output", "json", "state", "list"]);
     let records: Value = serde_json::from_str(&state.ok().stdout).unwrap();
-    let addresses: Vec<&str> = records
+    let addresses: Vec<&str> = records["resources"]
         .as_array()
         .unwrap()
         .iter()
@@ -1025,9 +1025,8 @@ fn a_run_killed_at_twenty_points_leaves_state_that_converges() {
         };
         // No `mtm unlock`: the lock ended with the killed process.
         let listed = run(&["--output", "json", "state", "list"]);
-        let records: Value =
-            serde_json::from_str(&listed.ok().stdout).unwrap_or(Value::Array(vec![]));
-        let before = records.as_array().map_or(0, Vec::len);
+        let records: Value = serde_json::from_str(&listed.ok().stdout).unwrap_or(Value::Null);
+        let before = records["resources"].as_array().map_or(0, Vec::len);
         assert!(
             before >= k,
             "kill point {k}: only {before} records for {k} reported resources"
@@ -1047,7 +1046,7 @@ fn a_run_killed_at_twenty_points_leaves_state_that_converges() {
         );
         let listed = run(&["--output", "json", "state", "list"]);
         let records: Value = serde_json::from_str(&listed.ok().stdout).unwrap();
-        let records = records.as_array().unwrap();
+        let records = records["resources"].as_array().unwrap();
         assert_eq!(
             records.len(),
             total,
