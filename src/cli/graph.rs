@@ -13,7 +13,8 @@ pub struct Args {
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
     /// Stages or resource addresses (globs allowed) to select, with what they depend on
-    #[arg(long = "target", value_name = "STAGE|ADDRESS")]
+    #[arg(long = "target", value_name = "STAGE|ADDRESS",
+        add = clap_complete::ArgValueCandidates::new(super::completions::targets))]
     pub targets: Vec<String>,
     /// Draw every edge in dot and mermaid, also those another path implies (default: the
     /// transitive reduction)

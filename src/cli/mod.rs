@@ -52,7 +52,8 @@ pub struct Cli {
     pub kubeconfig: Option<PathBuf>,
     /// Set a plan variable (repeatable); overrides --var-file, the environment and the
     /// default
-    #[arg(long = "var", global = true, value_name = "NAME=VALUE", help_heading = GLOBAL)]
+    #[arg(long = "var", global = true, value_name = "NAME=VALUE", help_heading = GLOBAL,
+        add = clap_complete::ArgValueCandidates::new(completions::var_names))]
     pub vars: Vec<String>,
     /// Read plan variables from a YAML or JSON file of NAME: VALUE (repeatable, later
     /// files win); overrides the environment (MTM_VAR_NAME, then NAME)
@@ -128,6 +129,7 @@ pub enum Command {
 
 /// Runs the command line and returns the process exit code.
 pub fn main() -> ExitCode {
+    completions::answer_if_asked();
     let cli = match Cli::try_parse().and_then(|cli| args::check(&cli).map(|()| cli)) {
         Ok(cli) => cli,
         Err(e) => return crate::render::usage(&e),
@@ -165,7 +167,12 @@ pub fn main() -> ExitCode {
 
 /// Finds the plan directory: `--plan`, else the only plan under ./plans.
 pub fn plan_dir(cli: &Cli) -> Result<PathBuf, Diagnostics> {
-    if let Some(dir) = &cli.plan {
+    find_plan_dir(cli.plan.as_ref())
+}
+
+/// The plan directory given, else the only plan under ./plans.
+pub fn find_plan_dir(explicit: Option<&PathBuf>) -> Result<PathBuf, Diagnostics> {
+    if let Some(dir) = explicit {
         return Ok(dir.clone());
     }
     let root = Path::new("plans");

@@ -19,7 +19,8 @@ use std::time::{Duration, Instant};
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The last stage to rehearse (default: every stage)
-    #[arg(long = "target", value_name = "STAGE")]
+    #[arg(long = "target", value_name = "STAGE",
+        add = clap_complete::ArgValueCandidates::new(super::completions::stages))]
     pub target: Option<String>,
     /// First bring up the two local clusters (tests/testbed/testbed up) and use them
     #[arg(long)]

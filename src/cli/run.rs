@@ -17,7 +17,8 @@ use std::io::{BufRead, IsTerminal, Write};
 #[derive(Debug, clap::Args)]
 pub struct Common {
     /// Stages or resource addresses (globs allowed): these and what they depend on
-    #[arg(long = "target", value_name = "STAGE|ADDRESS")]
+    #[arg(long = "target", value_name = "STAGE|ADDRESS",
+        add = clap_complete::ArgValueCandidates::new(super::completions::targets))]
     pub targets: Vec<String>,
     /// How many resources are worked on at once, across clusters
     #[arg(long, default_value_t = 10, value_parser = super::args::at_least_one)]

@@ -369,3 +369,74 @@ fn a_changed_multi_line_value_is_shown_as_a_line_diff_with_secrets_masked() {
     assert!(!out.contains("multi-line-s3cret"), "{out}");
     live(&["destroy", "--auto-approve"]).ok();
 }
+
+/// What mtm's own completer offers for the last word of `words` (fish's protocol: one
+/// candidate a line, its help after a tab).
+fn complete(cwd: &Path, plan: Option<&Path>, words: &[&str]) -> Vec<String> {
+    let mut cmd = Command::new(bin());
+    cmd.env("COMPLETE", "fish")
+        .env_remove("MTM_PLAN")
+        .arg("--")
+        .arg("mtm")
+        .args(words)
+        .current_dir(cwd);
+    if let Some(plan) = plan {
+        cmd.env("MTM_PLAN", plan);
+    }
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| l.split('\t').next().unwrap_or("").to_string())
+        .collect()
+}
+
+#[test]
+fn target_and_var_complete_from_the_plan_here() {
+    let f = Fixture::mini();
+    let here = Some(f.path());
+    assert_eq!(
+        complete(f.path(), here, &["plan", "--target", "ba"]),
+        ["base", "base/east/core/Namespace/_/demo"]
+    );
+    assert_eq!(
+        complete(f.path(), here, &["apply", "--target", "app/east/apps/"]),
+        ["app/east/apps/Deployment/demo/web"]
+    );
+    let all = complete(f.path(), here, &["graph", "--target", ""]);
+    assert!(
+        all.starts_with(&["base".to_string(), "app".to_string()]),
+        "{all:?}"
+    );
+    assert!(
+        all.contains(&"base/east/core/Namespace/_/demo".to_string()),
+        "{all:?}"
+    );
+    assert_eq!(
+        complete(f.path(), here, &["rehearse", "--target", "a"]),
+        ["app"]
+    );
+    assert_eq!(complete(f.path(), here, &["--var", "TO"]), ["TOKEN="]);
+    assert_eq!(
+        complete(f.path(), here, &["validate", "--var", "CL"]),
+        ["CLUSTER1=", "CLUSTER2="]
+    );
+    // The only plan under ./plans is found as mtm finds it.
+    let project = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(project.path().join("plans")).unwrap();
+    std::fs::rename(f.path(), project.path().join("plans/mini")).unwrap_or_else(|_| {
+        panic!("move the fixture under plans/");
+    });
+    let found = complete(project.path(), None, &["plan", "--target", "ap"]);
+    assert!(
+        found.first().is_some_and(|c| c == "app") && found.len() == 6,
+        "{found:?}"
+    );
+    // No plan here: nothing offered, no error.
+    let empty = tempfile::tempdir().unwrap();
+    assert!(complete(empty.path(), None, &["plan", "--target", ""]).is_empty());
+}
