@@ -323,6 +323,26 @@ pub fn load(dir: &Path, opts: &LoadOptions) -> LoadResult {
     diags.into_result().map(|()| plan)
 }
 
+/// A variable's value and where it came from: `--var`, then `--var-file`, then
+/// `MTM_VAR_NAME`, then `NAME`; `None` leaves it to the default.
+fn pick(
+    name: &str,
+    cli: &HashMap<String, String>,
+    files: &BTreeMap<String, super::varfile::FileValue>,
+    opts: &LoadOptions,
+) -> Option<(String, String)> {
+    let prefixed = format!("{VAR_ENV_PREFIX}{name}");
+    if let Some(v) = cli.get(name) {
+        Some((v.clone(), "--var".to_string()))
+    } else if let Some(v) = files.get(name) {
+        Some((v.value.clone(), format!("--var-file {}", v.file)))
+    } else if let Some(v) = (opts.env)(&prefixed) {
+        Some((v, format!("environment {prefixed}")))
+    } else {
+        (opts.env)(name).map(|v| (v, format!("environment {name}")))
+    }
+}
+
 fn resolve_variables(
     file: &PlanFile,
     plan_path: &str,
@@ -357,33 +377,8 @@ fn resolve_variables(
             ),
         }
     }
-    let from_files = match super::varfile::read_all(&opts.var_files) {
-        Ok(values) => values,
-        Err(mut d) => {
-            diags.0.append(&mut d.0);
-            BTreeMap::new()
-        }
-    };
-    for (name, at) in &from_files {
-        if !file.variables.contains_key(name) {
-            diags.push(
-                Diagnostic::new(
-                    &at.file,
-                    at.line,
-                    at.column,
-                    format!("unknown variable `{name}`"),
-                )
-                .help(format!(
-                    "variables of this plan: {}",
-                    file.variables
-                        .keys()
-                        .cloned()
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )),
-            );
-        }
-    }
+    let declared: Vec<&str> = file.variables.keys().map(String::as_str).collect();
+    let from_files = super::varfile::declared_values(&opts.var_files, &declared, diags);
     let mut variables = Variables::default();
     for (name, decl) in &file.variables {
         let (line, col) = (decl.referenced.line(), decl.referenced.column());
@@ -396,17 +391,9 @@ fn resolve_variables(
             ));
             continue;
         }
-        let prefixed = format!("{VAR_ENV_PREFIX}{name}");
-        let (value, source) = if let Some(v) = cli.get(name) {
-            (Some(v.clone()), "--var".to_string())
-        } else if let Some(v) = from_files.get(name) {
-            (Some(v.value.clone()), format!("--var-file {}", v.file))
-        } else if let Some(v) = (opts.env)(&prefixed) {
-            (Some(v), format!("environment {prefixed}"))
-        } else if let Some(v) = (opts.env)(name) {
-            (Some(v), format!("environment {name}"))
-        } else {
-            (decl.value.default.clone(), "default".to_string())
+        let (value, source) = match pick(name, &cli, &from_files, opts) {
+            Some((value, source)) => (Some(value), source),
+            None => (decl.value.default.clone(), "default".to_string()),
         };
         let Some(value) = value else {
             diags.push(

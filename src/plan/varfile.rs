@@ -34,6 +34,36 @@ pub fn read_all(files: &[impl AsRef<Path>]) -> Result<BTreeMap<String, FileValue
     diags.into_result().map(|()| values)
 }
 
+/// Reads the variable files, reporting each name the plan does not declare at its place
+/// (problems go to `diags`; what could be read is returned).
+pub fn declared_values(
+    files: &[impl AsRef<Path>],
+    declared: &[&str],
+    diags: &mut Diagnostics,
+) -> BTreeMap<String, FileValue> {
+    let values = match read_all(files) {
+        Ok(values) => values,
+        Err(mut d) => {
+            diags.0.append(&mut d.0);
+            return BTreeMap::new();
+        }
+    };
+    for (name, at) in &values {
+        if !declared.contains(&name.as_str()) {
+            diags.push(
+                Diagnostic::new(
+                    &at.file,
+                    at.line,
+                    at.column,
+                    format!("unknown variable `{name}`"),
+                )
+                .help(format!("variables of this plan: {}", declared.join(", "))),
+            );
+        }
+    }
+    values
+}
+
 /// Reads one variable file.
 fn read(path: &Path) -> Result<BTreeMap<String, FileValue>, Vec<Diagnostic>> {
     let file = path.display().to_string();
