@@ -13,7 +13,7 @@ use super::vars::{self, RefKind, Variable, Variables};
 use super::yaml;
 use super::{Cluster, Decl, LoadResult, Plan, Stage, object_address};
 use crate::diag::{Diagnostic, Diagnostics};
-use mtm_provider::resource::{Origin, Requirement, Scope, Spec};
+use mtm_provider::resource::{CheckSpec, Origin, Requirement, Scope, Spec};
 use mtm_provider::{Address, ObjectId};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
@@ -460,6 +460,9 @@ struct Namer {
     /// Object identity (without version) to (address, stage that declared it last, origin).
     objects: HashMap<IdentityKey, (Address, String, Origin)>,
     others: HashMap<Address, Origin>,
+    /// `cluster/name` of a check to (address, stage that declared it last, origin, spec):
+    /// a later stage re-declares or retires it by name.
+    checks: HashMap<String, (Address, String, Origin, CheckSpec)>,
 }
 
 fn at(o: &Origin, message: impl Into<String>) -> Diagnostic {
@@ -733,11 +736,28 @@ fn finish(
             )
         }
         RawKind::Check { cluster, spec } => {
-            let address = other(
-                namer,
-                diags,
-                format!("{stage}/{cluster}/check/{}", spec.name),
-            )?;
+            let key = format!("{cluster}/{}", spec.name);
+            let address = match namer.checks.get(&key) {
+                Some((address, last, first, _)) if last == stage => {
+                    diags.push(at(&origin, format!(
+                        "duplicate address {address}: stage `{stage}` declares this check twice (first at {first})"
+                    )));
+                    return None;
+                }
+                Some((address, ..)) => address.clone(),
+                None => other(
+                    namer,
+                    diags,
+                    format!("{stage}/{cluster}/check/{}", spec.name),
+                )?,
+            };
+            let entry = (
+                address.clone(),
+                stage.to_string(),
+                origin.clone(),
+                spec.clone(),
+            );
+            namer.checks.insert(key, entry);
             (
                 address,
                 Spec::Check {
@@ -745,6 +765,39 @@ fn finish(
                     check: spec,
                 },
             )
+        }
+        RawKind::RetireCheck { cluster, name } => {
+            let key = format!("{cluster}/{name}");
+            let Some((address, _, _, spec)) = namer.checks.get(&key).cloned() else {
+                if !quiet {
+                    diags.push(
+                        at(&origin, format!("removes check `{name}` on cluster {cluster}, which no earlier stage declares"))
+                            .help("a stage removes only a check an earlier stage of the plan declared; check its name and cluster"),
+                    );
+                }
+                return None;
+            };
+            namer.checks.insert(
+                key,
+                (
+                    address.clone(),
+                    stage.to_string(),
+                    origin.clone(),
+                    spec.clone(),
+                ),
+            );
+            return Some(Decl {
+                address,
+                spec: Spec::Check {
+                    cluster,
+                    check: spec,
+                },
+                step,
+                origin,
+                needs,
+                uses,
+                retires: true,
+            });
         }
     };
     Some(Decl {
@@ -754,6 +807,7 @@ fn finish(
         origin,
         needs,
         uses,
+        retires: false,
     })
 }
 

@@ -67,6 +67,9 @@ pub struct Decl {
     pub needs: Vec<Need>,
     /// Names of the generated values it refers to.
     pub uses: BTreeSet<String>,
+    /// This declaration retires the check at `address` (`removes: [{ check: NAME }]`): the
+    /// fold drops it until a later stage declares it again.
+    pub retires: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
