@@ -211,9 +211,8 @@ pub fn find_plan_dir(explicit: Option<&PathBuf>) -> Result<PathBuf, Diagnostics>
 /// Loads the plan the command line names; secrets go to the renderer.
 pub fn load_plan(cli: &Cli, renderer: &mut Renderer) -> Result<Plan, Diagnostics> {
     let dir = plan_dir(cli)?;
-    let mut opts = LoadOptions::from_process(cli.vars.clone());
-    opts.var_files = cli.var_files.clone();
-    let plan = crate::plan::load(&dir, &opts)?;
+    let opts = LoadOptions::from_process(cli.vars.clone());
+    let plan = crate::plan::load_with_var_files(&dir, &opts, &cli.var_files)?;
     renderer.add_secrets(plan.secrets());
     Ok(plan)
 }

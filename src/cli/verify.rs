@@ -165,20 +165,31 @@ pub fn tally(rows: &[Row]) -> (usize, usize, usize) {
     )
 }
 
+/// Checks of the plan that were not run, and why.
+#[derive(Default, Serialize)]
+pub struct LeftOut {
+    /// Their stage is not applied.
+    #[serde(rename = "notApplied")]
+    pub not_applied: Vec<String>,
+    /// A later applied stage retired them (`removes: [{ check: NAME }]`).
+    pub retired: Vec<String>,
+}
+
 #[derive(Serialize)]
 struct Report<'a> {
     checks: &'a [Row],
-    #[serde(rename = "notApplied")]
-    not_applied: &'a [String],
+    #[serde(flatten)]
+    left_out: &'a LeftOut,
 }
 
 /// Prints the rows (and the checks left out as not applied); the exit code.
-fn show(renderer: &Renderer, rows: &[Row], not_applied: &[String], strict: bool) -> u8 {
+fn show(renderer: &Renderer, rows: &[Row], left_out: &LeftOut, strict: bool) -> u8 {
+    let not_applied = &left_out.not_applied;
     let (passed, failed, not_applicable) = tally(rows);
     if renderer.json_mode() {
         renderer.json(&crate::render::Versioned::new(Report {
             checks: rows,
-            not_applied,
+            left_out,
         }));
     } else {
         for r in rows {
@@ -201,11 +212,17 @@ fn show(renderer: &Renderer, rows: &[Row], not_applied: &[String], strict: bool)
                 "not applied  {address}  (its stage is not applied: not run)\n"
             ));
         }
+        for address in &left_out.retired {
+            renderer.print(&format!(
+                "    retired  {address}  (a later applied stage retired it: not run)\n"
+            ));
+        }
         renderer.print(&format!(
-            "Verify: {} of {} checks ran: {passed} passed, {failed} failed; {not_applicable} not applicable, {} not applied.\n",
+            "Verify: {} of {} checks ran: {passed} passed, {failed} failed; {not_applicable} not applicable, {} not applied, {} retired.\n",
             passed + failed,
-            rows.len() + not_applied.len(),
-            not_applied.len()
+            rows.len() + not_applied.len() + left_out.retired.len(),
+            not_applied.len(),
+            left_out.retired.len()
         ));
     }
     let failing = failed + if strict { not_applicable } else { 0 };
@@ -217,7 +234,7 @@ pub fn verify(
     cli: &Cli,
     loaded: &run::Loaded,
     args: &Args,
-    not_applied: &[String],
+    left_out: &LeftOut,
     renderer: &mut Renderer,
 ) -> u8 {
     let engine = match run::engine_or_exit(cli, loaded, &args.common, renderer) {
@@ -225,7 +242,7 @@ pub fn verify(
         Err(code) => return code,
     };
     let found = checks_of(&engine);
-    if found.is_empty() && not_applied.is_empty() {
+    if found.is_empty() && left_out.not_applied.is_empty() {
         renderer.print("No checks in the selection.\n");
         return 0;
     }
@@ -235,7 +252,7 @@ pub fn verify(
         timeout: Duration::from_secs(args.timeout),
     };
     let rows = run_checks(&engine, &run::runtime(), found, &opts);
-    show(renderer, &rows, not_applied, args.strict)
+    show(renderer, &rows, left_out, args.strict)
 }
 
 /// `mtm apply --verify`: the checks of the applied selection, with the defaults.
@@ -255,7 +272,7 @@ pub fn after_apply(
         timeout: 30,
         strict: false,
     };
-    verify(cli, loaded, &args, &[], renderer)
+    verify(cli, loaded, &args, &LeftOut::default(), renderer)
 }
 
 /// The stages state says were applied: those with a record, and what they need.
@@ -273,27 +290,36 @@ fn applied_stages(cli: &Cli, renderer: &Renderer) -> Result<Vec<String>, u8> {
     Ok(stages.into_iter().collect())
 }
 
-/// Every check of the plan that the selection leaves out.
-fn left_out(plan: &crate::plan::Plan, sel: &crate::graph::Selection) -> Vec<String> {
+/// Every check of the plan that the selection leaves out: retired when the stage that
+/// declared it first is in the selection (so a later stage retired it), else not applied.
+fn left_out(plan: &crate::plan::Plan, sel: &crate::graph::Selection) -> LeftOut {
     let chosen: BTreeSet<String> = sel
         .selected_nodes()
         .map(|i| sel.graph.graph[i].resource.address.to_string())
         .collect();
-    plan.stages
+    let out: BTreeSet<String> = plan
+        .stages
         .iter()
         .flat_map(|s| &s.decls)
         .filter(|d| matches!(d.spec, Spec::Check { .. }))
         .map(|d| d.address.to_string())
         .filter(|a| !chosen.contains(a))
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect()
+        .collect();
+    let (retired, not_applied) = out.into_iter().partition(|a| {
+        a.split('/')
+            .next()
+            .is_some_and(|stage| sel.stages.iter().any(|s| s == stage))
+    });
+    LeftOut {
+        not_applied,
+        retired,
+    }
 }
 
 pub fn run(cli: &Cli, args: &Args, renderer: &mut Renderer) -> u8 {
     if !args.common.targets.is_empty() {
         return match run::load(cli, &args.common.targets, renderer) {
-            Ok(loaded) => verify(cli, &loaded, args, &[], renderer),
+            Ok(loaded) => verify(cli, &loaded, args, &LeftOut::default(), renderer),
             Err(d) => {
                 renderer.diagnostics(&d);
                 1
@@ -326,7 +352,7 @@ pub fn run(cli: &Cli, args: &Args, renderer: &mut Renderer) -> u8 {
             return 1;
         }
     };
-    let not_applied = left_out(&plan, &sel);
+    let skipped = left_out(&plan, &sel);
     let loaded = run::Loaded { plan, sel };
-    verify(cli, &loaded, args, &not_applied, renderer)
+    verify(cli, &loaded, args, &skipped, renderer)
 }

@@ -2,7 +2,9 @@
 //!
 //! Stages are applied in plan order, each adding its declarations; a declaration whose
 //! address already exists replaces it (a later stage re-declaring an object), and a
-//! removal turns it into an `Absent` node. The result is what the graph is built from.
+//! removal turns it into an `Absent` node; a retired check (`removes: [{ check: NAME }]`)
+//! leaves the fold until a later stage declares it again. The result is what the graph is
+//! built from.
 //!
 //! Replacing keeps the dependencies: a re-declared resource remembers every step that
 //! declared it, so the waits and checks of an earlier step still depend on it, and the
@@ -29,10 +31,18 @@ pub struct Node {
 pub fn fold(plan: &Plan, stages: &[String]) -> Vec<Node> {
     let mut nodes: Vec<Node> = Vec::new();
     let mut index: HashMap<String, usize> = HashMap::new();
+    // Checks a later stage retired (until one declares them again).
+    let mut retired: BTreeSet<usize> = BTreeSet::new();
     for stage in plan.stages.iter().filter(|s| stages.contains(&s.name)) {
         for d in &stage.decls {
-            match index.get(d.address.as_str()) {
-                Some(&i) => {
+            let found = index.get(d.address.as_str()).copied();
+            if d.retires {
+                retired.extend(found);
+                continue;
+            }
+            match found {
+                Some(i) => {
+                    retired.remove(&i);
                     let node = &mut nodes[i];
                     node.resource.spec = d.spec.clone();
                     node.resource.step = d.step.clone();
@@ -69,4 +79,9 @@ pub fn fold(plan: &Plan, stages: &[String]) -> Vec<Node> {
         }
     }
     nodes
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| !retired.contains(i))
+        .map(|(_, n)| n)
+        .collect()
 }

@@ -13,7 +13,7 @@ use super::vars::{self, RefKind, Variable, Variables};
 use super::yaml;
 use super::{Cluster, Decl, LoadResult, Plan, Stage, object_address};
 use crate::diag::{Diagnostic, Diagnostics};
-use mtm_provider::resource::{Origin, Requirement, Scope, Spec};
+use mtm_provider::resource::{CheckSpec, Origin, Requirement, Scope, Spec};
 use mtm_provider::{Address, ObjectId};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
@@ -25,8 +25,6 @@ pub struct LoadOptions<'a> {
     pub cli_vars: Vec<String>,
     /// Looks up an environment variable.
     pub env: &'a dyn Fn(&str) -> Option<String>,
-    /// Variable files (`--var-file`), in order: a later one wins.
-    pub var_files: Vec<std::path::PathBuf>,
 }
 
 impl LoadOptions<'_> {
@@ -35,7 +33,6 @@ impl LoadOptions<'_> {
         LoadOptions {
             cli_vars,
             env: &|name| std::env::var(name).ok(),
-            var_files: Vec::new(),
         }
     }
 }
@@ -61,6 +58,16 @@ pub const VAR_ENV_PREFIX: &str = "MTM_VAR_";
 
 /// Loads the plan in `dir`.
 pub fn load(dir: &Path, opts: &LoadOptions) -> LoadResult {
+    load_with_var_files(dir, opts, &[])
+}
+
+/// Loads the plan in `dir` with variables also from these files (`--var-file`, in order:
+/// a later one wins).
+pub fn load_with_var_files(
+    dir: &Path,
+    opts: &LoadOptions,
+    var_files: &[std::path::PathBuf],
+) -> LoadResult {
     let display_dir = dir.display().to_string();
     let display_dir = display_dir.trim_end_matches('/').to_string();
     let plan_path = format!("{display_dir}/plan.yaml");
@@ -86,7 +93,7 @@ pub fn load(dir: &Path, opts: &LoadOptions) -> LoadResult {
         }
     };
 
-    let variables = resolve_variables(&file, &plan_path, opts, &mut diags);
+    let variables = resolve_variables(&file, &plan_path, opts, var_files, &mut diags);
     for r in vars::scan(&text) {
         match r.kind {
             RefKind::Var(name) if !file.variables.contains_key(&name) => diags.push(
@@ -347,6 +354,7 @@ fn resolve_variables(
     file: &PlanFile,
     plan_path: &str,
     opts: &LoadOptions,
+    var_files: &[std::path::PathBuf],
     diags: &mut Diagnostics,
 ) -> Variables {
     let mut cli: HashMap<String, String> = HashMap::new();
@@ -378,7 +386,7 @@ fn resolve_variables(
         }
     }
     let declared: Vec<&str> = file.variables.keys().map(String::as_str).collect();
-    let from_files = super::varfile::declared_values(&opts.var_files, &declared, diags);
+    let from_files = super::varfile::declared_values(var_files, &declared, diags);
     let mut variables = Variables::default();
     for (name, decl) in &file.variables {
         let (line, col) = (decl.referenced.line(), decl.referenced.column());
@@ -486,6 +494,9 @@ struct Namer {
     /// Object identity (without version) to (address, stage that declared it last, origin).
     objects: HashMap<IdentityKey, (Address, String, Origin)>,
     others: HashMap<Address, Origin>,
+    /// `cluster/name` of a check to (address, stage that declared it last, origin, spec):
+    /// a later stage re-declares or retires it by name.
+    checks: HashMap<String, (Address, String, Origin, CheckSpec)>,
 }
 
 fn at(o: &Origin, message: impl Into<String>) -> Diagnostic {
@@ -759,11 +770,28 @@ fn finish(
             )
         }
         RawKind::Check { cluster, spec } => {
-            let address = other(
-                namer,
-                diags,
-                format!("{stage}/{cluster}/check/{}", spec.name),
-            )?;
+            let key = format!("{cluster}/{}", spec.name);
+            let address = match namer.checks.get(&key) {
+                Some((address, last, first, _)) if last == stage => {
+                    diags.push(at(&origin, format!(
+                        "duplicate address {address}: stage `{stage}` declares this check twice (first at {first})"
+                    )));
+                    return None;
+                }
+                Some((address, ..)) => address.clone(),
+                None => other(
+                    namer,
+                    diags,
+                    format!("{stage}/{cluster}/check/{}", spec.name),
+                )?,
+            };
+            let entry = (
+                address.clone(),
+                stage.to_string(),
+                origin.clone(),
+                spec.clone(),
+            );
+            namer.checks.insert(key, entry);
             (
                 address,
                 Spec::Check {
@@ -771,6 +799,39 @@ fn finish(
                     check: spec,
                 },
             )
+        }
+        RawKind::RetireCheck { cluster, name } => {
+            let key = format!("{cluster}/{name}");
+            let Some((address, _, _, spec)) = namer.checks.get(&key).cloned() else {
+                if !quiet {
+                    diags.push(
+                        at(&origin, format!("removes check `{name}` on cluster {cluster}, which no earlier stage declares"))
+                            .help("a stage removes only a check an earlier stage of the plan declared; check its name and cluster"),
+                    );
+                }
+                return None;
+            };
+            namer.checks.insert(
+                key,
+                (
+                    address.clone(),
+                    stage.to_string(),
+                    origin.clone(),
+                    spec.clone(),
+                ),
+            );
+            return Some(Decl {
+                address,
+                spec: Spec::Check {
+                    cluster,
+                    check: spec,
+                },
+                step,
+                origin,
+                needs,
+                uses,
+                retires: true,
+            });
         }
     };
     Some(Decl {
@@ -780,6 +841,7 @@ fn finish(
         origin,
         needs,
         uses,
+        retires: false,
     })
 }
 

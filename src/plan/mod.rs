@@ -17,7 +17,7 @@ mod yaml;
 
 pub use fold::{Node, fold};
 pub use kinds::runs_pods;
-pub use load::{LoadOptions, VAR_ENV_PREFIX, load};
+pub use load::{LoadOptions, VAR_ENV_PREFIX, load, load_with_var_files};
 
 use crate::diag::Diagnostics;
 use mtm_provider::resource::{Origin, Spec, StepInfo};
@@ -68,6 +68,9 @@ pub struct Decl {
     pub needs: Vec<Need>,
     /// Names of the generated values it refers to.
     pub uses: BTreeSet<String>,
+    /// This declaration retires the check at `address` (`removes: [{ check: NAME }]`): the
+    /// fold drops it until a later stage declares it again.
+    pub retires: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

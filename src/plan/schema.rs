@@ -84,13 +84,32 @@ pub struct StepDecl {
     #[serde(default)]
     pub generate: Vec<Spanned<GenSpec>>,
     #[serde(default)]
-    pub removes: Vec<Spanned<ObjectRef>>,
+    pub removes: Vec<Spanned<RemoveRef>>,
     #[serde(default)]
     pub requires: Vec<Spanned<RequireDecl>>,
     #[serde(default)]
     pub waits: Vec<Spanned<WaitSpec>>,
     #[serde(default)]
     pub checks: Vec<Spanned<CheckSpec>>,
+}
+
+/// An entry of `removes`: an object an earlier stage declared (apiVersion, kind, name and
+/// namespace as in `ObjectRef`), or a check an earlier stage declared (`check: NAME`).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RemoveRef {
+    #[serde(default)]
+    pub cluster: Option<String>,
+    #[serde(default)]
+    pub check: Option<String>,
+    #[serde(default)]
+    pub api_version: Option<String>,
+    #[serde(default)]
+    pub kind: Option<String>,
+    #[serde(default)]
+    pub namespace: Option<String>,
+    #[serde(default)]
+    pub name: Option<String>,
 }
 
 /// A reference to one Kubernetes object.

@@ -6,7 +6,7 @@
 
 use super::files::PlanDir;
 use super::manifest::{self, RawObject};
-use super::schema::{ObjectRef, StepDecl};
+use super::schema::{ObjectRef, RemoveRef, StepDecl};
 use super::vars::{self, RefKind, Variables};
 use super::{Cluster, Need};
 use crate::diag::{Diagnostic, Diagnostics};
@@ -31,6 +31,11 @@ pub(super) enum RawKind {
     Remove {
         cluster: String,
         target: Target,
+    },
+    /// A check of an earlier stage that this stage retires.
+    RetireCheck {
+        cluster: String,
+        name: String,
     },
     Patch {
         cluster: String,
@@ -184,6 +189,48 @@ impl StepCtx<'_> {
             kind: text(&r.kind),
             namespace: r.namespace.as_deref().map(text),
             name: text(&r.name),
+        }
+    }
+
+    /// What a `removes` entry takes away: a check by name, or an object by identity.
+    fn removal(&mut self, r: &RemoveRef, cluster: String, line: u64, col: u64) -> Option<RawKind> {
+        let text = |s: &str| self.vars.interpolate(s).unwrap_or_else(|_| s.to_string());
+        let object = (&r.api_version, &r.kind, &r.name);
+        match (&r.check, object) {
+            (Some(check), (None, None, None)) if r.namespace.is_none() => {
+                Some(RawKind::RetireCheck {
+                    cluster,
+                    name: text(check),
+                })
+            }
+            (None, (Some(api_version), Some(kind), Some(name))) => Some(RawKind::Remove {
+                cluster,
+                target: Target {
+                    api_version: text(api_version),
+                    kind: text(kind),
+                    namespace: r.namespace.as_deref().map(text),
+                    name: text(name),
+                },
+            }),
+            (Some(_), _) => {
+                self.diag(
+                    line,
+                    col,
+                    "a `removes` entry names a check or an object, not both",
+                )
+                .help = Some("write `{ check: NAME }` or `{ apiVersion, kind, name }`".into());
+                None
+            }
+            (None, _) => {
+                self.diag(
+                    line,
+                    col,
+                    "a `removes` entry needs apiVersion, kind and name (or `check: NAME`)",
+                )
+                .help =
+                    Some("name the object an earlier stage declared, or one of its checks".into());
+                None
+            }
         }
     }
 
@@ -443,12 +490,10 @@ impl StepCtx<'_> {
             let Some(cluster) = self.cluster(cluster.as_deref(), line, col) else {
                 continue;
             };
-            let target = self.target(&r.value);
-            push(
-                RawKind::Remove { cluster, target },
-                origin(self.file, line, col),
-                BTreeSet::new(),
-            );
+            let Some(kind) = self.removal(&r.value, cluster, line, col) else {
+                continue;
+            };
+            push(kind, origin(self.file, line, col), BTreeSet::new());
         }
 
         for q in &decl.requires {

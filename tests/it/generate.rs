@@ -20,7 +20,6 @@ fn workshop(vars: &[&str]) -> Plan {
     let opts = LoadOptions {
         cli_vars: vars.iter().map(|v| v.to_string()).collect(),
         env: &|_| None,
-        var_files: Vec::new(),
     };
     load(&dir, &opts).unwrap_or_else(|d| panic!("the workshop plan loads: {d:?}"))
 }

@@ -124,7 +124,7 @@ proptest! {
             std::fs::create_dir_all(full.parent().expect("parent")).expect("mkdir");
             std::fs::write(full, text).expect("write");
         }
-        let opts = LoadOptions { cli_vars: Vec::new(), env: &|_| None, var_files: Vec::new() };
+        let opts = LoadOptions { cli_vars: Vec::new(), env: &|_| None };
         match load(&dir, &opts) {
             Ok(plan) => {
                 let names: Vec<String> = plan.stage_names().iter().map(|s| s.to_string()).collect();

@@ -85,7 +85,9 @@ fn rehearse_stops_at_the_first_failed_check_naming_expected_and_seen() {
     assert_eq!(verify.code, 1, "{}", verify.stdout);
     verify
         .stdout_has("not applied  b/east/check/from-pod")
-        .stdout_has("1 of 2 checks ran: 0 passed, 1 failed; 0 not applicable, 1 not applied");
+        .stdout_has(
+            "1 of 2 checks ran: 0 passed, 1 failed; 0 not applicable, 1 not applied, 0 retired",
+        );
     live(&f, &["destroy", "--auto-approve"]).ok();
 }
 
@@ -122,4 +124,67 @@ fn rehearse_runs_every_stage_and_destroy_leaves_nothing() {
     let data: Value = serde_json::from_str(&strict.stdout).unwrap();
     assert_eq!(data["stages"][1]["outcome"], "check failed", "{data}");
     assert_eq!(data["destroyed"], true, "{data}");
+}
+
+/// The check addresses of a `mtm --output json verify` report under `key`.
+fn listed(report: &Value, key: &str) -> Vec<String> {
+    report[key]
+        .as_array()
+        .unwrap_or_else(|| panic!("no {key}: {report}"))
+        .iter()
+        .map(|c| c.get("address").unwrap_or(c).as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn verify_runs_the_checks_of_what_is_applied_folded_like_everything_else() {
+    need_testbed();
+    let _one = crate::workshop::WORKSHOP
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    crate::workshop::clean_workshop();
+    let state = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| crate::workshop::workshop(state.path(), args);
+    run(&["apply", "--auto-approve", "--target", "lab3"]).ok();
+    let report: Value =
+        serde_json::from_str(&run(&["--output", "json", "verify"]).ok().stdout).unwrap();
+    let ran = listed(&report, "checks");
+    assert!(
+        ran.iter()
+            .all(|a| ["lab1/", "lab2/", "lab3/"].iter().any(|p| a.starts_with(p))),
+        "{ran:?}"
+    );
+    assert!(
+        ran.contains(&"lab3/east/check/federated-tools".to_string()),
+        "{ran:?}"
+    );
+    assert!(listed(&report, "notApplied").contains(&"lab5/east/check/alice-tools".to_string()));
+    // Every check from kwok's pods is not applicable, never failed.
+    assert!(
+        report["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["status"] == "notApplicable"),
+        "{report}"
+    );
+
+    run(&["apply", "--auto-approve"]).ok();
+    let report: Value =
+        serde_json::from_str(&run(&["--output", "json", "verify"]).ok().stdout).unwrap();
+    let retired = listed(&report, "retired");
+    for gone in [
+        "lab1/east/check/dev-ui-baseline",
+        "lab1/east/check/rogue-ui-baseline",
+        "lab3/east/check/federated-tools",
+        "lab4/east/check/allowlisted-tools",
+    ] {
+        assert!(
+            retired.contains(&gone.to_string()),
+            "{gone} not retired: {report}"
+        );
+    }
+    assert!(listed(&report, "notApplied").is_empty(), "{report}");
+    assert_eq!(listed(&report, "checks").len(), 8, "{report}");
+    run(&["destroy", "--auto-approve"]).ok();
 }

@@ -495,9 +495,9 @@ spec:
 }
 
 /// A disposable testbed instance: own directory and ports, brought down when dropped.
-struct Instance {
-    dir: PathBuf,
-    port_base: u16,
+pub(crate) struct Instance {
+    pub(crate) dir: PathBuf,
+    pub(crate) port_base: u16,
 }
 
 impl Instance {
@@ -505,7 +505,15 @@ impl Instance {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/testbed/testbed")
     }
 
-    fn run(&self, verb: &str) -> Output {
+    /// A new instance (not started yet) at `port_base`, in a fresh temporary directory.
+    pub(crate) fn at(port_base: u16) -> Instance {
+        Instance {
+            dir: env::temp_dir().join(unique("instance")),
+            port_base,
+        }
+    }
+
+    pub(crate) fn run(&self, verb: &str) -> Output {
         run(
             Command::new(Self::script())
                 .arg(verb)

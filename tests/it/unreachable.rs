@@ -1,6 +1,6 @@
 //! A cluster that cannot be used fails fast and says which, once: its context points at a
-//! closed port (connections refused) or at a listener that never answers (a stand-in for
-//! a stopped API server). `mtm plan` and `mtm apply` exit 1 with one message naming the
+//! closed port (connections refused), at a listener that never answers, or at a real API
+//! server stopped with SIGSTOP (of a disposable testbed instance of its own). `mtm plan` and `mtm apply` exit 1 with one message naming the
 //! cluster, its context and server and the cause, report the cluster's resources "not
 //! attempted" in one line, and the other cluster's objects are applied.
 //!
@@ -370,5 +370,79 @@ fn a_server_certificate_from_another_authority_fails_fast() {
         "30s",
         &["tls: the server's certificate is not accepted"],
         |dir| kubeconfig_with(dir, east, None),
+    );
+}
+
+/// Sends SIGCONT to `0` when dropped, so a failing test never leaves it stopped.
+struct Stopped(u32);
+
+impl Stopped {
+    fn stop(pid: u32) -> Stopped {
+        let stop = Command::new("kill")
+            .args(["-STOP", &pid.to_string()])
+            .status()
+            .expect("run kill");
+        assert!(stop.success(), "cannot stop pid {pid}");
+        Stopped(pid)
+    }
+}
+
+impl Drop for Stopped {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-CONT", &self.0.to_string()])
+            .status();
+    }
+}
+
+/// One entry (`clusters` or `users`) named `name` of a kubeconfig file, as JSON.
+fn entry_of(kubeconfig: &Path, list: &str, name: &str, field: &str) -> serde_json::Value {
+    let out = Command::new("kubectl")
+        .args(["config", "view", "--raw", "-o", "json", "--kubeconfig"])
+        .arg(kubeconfig)
+        .output()
+        .expect("kubectl on PATH: run the tests with tests/run");
+    let config: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    config[list]
+        .as_array()
+        .expect("a list")
+        .iter()
+        .find(|c| c["name"] == name)
+        .unwrap_or_else(|| panic!("no {name} in {}", kubeconfig.display()))[field]
+        .clone()
+}
+
+#[test]
+fn a_stopped_api_server_fails_within_the_request_timeout() {
+    need_testbed();
+    // Its own instance (no standup; ports far from the others'): stopping the shared one
+    // would stall every other test.
+    let instance = crate::testbed::Instance::at(27800);
+    let up = instance.run("up");
+    assert!(
+        up.status.success(),
+        "the disposable testbed did not come up:\n{}",
+        String::from_utf8_lossy(&up.stderr)
+    );
+    let kubeconfig = instance.dir.join("kubeconfig");
+    let cluster = entry_of(&kubeconfig, "clusters", "east-ag", "cluster");
+    let context = entry_of(&kubeconfig, "contexts", "east-ag", "context");
+    let user_name = context["user"]
+        .as_str()
+        .expect("the context's user")
+        .to_string();
+    let user = entry_of(&kubeconfig, "users", &user_name, "user");
+    let server = format!("{}/", cluster["server"].as_str().expect("server"));
+    let pid: u32 = std::fs::read_to_string(instance.dir.join("east-ag/kube-apiserver.pid"))
+        .expect("the apiserver's pid file")
+        .trim()
+        .parse()
+        .expect("a pid");
+    let _stopped = Stopped::stop(pid);
+    plan_and_apply_with(
+        &server,
+        "3s",
+        &["timed out", "timeout", "deadline"],
+        |dir| kubeconfig_with(dir, cluster, Some(user)),
     );
 }

