@@ -2,6 +2,8 @@
 //! closure of a synthetic plan of 100,000 resources. Prints time per phase and the
 //! process's peak memory. Run with `cargo bench --bench engine` (RESOURCES=N to resize).
 
+#![allow(clippy::print_stdout, clippy::print_stderr, clippy::disallowed_methods)] // tests and benches print and read their environment
+
 use mtm::graph::{self, Graph};
 use mtm::plan::{LoadOptions, fold, load};
 use std::fmt::Write as _;

@@ -4,6 +4,8 @@
 //! (VmHWM), which the writing did not inflate. Figures only, no assertions. Run with
 //! `cargo bench --bench state_open` (RECORDS=N to resize).
 
+#![allow(clippy::print_stdout, clippy::print_stderr, clippy::disallowed_methods)] // tests and benches print and read their environment
+
 use mtm::store::{Identity, Record, SledStore, Store};
 use serde_json::json;
 use std::path::Path;

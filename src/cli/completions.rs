@@ -18,6 +18,8 @@ pub struct Args {
     pub shell: clap_complete::Shell,
 }
 
+// clap_complete writes the script itself.
+#[allow(clippy::disallowed_methods)]
 pub fn run(args: &Args) -> u8 {
     let mut cmd = super::Cli::command();
     clap_complete::generate(args.shell, &mut cmd, "mtm", &mut std::io::stdout());
@@ -32,6 +34,9 @@ pub fn answer_if_asked() {
 }
 
 /// The plan of the current directory, loaded quietly; `None` when it does not load.
+// Completion runs before clap parses, so `MTM_PLAN` (clap's `env` for `--plan`) is read
+// here; the variables come in through `LoadOptions` as for every command.
+#[allow(clippy::disallowed_methods)]
 fn plan_here() -> Option<Plan> {
     let explicit = std::env::var_os("MTM_PLAN").map(std::path::PathBuf::from);
     let dir = super::find_plan_dir(explicit.as_ref()).ok()?;

@@ -329,6 +329,7 @@ fn cell(text: &str) -> String {
 
 /// `tests/testbed/testbed up` (its progress on stderr), then its environment taken into
 /// this process, so the plan, kube and helm see the local clusters.
+#[allow(clippy::disallowed_methods)] // takes the testbed's environment into the process
 fn local_clusters(renderer: &Renderer) -> Result<(), String> {
     let script = Path::new("tests/testbed/testbed");
     if !script.is_file() {

@@ -11,7 +11,7 @@ use crate::plan::Plan;
 use crate::render::Renderer;
 use crate::store::{Change, Lock, Record, SledStore, Store, open_locked, open_read};
 use std::collections::BTreeMap;
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{BufRead, IsTerminal};
 
 /// Options every cluster command takes.
 #[derive(Debug, clap::Args)]
@@ -121,8 +121,8 @@ pub fn confirm(question: &str, auto_approve: bool, renderer: &Renderer) -> bool 
         renderer.error("no terminal to confirm on: pass --auto-approve to apply without asking");
         return false;
     }
+    // The renderer flushes what it prints.
     renderer.print(&format!("{question} Only 'yes' is accepted: "));
-    let _ = std::io::stdout().flush();
     let mut answer = String::new();
     let _ = std::io::stdin().lock().read_line(&mut answer);
     if answer.trim() == "yes" {

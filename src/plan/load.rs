@@ -29,6 +29,8 @@ pub struct LoadOptions<'a> {
 
 impl LoadOptions<'_> {
     /// Variables from `--var` and the process environment.
+    // The one place where the process environment enters the loader.
+    #[allow(clippy::disallowed_methods)]
     pub fn from_process(cli_vars: Vec<String>) -> LoadOptions<'static> {
         LoadOptions {
             cli_vars,

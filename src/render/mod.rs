@@ -4,6 +4,9 @@
 //! JSON or text, and redacts every sensitive value before anything leaves the process.
 //! It knows nothing of plans or clusters.
 
+// The one writer: stdout and stderr are this module's (and NO_COLOR its to read).
+#![allow(clippy::disallowed_methods)]
+
 use crate::diag::Diagnostics;
 use owo_colors::OwoColorize;
 use serde::Serialize;

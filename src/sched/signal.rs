@@ -54,6 +54,7 @@ fn listen() -> io::Result<impl Future<Output = bool>> {
 }
 
 #[cfg(test)]
+#[allow(clippy::print_stdout, clippy::disallowed_methods)] // a child test reports to its parent
 mod tests {
     use std::io::{BufRead, BufReader, Read};
     use std::process::{Command, Stdio};

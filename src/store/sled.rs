@@ -6,6 +6,9 @@
 //! process left running as interrupted. It does not take the mtm lock (`open_locked`
 //! does, before opening) and does not know what a record means.
 
+// The one module that knows sled.
+#![allow(clippy::disallowed_types)]
+
 use super::lock::{Holder, Lock, LockError};
 use super::published;
 use super::{

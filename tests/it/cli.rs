@@ -107,8 +107,10 @@ fn target_lab3_reports_left_out_dependents() {
         .iter()
         .map(|v| v.as_str().unwrap())
         .collect();
+    // Later stages' resources that build on lab 3 (lab 4's own are removed or retired by
+    // lab 5 in the whole plan's fold, so lab 5's stand for them).
     assert!(
-        left.iter().any(|a| a.starts_with("lab4/")),
+        left.iter().any(|a| a.starts_with("lab5/")),
         "left out: {left:?}"
     );
     let chosen = addresses(&g);

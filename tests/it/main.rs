@@ -1,6 +1,9 @@
 //! The integration test binary: one binary, one module per area.
 
+#![allow(clippy::print_stdout, clippy::print_stderr, clippy::disallowed_methods)] // tests and benches print and read their environment
+
 mod cli;
+mod code_map;
 mod exec;
 mod fold;
 mod generate;

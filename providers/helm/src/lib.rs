@@ -81,6 +81,8 @@ pub struct HelmProvider {
 impl HelmProvider {
     /// A provider for the given logical clusters (e.g. `east` -> `east-ag`). helm is
     /// `$MTM_HELM` or `helm` on PATH; KUBECONFIG comes from the environment.
+    // The provider's edge: which binaries it runs comes from the environment.
+    #[allow(clippy::disallowed_methods)]
     pub fn new(contexts: BTreeMap<String, String>) -> Self {
         let program = std::env::var_os(HELM_ENV)
             .filter(|p| !p.is_empty())

@@ -1,6 +1,8 @@
 //! `MTM_HELM` naming a binary that does not exist: a clear error naming the release and
 //! the cluster. A test binary of its own, because it sets a process-wide variable.
 
+#![allow(clippy::print_stdout, clippy::print_stderr, clippy::disallowed_methods)] // tests and benches print and read their environment
+
 mod support;
 
 use support::*;

@@ -7,6 +7,8 @@
 //! Every test works on a release of its own in a namespace of its own; the testbed's
 //! `agentgateway-system/enterprise-agentgateway` is never touched.
 
+#![allow(clippy::print_stdout, clippy::print_stderr, clippy::disallowed_methods)] // tests and benches print and read their environment
+
 mod support;
 
 use mtm_helm::{Action, HelmError, PriorRelease, Restored, ValueChange, values_sha256};

@@ -2,6 +2,8 @@
 //! server-side dry runs, applies, conflicts, patches, waits, requirements and deletes.
 //! Every test uses namespaces and names of its own and cleans up after itself.
 
+#![allow(clippy::print_stdout, clippy::print_stderr, clippy::disallowed_methods)] // tests and benches print and read their environment
+
 mod support;
 
 use mtm_kube::{Action, KubeError, KubeProvider, RequireError, WaitError};
