@@ -9,8 +9,10 @@ use std::error::Error;
 #[derive(Debug, clap::Subcommand)]
 pub enum StateCommand {
     /// Every resource state records
+    #[command(after_help = "Example: mtm state list --output json")]
     List,
     /// One resource's record, or a revision with --revision
+    #[command(after_help = "Example: mtm state show lab1/east/core/Namespace/_/ai-tools")]
     Show {
         /// The resource address
         address: Option<String>,
@@ -19,6 +21,7 @@ pub enum StateCommand {
         revision: Option<u64>,
     },
     /// The revisions, oldest first
+    #[command(after_help = "Example: mtm state history --output json")]
     History,
 }
 

@@ -150,6 +150,12 @@ fn every_help_page_has_global_options_apart_and_an_example() {
         "completions",
     ];
     cmds.sort();
+    for sub in ["list", "show", "history"] {
+        let run = crate::support::mtm(Path::new("."), &["state", sub, "--help"]);
+        run.ok()
+            .stdout_has("Global options:")
+            .stdout_has(&format!("Example: mtm state {sub}"));
+    }
     for cmd in cmds {
         let run = crate::support::mtm(Path::new("."), &[cmd, "--help"]);
         run.ok();
