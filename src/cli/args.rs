@@ -31,6 +31,27 @@ pub fn wait(text: &str) -> Result<Duration, String> {
         .ok_or_else(|| format!("`{text}` is not a duration: write it like 30s, 2m or 500ms"))
 }
 
+/// Every value of a repeatable global option, wherever it was given. clap keeps only the
+/// occurrences of one level when a global option is given both before and after the
+/// subcommand (`mtm --var A=1 apply --var B=2` would lose A), so they are read again from
+/// the command line, in order, up to a bare `--`.
+pub fn every(args: &[String], long: &str) -> Vec<String> {
+    let flag = format!("--{long}");
+    let joined = format!("--{long}=");
+    let mut out = Vec::new();
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        if arg == "--" {
+            break;
+        } else if *arg == flag {
+            out.extend(it.next().cloned());
+        } else if let Some(value) = arg.strip_prefix(&joined) {
+            out.push(value.to_string());
+        }
+    }
+    out
+}
+
 /// Combinations clap cannot see (a global flag with a subcommand's own).
 pub fn check(cli: &Cli) -> Result<(), clap::Error> {
     if let Command::Graph(g) = &cli.command
@@ -61,6 +82,16 @@ mod tests {
         for bad in ["0s", "30", "s", "-1s", "1d", ""] {
             assert!(duration(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn repeated_globals_are_read_at_every_level() {
+        let args: Vec<String> = "mtm --var A=1 apply --var=B=2 --target x --var C=3 -- --var D=4"
+            .split(' ')
+            .map(str::to_string)
+            .collect();
+        assert_eq!(every(&args, "var"), ["A=1", "B=2", "C=3"]);
+        assert!(every(&args, "var-file").is_empty());
     }
 
     #[test]

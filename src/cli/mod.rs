@@ -130,10 +130,18 @@ pub enum Command {
 /// Runs the command line and returns the process exit code.
 pub fn main() -> ExitCode {
     completions::answer_if_asked();
-    let cli = match Cli::try_parse().and_then(|cli| args::check(&cli).map(|()| cli)) {
+    let mut cli = match Cli::try_parse().and_then(|cli| args::check(&cli).map(|()| cli)) {
         Ok(cli) => cli,
         Err(e) => return crate::render::usage(&e),
     };
+    let raw: Vec<String> = std::env::args_os()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    cli.vars = args::every(&raw, "var");
+    cli.var_files = args::every(&raw, "var-file")
+        .into_iter()
+        .map(PathBuf::from)
+        .collect();
     let mut renderer = Renderer::new(cli.output, cli.no_color);
     // Log lines go through the renderer: redacted, around the progress bar, coloured only
     // where its errors are; the libraries' only from -v on.

@@ -114,3 +114,18 @@ fn help_and_version_exit_0() {
         .ok()
         .stdout_has("--request-timeout <DURATION>");
 }
+
+#[test]
+fn a_var_before_the_command_and_one_after_it_both_count() {
+    let f = crate::support::Fixture::mini();
+    let run = f.run(&[
+        "--var",
+        "CLUSTER1=before",
+        "validate",
+        "--var",
+        "CLUSTER2=after",
+    ]);
+    run.ok()
+        .stdout_has("CLUSTER1 = before (--var)")
+        .stdout_has("CLUSTER2 = after (--var)");
+}
