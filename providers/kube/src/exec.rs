@@ -110,29 +110,25 @@ async fn pod_of(
         object: object.to_string(),
         message: describe(&e),
     };
+    let get = Get {
+        client: &client,
+        namespace,
+        name,
+    };
     let selector = match kind {
         "pod" | "pods" | "po" => return Ok(name.to_string()),
-        "deploy" | "deployment" | "deployments" => {
-            let d = Api::<Deployment>::namespaced(client.clone(), namespace)
-                .get_opt(name)
-                .await
-                .map_err(client_error)?;
-            d.and_then(|d| d.spec).map(|s| s.selector)
-        }
-        "sts" | "statefulset" | "statefulsets" => {
-            let s = Api::<StatefulSet>::namespaced(client.clone(), namespace)
-                .get_opt(name)
-                .await
-                .map_err(client_error)?;
-            s.and_then(|s| s.spec).map(|s| s.selector)
-        }
-        "ds" | "daemonset" | "daemonsets" => {
-            let d = Api::<DaemonSet>::namespaced(client.clone(), namespace)
-                .get_opt(name)
-                .await
-                .map_err(client_error)?;
-            d.and_then(|d| d.spec).map(|s| s.selector)
-        }
+        "deploy" | "deployment" | "deployments" => get
+            .selector(|d: Deployment| d.spec.map(|s| s.selector))
+            .await
+            .map_err(client_error)?,
+        "sts" | "statefulset" | "statefulsets" => get
+            .selector(|s: StatefulSet| s.spec.map(|s| s.selector))
+            .await
+            .map_err(client_error)?,
+        "ds" | "daemonset" | "daemonsets" => get
+            .selector(|d: DaemonSet| d.spec.map(|s| s.selector))
+            .await
+            .map_err(client_error)?,
         other => {
             return Err(KubeError::Client {
                 object: object.to_string(),
@@ -159,6 +155,33 @@ async fn pod_of(
             object: object.to_string(),
             message: "no running pod matches its selector".to_string(),
         })
+}
+
+/// One named workload of a namespace, to read its pod selector.
+struct Get<'a> {
+    client: &'a Client,
+    namespace: &'a str,
+    name: &'a str,
+}
+
+impl Get<'_> {
+    /// The selector `of` finds in the workload, `None` when it does not exist.
+    async fn selector<K>(
+        &self,
+        of: impl FnOnce(K) -> Option<LabelSelector>,
+    ) -> Result<Option<LabelSelector>, kube::Error>
+    where
+        K: kube::Resource<Scope = kube::core::NamespaceResourceScope>
+            + Clone
+            + std::fmt::Debug
+            + serde::de::DeserializeOwned,
+        K::DynamicType: Default,
+    {
+        let found = Api::<K>::namespaced(self.client.clone(), self.namespace)
+            .get_opt(self.name)
+            .await?;
+        Ok(found.and_then(of))
+    }
 }
 
 /// A label selector's `matchLabels` as a list query (`a=b,c=d`).
