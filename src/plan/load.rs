@@ -96,6 +96,7 @@ pub fn load_with_var_files(
     };
 
     let variables = resolve_variables(&file, &plan_path, opts, var_files, &mut diags);
+    check_hand_edit_managers(&file, &plan_path, &mut diags);
     for r in vars::scan(&text) {
         match r.kind {
             RefKind::Var(name) if !file.variables.contains_key(&name) => diags.push(
@@ -321,7 +322,11 @@ pub fn load_with_var_files(
         variables,
         clusters,
         stages,
-        hand_edit_managers: file.hand_edit_managers.clone(),
+        hand_edit_managers: file
+            .hand_edit_managers
+            .iter()
+            .map(|m| m.value.clone())
+            .collect(),
     };
     check_unique_generated(&plan, &mut diags);
     let quiet = !diags.is_empty();
@@ -848,6 +853,33 @@ fn finish(
 }
 
 /// Every `${gen.NAME.FIELD}` names a generated value of a stage the user's stage needs.
+/// `handEditManagers` names managers (a trailing `*` is a prefix): never every manager,
+/// which would take controllers' fields as `--force-conflicts` does.
+fn check_hand_edit_managers(file: &PlanFile, plan_path: &str, diags: &mut Diagnostics) {
+    for m in &file.hand_edit_managers {
+        let name = m.value.trim();
+        let prefix = name.strip_suffix('*').unwrap_or(name);
+        let problem = if prefix.is_empty() {
+            Some("names no manager: it would take every manager's fields, controllers' too")
+        } else if prefix.contains('*') {
+            Some("may have `*` only at its end (a prefix)")
+        } else {
+            None
+        };
+        if let Some(problem) = problem {
+            diags.push(
+                Diagnostic::new(
+                    plan_path,
+                    m.referenced.line(),
+                    m.referenced.column(),
+                    format!("handEditManagers entry `{}` {problem}", m.value),
+                )
+                .help("name the field managers of hand edits (e.g. `my-script` or `ops-*`); for a controller's field use --force-conflicts"),
+            );
+        }
+    }
+}
+
 fn check_generated(plan: &Plan, uses: &[GenUse], diags: &mut Diagnostics, quiet: bool) {
     let mut gens: BTreeMap<&str, (&str, Vec<String>)> = BTreeMap::new();
     for stage in &plan.stages {

@@ -26,7 +26,7 @@ pub struct PlanFile {
     /// Field managers whose claims mtm takes over without `--force-conflicts`, besides
     /// the kubectl family and mtm's own (a trailing `*` is a prefix).
     #[serde(default, rename = "handEditManagers")]
-    pub hand_edit_managers: Vec<String>,
+    pub hand_edit_managers: Vec<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

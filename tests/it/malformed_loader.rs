@@ -800,3 +800,30 @@ fn a_nesting_bomb_in_a_manifest_in_our_words() {
         .run(&["validate"]);
     check(&run, "./manifests/ns.yaml:4:");
 }
+
+#[test]
+fn hand_edit_managers_that_would_take_every_field_are_refused() {
+    for (entry, problem) in [
+        ("\"*\"", "names no manager"),
+        ("\"\"", "names no manager"),
+        ("\"kube*ctl\"", "may have `*` only at its end"),
+    ] {
+        let plan = crate::support::MINI_PLAN.replace(
+            "stages: [base, app]",
+            &format!("handEditManagers: [{entry}]\nstages: [base, app]"),
+        );
+        crate::support::Fixture::mini()
+            .file("plan.yaml", &plan)
+            .run(&["validate"])
+            .fails("plan.yaml:10:20:")
+            .fails(problem);
+    }
+    let plan = crate::support::MINI_PLAN.replace(
+        "stages: [base, app]",
+        "handEditManagers: [ops-script, \"deploy-*\"]\nstages: [base, app]",
+    );
+    crate::support::Fixture::mini()
+        .file("plan.yaml", &plan)
+        .run(&["validate"])
+        .ok();
+}

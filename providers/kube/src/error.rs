@@ -43,7 +43,7 @@ pub enum KubeError {
     Client { object: String, message: String },
 
     #[error(
-        "{object}: {}; re-apply with force-conflicts to take them over",
+        "{object}: {}; re-apply with --force-conflicts to take them over",
         ConflictList(conflicts)
     )]
     Conflict {
@@ -246,7 +246,7 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "east/apps/Deployment/demo/web: apply conflict: field manager \"kubectl-scale\" owns \
-             .spec.replicas, .metadata.labels.tier; re-apply with force-conflicts to take them over"
+             .spec.replicas, .metadata.labels.tier; re-apply with --force-conflicts to take them over"
         );
     }
 }
