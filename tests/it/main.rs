@@ -8,6 +8,7 @@ mod golden;
 mod loader_props;
 mod malformed;
 mod malformed_loader;
+mod one_walk;
 mod ownership;
 mod rehearse;
 mod sched;
