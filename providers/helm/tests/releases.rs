@@ -397,19 +397,20 @@ async fn prior_revision_gone_falls_back_to_cleanup_values() {
 async fn cancel_sends_sigterm_and_leaves_no_pending_release() {
     env();
     let s = Scratch::new("cancel");
-    // A Deployment that can never be scheduled: helm --wait waits for it until cancelled.
+    // A hook Job that can never be scheduled: helm waits for it until cancelled.
     let stuck = chart(&[(
-        "deploy.yaml",
-        r#"apiVersion: apps/v1
-kind: Deployment
+        "hook.yaml",
+        r#"apiVersion: batch/v1
+kind: Job
 metadata:
   name: stuck
+  annotations:
+    helm.sh/hook: post-install,post-upgrade
 spec:
-  replicas: 1
-  selector: { matchLabels: { app: stuck } }
+  backoffLimit: 0
   template:
-    metadata: { labels: { app: stuck } }
     spec:
+      restartPolicy: Never
       nodeSelector: { mtm-test/no-such-node: "true" }
       containers: [{ name: c, image: stand-in.invalid/none:1 }]
 "#,
