@@ -1,6 +1,7 @@
 //! `mtm apply [FILE]`: shows the plan, asks (or `--auto-approve`), then applies it with the
 //! scheduler across both clusters, writing each resource's state record as it succeeds.
 //! With a saved plan FILE it applies exactly that, and refuses if the clusters moved.
+//! With `--auto-approve` (no FILE) it plans and applies in one walk (`apply_walk.rs`).
 
 use super::Cli;
 use super::plan::{SAVED_SCHEMA, SavedPlan, show};
@@ -127,6 +128,19 @@ pub fn run(cli: &Cli, args: &Args, renderer: &mut Renderer) -> u8 {
             args.auto_approve,
             renderer,
         );
+    }
+    if saved.is_none() && args.auto_approve {
+        // Nothing to show before acting: plan and apply in one walk.
+        let walk = super::apply_walk::Walk {
+            loaded: &loaded,
+            engine,
+            store: &store,
+            records: &records,
+            targets: &targets,
+            explain: args.explain,
+            verify: args.verify,
+        };
+        return super::apply_walk::run(cli, walk, renderer);
     }
     let rt = run::runtime();
     let planned = rt.block_on(engine.plan_all(&records));

@@ -6,6 +6,7 @@
 //! "drift found" (`drift`).
 
 mod apply;
+mod apply_walk;
 mod args;
 mod completions;
 mod destroy;

@@ -19,7 +19,7 @@ use std::time::Instant;
 use tokio::sync::watch;
 
 /// What a successful resource leaves for state.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub enum Outcome {
     /// Write this record (`action` for the revision's change list).
     Put(Box<Record>, Action),
@@ -221,7 +221,7 @@ impl Engine<'_> {
         .await
     }
 
-    async fn apply_node(
+    pub(super) async fn apply_node(
         &self,
         node: &Node,
         change: Option<&Change>,

@@ -16,6 +16,7 @@ pub mod refresh;
 pub mod rollback;
 pub mod secret_drift;
 pub mod values;
+pub mod walk;
 
 use crate::graph::Selection;
 use crate::plan::{Node, Plan};

@@ -165,7 +165,7 @@ impl Engine<'_> {
     }
 
     /// The clusters found down while planning, with how many of `nodes` they hold.
-    fn down(&self, nodes: &[&Node]) -> Vec<Down> {
+    pub(super) fn down(&self, nodes: &[&Node]) -> Vec<Down> {
         self.plan
             .clusters
             .values()
@@ -184,7 +184,7 @@ impl Engine<'_> {
             .collect()
     }
 
-    async fn plan_node(
+    pub(super) async fn plan_node(
         &self,
         node: &Node,
         records: &BTreeMap<String, Record>,

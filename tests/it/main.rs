@@ -12,6 +12,7 @@ mod habits;
 mod loader_props;
 mod malformed;
 mod malformed_loader;
+mod one_walk;
 mod ownership;
 mod picture;
 mod rehearse;

@@ -54,9 +54,11 @@ impl HelmProvider {
         redactor: &Redactor,
         cancel: &mut watch::Receiver<bool>,
     ) -> Result<(), HelmError> {
+        // No `--wait`: the release is done when helm has applied it, as in the workshop's
+        // own `helm upgrade`; a plan that needs its pods ready says so with a wait node.
+        // The timeout still bounds the chart's hooks.
         let mut args = self.upgrade_args(t, spec);
         args.extend([
-            "--wait".into(),
             "--timeout".into(),
             spec.timeout
                 .clone()

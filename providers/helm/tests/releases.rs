@@ -396,22 +396,64 @@ async fn prior_revision_gone_falls_back_to_cleanup_values() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn cancel_sends_sigterm_and_leaves_no_pending_release() {
+async fn apply_does_not_wait_for_the_pods_of_the_release() {
     env();
-    let s = Scratch::new("cancel");
-    // A Deployment that can never be scheduled: helm --wait waits for it until cancelled.
-    let stuck = chart(&[(
+    let s = Scratch::new("nowait");
+    // A Deployment that can never be ready: with --wait and this timeout helm would fail.
+    let never_ready = chart(&[(
         "deploy.yaml",
         r#"apiVersion: apps/v1
 kind: Deployment
 metadata:
-  name: stuck
+  name: never-ready
 spec:
   replicas: 1
-  selector: { matchLabels: { app: stuck } }
+  selector: { matchLabels: { app: never-ready } }
   template:
-    metadata: { labels: { app: stuck } }
+    metadata: { labels: { app: never-ready } }
     spec:
+      nodeSelector: { mtm-test/no-such-node: "true" }
+      containers: [{ name: c, image: stand-in.invalid/none:1 }]
+"#,
+    )]);
+    let spec = mtm_provider::ReleaseSpec {
+        name: s.name.clone(),
+        namespace: s.namespace.clone(),
+        chart: never_ready.path().to_string_lossy().into_owned(),
+        version: None,
+        existing: false,
+        values: Value::Null,
+        values_files: Vec::new(),
+        sensitive_values: Default::default(),
+        cleanup_values: None,
+        timeout: Some("2s".into()),
+    };
+    let done = provider()
+        .apply_release("east", &spec, never())
+        .await
+        .expect("applied without waiting for the pods");
+    assert_eq!(done.action, Action::Install);
+    assert_eq!(s.metadata()["status"], "deployed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_sends_sigterm_and_leaves_no_pending_release() {
+    env();
+    let s = Scratch::new("cancel");
+    // A hook Job that can never be scheduled: helm waits for it until cancelled.
+    let stuck = chart(&[(
+        "hook.yaml",
+        r#"apiVersion: batch/v1
+kind: Job
+metadata:
+  name: stuck
+  annotations:
+    helm.sh/hook: post-install,post-upgrade
+spec:
+  backoffLimit: 0
+  template:
+    spec:
+      restartPolicy: Never
       nodeSelector: { mtm-test/no-such-node: "true" }
       containers: [{ name: c, image: stand-in.invalid/none:1 }]
 "#,
