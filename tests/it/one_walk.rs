@@ -54,7 +54,10 @@ fn revisions(f: &Fixture) -> Vec<Value> {
     run.ok();
     let history: Value = serde_json::from_str(&run.stdout)
         .unwrap_or_else(|e| panic!("history json: {e}\n{}", run.stdout));
-    history.as_array().cloned().unwrap_or_default()
+    history["revisions"]
+        .as_array()
+        .cloned()
+        .unwrap_or_else(|| panic!("no revisions in {history}"))
 }
 
 #[test]
