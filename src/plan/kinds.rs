@@ -1,5 +1,6 @@
 //! What mtm knows offline about Kubernetes kinds: which built-in kinds are cluster-scoped,
-//! which API groups are built in, and which kinds run pods.
+//! which API groups are built in, which kinds run pods, and the name rules of the common
+//! built-in kinds.
 //!
 //! Custom kinds are learnt from the plan itself (CRDs it declares, CRDs the standup
 //! requires with `provides`); this module holds only the fixed facts of Kubernetes.
@@ -74,6 +75,62 @@ const POD_KINDS: &[(&str, &str)] = &[
     ("batch", "Job"),
     ("batch", "CronJob"),
 ];
+
+/// Built-in kinds whose names are DNS-1123 labels (at most 63 characters, no dots).
+const LABEL_NAMED: &[(&str, &str)] = &[("", "Namespace"), ("", "Service")];
+
+/// Built-in kinds whose names are DNS-1123 subdomains (at most 253 characters). Kinds not
+/// listed here (RBAC's `system:...`, custom kinds) are left to the API server.
+const SUBDOMAIN_NAMED: &[(&str, &str)] = &[
+    ("", "ConfigMap"),
+    ("", "Secret"),
+    ("", "ServiceAccount"),
+    ("", "Pod"),
+    ("", "PersistentVolumeClaim"),
+    ("apps", "Deployment"),
+    ("apps", "StatefulSet"),
+    ("apps", "DaemonSet"),
+    ("batch", "Job"),
+    ("batch", "CronJob"),
+];
+
+/// Why `name` cannot name an object of this built-in kind, if it cannot (`None` for a
+/// valid name or a kind whose rules this module does not hold).
+pub fn name_problem(group: &str, kind: &str, name: &str) -> Option<String> {
+    let is = |list: &[(&str, &str)]| list.iter().any(|(g, k)| *g == group && *k == kind);
+    if is(LABEL_NAMED) {
+        dns_problem(name, 63, false)
+    } else if is(SUBDOMAIN_NAMED) {
+        dns_problem(name, 253, true)
+    } else {
+        None
+    }
+}
+
+/// Why `name` is not a namespace name (a DNS-1123 label), if it is not.
+pub fn namespace_problem(name: &str) -> Option<String> {
+    dns_problem(name, 63, false)
+}
+
+fn dns_problem(name: &str, max: usize, dots: bool) -> Option<String> {
+    let allowed =
+        |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || (dots && c == '.');
+    let alnum = |c: Option<char>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    let chars = if dots {
+        "lowercase letters, digits, '-' and '.'"
+    } else {
+        "lowercase letters, digits and '-'"
+    };
+    if name.len() > max {
+        Some(format!("is longer than {max} characters"))
+    } else if !name.chars().all(allowed) {
+        Some(format!("may hold only {chars}"))
+    } else if !alnum(name.chars().next()) || !alnum(name.chars().last()) {
+        Some("must start and end with a lowercase letter or a digit".to_string())
+    } else {
+        None
+    }
+}
 
 pub fn is_builtin_group(group: &str) -> bool {
     BUILTIN_GROUPS.contains(&group)

@@ -132,6 +132,23 @@ fn merge(base: &mut Value, over: &Value) {
     }
 }
 
+/// Why the object's name or namespace would be refused by the API server, for the built-in
+/// kinds whose name rules are known offline (a name still holding `${` is left alone).
+fn name_problem(object: &manifest::RawObject) -> Option<String> {
+    let (group, _) = mtm_provider::ObjectId::split_api_version(&object.api_version);
+    let kind = &object.kind;
+    let name = &object.name;
+    if let Some(ns) = object.namespace.as_deref().filter(|n| !n.contains("${"))
+        && let Some(p) = super::kinds::namespace_problem(ns)
+    {
+        return Some(format!("{kind} {name}: namespace `{ns}` {p}"));
+    }
+    if name.contains("${") {
+        return None;
+    }
+    super::kinds::name_problem(&group, kind, name).map(|p| format!("{kind} name `{name}` {p}"))
+}
+
 /// Checks a positive duration with its unit, such as `300s`, `5m`, `24h`, `500ms`.
 pub(super) fn valid_duration(text: &str) -> bool {
     let digits = text.trim_end_matches(|c: char| c.is_ascii_alphabetic());
@@ -357,6 +374,13 @@ impl StepCtx<'_> {
                         object.namespace = self.vars.interpolate(ns).ok();
                     }
                     vars::gen_refs(&object.body, &mut uses);
+                }
+                if let Some(problem) = name_problem(&object) {
+                    self.diags.push(
+                        Diagnostic::new(&shown, object.line, object.column, problem)
+                            .help("Kubernetes would refuse it when applied; rename it here"),
+                    );
+                    continue;
                 }
                 push(
                     RawKind::Object {

@@ -827,3 +827,39 @@ fn hand_edit_managers_that_would_take_every_field_are_refused() {
         .run(&["validate"])
         .ok();
 }
+
+#[test]
+fn names_the_api_server_would_refuse_are_found_before_anything_is_applied() {
+    for (manifest, said) in [
+        (
+            "apiVersion: v1\nkind: ServiceAccount\nmetadata: { name: Bad_Name }\n",
+            "ServiceAccount name `Bad_Name` may hold only lowercase letters, digits, '-' and '.'",
+        ),
+        (
+            "apiVersion: v1\nkind: Service\nmetadata: { name: web.v2 }\nspec: { ports: [{ port: 80 }] }\n",
+            "Service name `web.v2` may hold only lowercase letters, digits and '-'",
+        ),
+        (
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: { name: -cfg }\n",
+            "must start and end with a lowercase letter or a digit",
+        ),
+        (
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: { name: cfg, namespace: Demo }\n",
+            "ConfigMap cfg: namespace `Demo` may hold only lowercase letters, digits and '-'",
+        ),
+    ] {
+        crate::support::Fixture::mini()
+            .file("manifests/app.yaml", manifest)
+            .run(&["validate"])
+            .fails("manifests/app.yaml:1:1: ")
+            .fails(said);
+    }
+    // Names the module holds no rule for (RBAC's `system:` names) are the server's to judge.
+    crate::support::Fixture::mini()
+        .file(
+            "manifests/app.yaml",
+            "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: { name: \"system:demo\" }\nrules: []\n",
+        )
+        .run(&["validate"])
+        .ok();
+}

@@ -125,17 +125,18 @@ fn an_object_the_server_refuses_fails_alone_and_the_rest_is_applied() {
     need_testbed();
     let ns = unique("walk", "bad");
     let _cleanup = Namespace(ns.clone());
-    // A name the API server refuses (upper case): the other objects are applied.
+    // A data key the API server refuses (the loader checks names, not keys): the other
+    // objects are applied.
     let f = fixture(&ns).file(
         "m/all.yaml",
         &format!(
-            "apiVersion: v1\nkind: Namespace\nmetadata: {{ name: {ns} }}\n---\napiVersion: v1\nkind: ServiceAccount\nmetadata: {{ name: Bad_Name, namespace: {ns} }}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {{ name: ok, namespace: {ns} }}\ndata: {{ a: one }}\n"
+            "apiVersion: v1\nkind: Namespace\nmetadata: {{ name: {ns} }}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {{ name: bad, namespace: {ns} }}\ndata: {{ \"bad key!\": x }}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {{ name: ok, namespace: {ns} }}\ndata: {{ a: one }}\n"
         ),
     );
     let run = live(&f, &["apply", "--auto-approve"]);
     assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
     let said = format!("{}{}", run.stdout, run.stderr);
-    assert!(said.contains("Bad_Name"), "{said}");
+    assert!(said.contains(&format!("ConfigMap/{ns}/bad")), "{said}");
     run.stdout_has(&format!("created  a/east/core/ConfigMap/{ns}/ok ("));
     let history = revisions(&f);
     assert_eq!(history.len(), 1, "{history:?}");
