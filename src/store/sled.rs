@@ -122,8 +122,12 @@ impl SledStore {
     /// fail with `OpenError::Busy`; it never waits.
     pub fn open(dir: &Path) -> Result<SledStore, OpenError> {
         let failed = |source: ::sled::Error| open_error(dir, source);
+        // Every write flushes before it returns, so sled's background flusher is not
+        // needed; without it no thread keeps the database (and its file lock) after the
+        // store is dropped, and the next open in this process is not refused as busy.
         let db = ::sled::Config::new()
             .path(dir.join(DB))
+            .flush_every_ms(None)
             .open()
             .map_err(failed)?;
         let tree = |name: &str| db.open_tree(name).map_err(failed);
