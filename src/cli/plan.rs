@@ -92,16 +92,10 @@ pub fn run(cli: &Cli, args: &Args, renderer: &mut Renderer) -> u8 {
     if args.destroy {
         return super::show::plan_destroy(cli, args, renderer);
     }
-    let (loaded, state) = match run::start_reading(cli, &args.common.targets, renderer) {
+    let (loaded, records) = match run::read_records(cli, &args.common.targets, renderer) {
         Ok(v) => v,
         Err(code) => return code,
     };
-    let records = match run::records_of(&state, renderer) {
-        Ok(r) => r,
-        Err(code) => return code,
-    };
-    // Read; the state is not held while the clusters are asked.
-    drop(state);
     let engine = match run::engine_or_exit(cli, &loaded, &args.common, renderer) {
         Ok(e) => e,
         Err(code) => return code,

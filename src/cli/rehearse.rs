@@ -177,33 +177,26 @@ fn stage_checks(cli: &Cli, args: &Args, stage: &str, renderer: &mut Renderer) ->
     run_checks(&engine, &run::runtime(), found, &opts)
 }
 
-/// The number of the newest revision in state (0 when there is none).
-fn latest_revision(cli: &Cli) -> u64 {
+/// The revisions state holds (none when it cannot be read: the stage's line then says 0).
+fn revisions(cli: &Cli) -> Vec<crate::store::RevisionSummary> {
     crate::store::open_read(&cli.state, &run::command_line(None))
-        .and_then(|s| s.revisions().map_err(|e| open_failed(cli, e)))
         .ok()
-        .and_then(|r| r.last().map(|r| r.number))
-        .unwrap_or(0)
+        .and_then(|s| s.revisions().ok())
+        .unwrap_or_default()
 }
 
-fn open_failed(cli: &Cli, e: crate::store::StoreError) -> crate::store::OpenError {
-    crate::store::OpenError::Failed {
-        dir: cli.state.clone(),
-        source: Box::new(e),
-    }
+/// The number of the newest revision in state (0 when there is none).
+fn latest_revision(cli: &Cli) -> u64 {
+    revisions(cli).last().map_or(0, |r| r.number)
 }
 
 /// How many changes the revisions after `before` recorded.
 fn changes_since(cli: &Cli, before: u64) -> usize {
-    crate::store::open_read(&cli.state, &run::command_line(None))
-        .and_then(|s| s.revisions().map_err(|e| open_failed(cli, e)))
-        .map(|revs| {
-            revs.iter()
-                .filter(|r| r.number > before)
-                .map(|r| r.changes)
-                .sum()
-        })
-        .unwrap_or(0)
+    revisions(cli)
+        .iter()
+        .filter(|r| r.number > before)
+        .map(|r| r.changes)
+        .sum()
 }
 
 fn destroy_all(cli: &Cli, args: &Args, renderer: &mut Renderer) -> bool {

@@ -244,6 +244,17 @@ pub fn start_reading(
     }
 }
 
+/// `start_reading`, then every record; the state is let go before the clusters are asked.
+pub fn read_records(
+    cli: &Cli,
+    targets: &[String],
+    renderer: &mut Renderer,
+) -> Result<(Loaded, BTreeMap<String, Record>), u8> {
+    let (loaded, state) = start_reading(cli, targets, renderer)?;
+    let records = records_of(&state, renderer)?;
+    Ok((loaded, records))
+}
+
 /// Every record of a read state, by address; the problem printed if it cannot be read.
 pub fn records_of(
     state: &crate::store::ReadState,

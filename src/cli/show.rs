@@ -63,15 +63,10 @@ pub fn run(args: &Args, renderer: &mut Renderer) -> u8 {
 /// `mtm plan --destroy`: the resources of the selection that state records, each with
 /// the action destroy takes (delete, or restore what existed before mtm).
 pub fn plan_destroy(cli: &Cli, args: &super::plan::Args, renderer: &mut Renderer) -> u8 {
-    let (loaded, state) = match run::start_reading(cli, &args.common.targets, renderer) {
+    let (loaded, records) = match run::read_records(cli, &args.common.targets, renderer) {
         Ok(v) => v,
         Err(code) => return code,
     };
-    let records = match run::records_of(&state, renderer) {
-        Ok(r) => r,
-        Err(code) => return code,
-    };
-    drop(state);
     let engine = match run::engine_or_exit(cli, &loaded, &args.common, renderer) {
         Ok(e) => e,
         Err(code) => return code,

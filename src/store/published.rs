@@ -40,12 +40,10 @@ pub fn write_head(state: &Path, head: &Head) -> Result<(), StoreError> {
     )
 }
 
-/// Publish a finished revision, unless it already is.
+/// Publish a finished revision (callers that may publish one twice ask `has_revision`
+/// first: a finished revision never changes).
 pub fn write_revision(state: &Path, revision: &Revision) -> Result<(), StoreError> {
     let path = revision_file(state, revision.number);
-    if path.exists() {
-        return Ok(());
-    }
     write_atomic(&path, &Envelope::encode("published revision", revision)?)
 }
 

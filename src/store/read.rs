@@ -81,9 +81,4 @@ impl ReadState {
             ReadState::Published { dir, .. } => published::read_revision(dir, number),
         }
     }
-
-    /// Whether this reads a writer's published copy rather than the database.
-    pub fn is_published(&self) -> bool {
-        matches!(self, ReadState::Published { .. })
-    }
 }

@@ -13,7 +13,7 @@ mod support;
 
 use mtm_helm::{Action, HelmError, PriorRelease, Restored, ValueChange, values_sha256};
 use mtm_provider::{Address, Provider, Resource, Spec, StepInfo};
-use serde_json::{Value, json};
+use serde_json::json;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
@@ -416,18 +416,7 @@ spec:
       containers: [{ name: c, image: stand-in.invalid/none:1 }]
 "#,
     )]);
-    let spec = mtm_provider::ReleaseSpec {
-        name: s.name.clone(),
-        namespace: s.namespace.clone(),
-        chart: never_ready.path().to_string_lossy().into_owned(),
-        version: None,
-        existing: false,
-        values: Value::Null,
-        values_files: Vec::new(),
-        sensitive_values: Default::default(),
-        cleanup_values: None,
-        timeout: Some("2s".into()),
-    };
+    let spec = s.local(never_ready.path(), "2s");
     let done = provider()
         .apply_release("east", &spec, never())
         .await
@@ -458,18 +447,7 @@ spec:
       containers: [{ name: c, image: stand-in.invalid/none:1 }]
 "#,
     )]);
-    let spec = mtm_provider::ReleaseSpec {
-        name: s.name.clone(),
-        namespace: s.namespace.clone(),
-        chart: stuck.path().to_string_lossy().into_owned(),
-        version: None,
-        existing: false,
-        values: Value::Null,
-        values_files: Vec::new(),
-        sensitive_values: Default::default(),
-        cleanup_values: None,
-        timeout: Some("300s".into()),
-    };
+    let spec = s.local(stuck.path(), "300s");
     let (tx, rx) = watch::channel(false);
     let p = provider().with_grace(Duration::from_secs(20));
     let started = std::time::Instant::now();

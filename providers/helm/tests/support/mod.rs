@@ -9,6 +9,7 @@ use mtm_provider::ReleaseSpec;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::io::Write;
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -218,6 +219,23 @@ impl Scratch {
             ],
             Some(&values.to_string()),
         );
+    }
+
+    /// A new release of the local `chart` on this scratch namespace, with no values and
+    /// helm's `timeout`.
+    pub fn local(&self, chart: &Path, timeout: &str) -> ReleaseSpec {
+        ReleaseSpec {
+            name: self.name.clone(),
+            namespace: self.namespace.clone(),
+            chart: chart.to_string_lossy().into_owned(),
+            version: None,
+            existing: false,
+            values: Value::Null,
+            values_files: Vec::new(),
+            sensitive_values: Default::default(),
+            cleanup_values: None,
+            timeout: Some(timeout.into()),
+        }
     }
 
     /// lab 6's release, on this scratch namespace, with the given licence key.
