@@ -9,6 +9,7 @@ mod fold;
 mod generate;
 mod golden;
 mod habits;
+mod json_schema;
 mod loader_props;
 mod malformed;
 mod malformed_loader;
