@@ -114,11 +114,11 @@ pub fn run(cli: &Cli, args: &Args, renderer: &mut Renderer) -> u8 {
         Ok(v) => v,
         Err(code) => return code,
     };
-    let mut engine = match run::engine_or_exit(cli, &loaded, &args.common, renderer) {
-        Ok(e) => e,
-        Err(code) => return code,
-    };
-    engine.force_conflicts = args.force_conflicts;
+    let engine =
+        match run::engine_or_exit(cli, &loaded, &args.common, args.force_conflicts, renderer) {
+            Ok(e) => e,
+            Err(code) => return code,
+        };
     if args.refresh_only {
         return super::refresh::run(
             &engine,
@@ -175,10 +175,11 @@ pub fn run(cli: &Cli, args: &Args, renderer: &mut Renderer) -> u8 {
     if saved.is_none() && !run::confirm("Apply these changes?", args.auto_approve, renderer) {
         return 1;
     }
-    let (revision, cancel) = match run::begin(&store, &loaded.plan, &rt, &targets, renderer) {
-        Ok(v) => v,
+    let cancel = match run::cancel(&rt, renderer) {
+        Ok(c) => c,
         Err(code) => return code,
     };
+    let ledger = run::ledger(&store, &loaded.plan, &targets);
     let bar = renderer.progress_bar(
         planned
             .changes
@@ -186,25 +187,16 @@ pub fn run(cli: &Cli, args: &Args, renderer: &mut Renderer) -> u8 {
             .filter(|c| c.action.changes())
             .count() as u64,
     );
-    let mut state_error = None;
-    let report = rt.block_on(engine.apply(
-        &planned,
-        &records,
-        revision,
-        &store,
-        cancel,
-        |outcome| run::write_outcome(&store, revision, outcome, &mut state_error),
-        |p| {
-            // The resources of a cluster that is down were said in one line already.
-            if !on_down_cluster(&planned, &p) {
-                show_progress(renderer, bar.as_ref(), &p)
-            }
-        },
-    ));
+    let finished = rt.block_on(engine.apply(&planned, &records, &ledger, cancel, |p| {
+        // The resources of a cluster that is down were said in one line already.
+        if !on_down_cluster(&planned, &p) {
+            show_progress(renderer, bar.as_ref(), &p)
+        }
+    }));
     if let Some(bar) = &bar {
         bar.finish();
     }
-    let code = run::finish(&store, revision, &report, state_error, "applied", renderer);
+    let code = run::report(finished, "applied", renderer);
     if code != 0 || !args.verify {
         return code;
     }

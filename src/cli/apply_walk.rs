@@ -11,9 +11,8 @@ use super::run::{self, Loaded, show_progress};
 use crate::engine::Engine;
 use crate::engine::apply::Progress;
 use crate::engine::planner::cluster_of;
-use crate::engine::walk::LazyRevision;
 use crate::render::Renderer;
-use crate::store::{Record, SledStore, Store};
+use crate::store::{Record, SledStore};
 use std::collections::BTreeMap;
 
 /// What the one walk works with, as `apply` prepared it.
@@ -29,63 +28,46 @@ pub struct Walk<'a> {
 
 pub fn run(cli: &Cli, w: Walk<'_>, renderer: &mut Renderer) -> u8 {
     let rt = run::runtime();
-    let cancel = match rt.block_on(async { crate::sched::cancel_channel() }) {
+    let cancel = match run::cancel(&rt, renderer) {
         Ok(c) => c,
+        Err(code) => return code,
+    };
+    let ledger = run::ledger(w.store, &w.loaded.plan, w.targets);
+    let (nodes, _) = w.engine.schedule(false);
+    let bar = renderer.progress_bar(nodes.len() as u64);
+    let engine = &w.engine;
+    let walked = rt.block_on(engine.apply_in_one_walk(w.records, &ledger, cancel, |p| {
+        // The resources of a cluster that is down are said in one line with the plan.
+        if !on_down_cluster(engine, &p) {
+            show_progress(renderer, bar.as_ref(), &p)
+        }
+    }));
+    if let Some(bar) = &bar {
+        bar.finish();
+    }
+    let walked = match walked {
+        Ok(w) => w,
         Err(e) => {
             renderer.error(&e.to_string());
             return 1;
         }
     };
-    let store: &dyn Store = w.store;
-    let plan = &w.loaded.plan;
-    let revision = LazyRevision::new(|| {
-        store
-            .begin_revision(&plan.name, &run::command_line(Some(plan)), w.targets)
-            .map_err(|e| format!("cannot write state: {e}"))
-    });
-    let (nodes, _) = w.engine.schedule(false);
-    let bar = renderer.progress_bar(nodes.len() as u64);
-    let mut state_error = None;
-    let engine = &w.engine;
-    let walked = rt.block_on(engine.apply_in_one_walk(
-        w.records,
-        &revision,
-        store,
-        cancel,
-        |outcome, number| run::write_outcome(store, number, outcome, &mut state_error),
-        |p| {
-            // The resources of a cluster that is down are said in one line with the plan.
-            if !on_down_cluster(engine, &p) {
-                show_progress(renderer, bar.as_ref(), &p)
-            }
-        },
-    ));
-    if let Some(bar) = &bar {
-        bar.finish();
-    }
     show(renderer, &walked.planned, w.explain, false);
     if !walked.planned.down.is_empty() {
         renderer.error(
             "a cluster could not be reached: what needs it is not attempted, the rest goes on",
         );
     }
-    let Some(number) = revision.begun() else {
+    let Some(finished) = walked.finished else {
         // Nothing was changed: no revision, as for a plan without changes.
-        if !walked.report.all_succeeded() || state_error.is_some() {
+        if !walked.clean {
             renderer.error("the plan has errors: nothing was changed");
             return 1;
         }
         renderer.print("No changes.\n");
         return after(cli, w, 0, renderer);
     };
-    let code = run::finish(
-        store,
-        number,
-        &walked.report,
-        state_error,
-        "applied",
-        renderer,
-    );
+    let code = run::report(Ok(finished), "applied", renderer);
     after(cli, w, code, renderer)
 }
 
@@ -106,5 +88,5 @@ fn on_down_cluster(engine: &Engine<'_>, p: &Progress) -> bool {
         Progress::Skipped { address, .. } => address,
         _ => return false,
     };
-    cluster_of(address).is_some_and(|c| engine.kube.unreachable(c).is_some())
+    cluster_of(address).is_some_and(|c| engine.router.unreachable(c).is_some())
 }

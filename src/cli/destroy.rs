@@ -20,7 +20,7 @@ pub fn run(cli: &Cli, args: &Args, renderer: &mut Renderer) -> u8 {
         Ok(v) => v,
         Err(code) => return code,
     };
-    let engine = match run::engine_or_exit(cli, &loaded, &args.common, renderer) {
+    let engine = match run::engine_or_exit(cli, &loaded, &args.common, false, renderer) {
         Ok(e) => e,
         Err(code) => return code,
     };
@@ -45,28 +45,17 @@ pub fn run(cli: &Cli, args: &Args, renderer: &mut Renderer) -> u8 {
         return 1;
     }
     let rt = run::runtime();
-    let (revision, cancel) =
-        match run::begin(&store, &loaded.plan, &rt, &args.common.targets, renderer) {
-            Ok(v) => v,
-            Err(code) => return code,
-        };
+    let cancel = match run::cancel(&rt, renderer) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let ledger = run::ledger(&store, &loaded.plan, &args.common.targets);
     let bar = renderer.progress_bar(doomed.len() as u64);
-    let mut state_error = None;
-    let report = rt.block_on(engine.destroy(
-        &records,
-        cancel,
-        |outcome| run::write_outcome(&store, revision, outcome, &mut state_error),
-        |p| show_progress(renderer, bar.as_ref(), &p),
-    ));
+    let finished = rt.block_on(engine.destroy(&records, &ledger, cancel, |p| {
+        show_progress(renderer, bar.as_ref(), &p)
+    }));
     if let Some(bar) = &bar {
         bar.finish();
     }
-    run::finish(
-        &store,
-        revision,
-        &report,
-        state_error,
-        "destroyed",
-        renderer,
-    )
+    run::report(finished, "destroyed", renderer)
 }

@@ -40,7 +40,7 @@ pub fn run(cli: &Cli, args: &Args, renderer: &mut Renderer) -> u8 {
     };
     // Read; the state is not held while the clusters are asked.
     drop(state);
-    let engine = match run::engine_or_exit(cli, &loaded, &args.common, renderer) {
+    let engine = match run::engine_or_exit(cli, &loaded, &args.common, false, renderer) {
         Ok(e) => e,
         Err(code) => return code,
     };

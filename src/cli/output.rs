@@ -44,7 +44,7 @@ pub fn run(cli: &Cli, args: &Args, renderer: &mut Renderer) -> u8 {
     let gens = match values::existing(&cli.state, &plan) {
         Ok(g) => g,
         Err(e) => {
-            renderer.error(&e);
+            renderer.error(&e.to_string());
             return 1;
         }
     };

@@ -96,7 +96,7 @@ pub fn run(cli: &Cli, args: &Args, renderer: &mut Renderer) -> u8 {
         Ok(v) => v,
         Err(code) => return code,
     };
-    let engine = match run::engine_or_exit(cli, &loaded, &args.common, renderer) {
+    let engine = match run::engine_or_exit(cli, &loaded, &args.common, false, renderer) {
         Ok(e) => e,
         Err(code) => return code,
     };

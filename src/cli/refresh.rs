@@ -46,20 +46,6 @@ pub fn run(
     if !run::confirm("Accept the live values into state?", auto_approve, renderer) {
         return 1;
     }
-    let (revision, _cancel) = match run::begin(store, engine.plan, &rt, targets, renderer) {
-        Ok(v) => v,
-        Err(code) => return code,
-    };
-    let mut state_error = None;
-    for mut o in outcomes {
-        if let Outcome::Put(r, _) = &mut o {
-            r.revision = revision;
-        }
-        run::write_outcome(store, revision, &o, &mut state_error);
-    }
-    let report = crate::sched::Report {
-        outcomes: Vec::new(),
-        cancelled: false,
-    };
-    run::finish(store, revision, &report, state_error, "refreshed", renderer)
+    let ledger = run::ledger(store, engine.plan, targets);
+    run::report(engine.accept(outcomes, &ledger), "refreshed", renderer)
 }

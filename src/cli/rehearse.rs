@@ -162,7 +162,7 @@ fn stage_checks(cli: &Cli, args: &Args, stage: &str, renderer: &mut Renderer) ->
         targets: targets.to_vec(),
         parallelism: 1,
     };
-    let Ok(engine) = run::engine_or_exit(cli, &loaded, &common, renderer) else {
+    let Ok(engine) = run::engine_or_exit(cli, &loaded, &common, false, renderer) else {
         return Vec::new();
     };
     let found = checks_of(&engine)

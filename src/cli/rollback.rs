@@ -1,11 +1,13 @@
 //! `mtm rollback [--to REV]`: back to what an earlier successful revision recorded
 //! (default: the one before the latest successful revision), planned from state alone,
-//! shown, confirmed, then applied in order; it writes a revision of its own.
+//! shown, confirmed, then applied by the engine in dependency order and in parallel
+//! (cancellable with Ctrl-C like apply); it writes a revision of its own.
 
 use super::Cli;
+use super::run::show_progress;
 use super::run::{self, Common};
 use crate::engine::rollback;
-use crate::render::{Renderer, progress_line};
+use crate::render::Renderer;
 use crate::store::{RevisionResult, Store};
 
 #[derive(Debug, clap::Args)]
@@ -19,6 +21,9 @@ pub struct Args {
     /// Take over fields controllers own (hand edits are taken over without it)
     #[arg(long)]
     pub force_conflicts: bool,
+    /// How many resources are worked on at once, across clusters
+    #[arg(long, default_value_t = 10, value_parser = super::args::at_least_one)]
+    pub parallelism: usize,
 }
 
 pub fn run(cli: &Cli, args: &Args, renderer: &mut Renderer) -> u8 {
@@ -34,16 +39,15 @@ pub fn run(cli: &Cli, args: &Args, renderer: &mut Renderer) -> u8 {
     };
     let common = Common {
         targets: Vec::new(),
-        parallelism: 1,
+        parallelism: args.parallelism,
     };
-    let mut engine = match run::engine(cli, &loaded, &common, renderer) {
+    let engine = match run::engine(cli, &loaded, &common, args.force_conflicts, renderer) {
         Ok(e) => e,
         Err(e) => {
             renderer.error(&e);
             return 1;
         }
     };
-    engine.force_conflicts = args.force_conflicts;
     let revisions = match store.revisions() {
         Ok(r) => r,
         Err(e) => {
@@ -108,49 +112,27 @@ pub fn run(cli: &Cli, args: &Args, renderer: &mut Renderer) -> u8 {
     if !run::confirm("Roll back?", args.auto_approve, renderer) {
         return 1;
     }
-    let revision = match store.begin_revision(
-        &loaded.plan.name,
-        &run::command_line(Some(&loaded.plan)),
-        &[format!("--to {to}")],
-    ) {
-        Ok(r) => r,
-        Err(e) => {
-            renderer.error(&format!("cannot write state: {e}"));
-            return 1;
+    let rt = run::runtime();
+    let cancel = match run::cancel(&rt, renderer) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let ledger = run::ledger(&store, &loaded.plan, &[format!("--to {to}")]);
+    let bar = renderer.progress_bar(steps.len() as u64);
+    let finished = rt.block_on(engine.rollback(&steps, &ledger, cancel, |p| {
+        show_progress(renderer, bar.as_ref(), &p)
+    }));
+    if let Some(bar) = &bar {
+        bar.finish();
+    }
+    match finished {
+        Ok(f) if f.result == RevisionResult::Succeeded => {
+            renderer.heading(
+                "rolled back",
+                &format!("to revision {to} as revision {}", f.number),
+            );
+            0
         }
-    };
-    let mut state_error = None;
-    let result = run::runtime().block_on(engine.rollback(
-        &steps,
-        revision,
-        |outcome| run::write_outcome(&store, revision, outcome, &mut state_error),
-        |p| {
-            if let Some(line) = progress_line(&p) {
-                renderer.print(&line);
-            }
-        },
-    ));
-    let result = match (result, &state_error) {
-        (_, Some(e)) => RevisionResult::Failed { message: e.clone() },
-        (Err(e), None) => RevisionResult::Failed {
-            message: format!("{}: {}", e.address, e.message),
-        },
-        (Ok(()), None) => RevisionResult::Succeeded,
-    };
-    let ok = result == RevisionResult::Succeeded;
-    if let Err(e) = store.finish_revision(revision, result.clone()) {
-        renderer.error(&format!("cannot write state: {e}"));
-        return 1;
+        other => run::report(other, "rolled back", renderer),
     }
-    match result {
-        RevisionResult::Succeeded => renderer.heading(
-            "rolled back",
-            &format!("to revision {to} as revision {revision}"),
-        ),
-        RevisionResult::Failed { message } => renderer.error(&format!(
-            "revision {revision}: {message}; what was done is recorded"
-        )),
-        _ => {}
-    }
-    if ok { 0 } else { 1 }
 }

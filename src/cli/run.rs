@@ -3,13 +3,13 @@
 
 use super::{Cli, load_plan};
 use crate::diag::Diagnostics;
-use crate::engine::Engine;
-use crate::engine::apply::Outcome;
 use crate::engine::change::Action;
+use crate::engine::revision::{Finished, Ledger};
+use crate::engine::{Engine, Wiring};
 use crate::graph::{self, Selection};
 use crate::plan::Plan;
 use crate::render::Renderer;
-use crate::store::{Change, Lock, Record, SledStore, Store, open_locked, open_read};
+use crate::store::{Lock, Record, SledStore, Store, open_locked, open_read};
 use std::collections::BTreeMap;
 use std::io::{BufRead, IsTerminal};
 
@@ -98,18 +98,32 @@ pub fn engine<'a>(
     cli: &Cli,
     loaded: &'a Loaded,
     common: &Common,
+    force_conflicts: bool,
     renderer: &mut Renderer,
 ) -> Result<Engine<'a>, String> {
-    let mut engine = Engine::new(&loaded.plan, &loaded.sel, cli.state.clone());
-    if let Some(path) = &cli.kubeconfig {
-        engine = engine.with_kubeconfig(path);
-    }
+    let wiring = Wiring {
+        kubeconfig: cli.kubeconfig.clone(),
+        request_timeout: Some(cli.request_timeout),
+        force_conflicts,
+        ..Wiring::default()
+    };
+    let mut engine = Engine::new(&loaded.plan, &loaded.sel, cli.state.clone(), wiring);
     engine.parallelism = common.parallelism.max(1);
-    engine.kube.set_request_timeout(cli.request_timeout);
-    let known = crate::engine::values::existing(&engine.state_dir, &loaded.plan)?;
+    let known = crate::engine::values::existing(&engine.state_dir, &loaded.plan)
+        .map_err(|e| e.to_string())?;
     renderer.add_secrets(crate::engine::values::secrets(&known));
     *engine.gens.lock().expect("gens lock") = known;
     Ok(engine)
+}
+
+/// What the revision of this command is called in `store`.
+pub fn ledger<'s>(store: &'s dyn Store, plan: &Plan, targets: &[String]) -> Ledger<'s> {
+    Ledger {
+        store,
+        plan: plan.name.clone(),
+        command: command_line(Some(plan)),
+        targets: targets.to_vec(),
+    }
 }
 
 /// Asks on the terminal; without one, refuses unless `auto_approve`.
@@ -130,43 +144,6 @@ pub fn confirm(question: &str, auto_approve: bool, renderer: &Renderer) -> bool 
     } else {
         renderer.error("cancelled: nothing was changed");
         false
-    }
-}
-
-/// Writes one outcome to state; the first failure is kept in `failed`.
-pub fn write_outcome(
-    store: &dyn Store,
-    revision: u64,
-    outcome: &Outcome,
-    failed: &mut Option<String>,
-) {
-    let result = match outcome {
-        Outcome::Put(record, action) => store.put_record(record).and_then(|()| {
-            store.record_change(
-                revision,
-                &Change {
-                    address: record.address.clone(),
-                    action: action.word().to_string(),
-                    hash: Some(record.hash.clone()),
-                },
-            )
-        }),
-        Outcome::Remove(address, action) => store.remove_record(address).and_then(|_| {
-            store.record_change(
-                revision,
-                &Change {
-                    address: address.clone(),
-                    action: action.word().to_string(),
-                    hash: None,
-                },
-            )
-        }),
-        Outcome::Nothing(_) => Ok(()),
-    };
-    if let Err(e) = result
-        && failed.is_none()
-    {
-        *failed = Some(format!("cannot write state: {e}"));
     }
 }
 
@@ -277,66 +254,45 @@ pub fn engine_or_exit<'a>(
     cli: &Cli,
     loaded: &'a Loaded,
     common: &Common,
+    force_conflicts: bool,
     renderer: &mut Renderer,
 ) -> Result<Engine<'a>, u8> {
-    engine(cli, loaded, common, renderer).map_err(|e| {
+    engine(cli, loaded, common, force_conflicts, renderer).map_err(|e| {
         renderer.error(&e);
         1u8
     })
 }
 
-/// Begins a revision and starts listening for Ctrl-C, SIGTERM and SIGHUP.
-pub fn begin(
-    store: &dyn Store,
-    plan: &Plan,
+/// Starts listening for Ctrl-C, SIGTERM and SIGHUP.
+pub fn cancel(
     rt: &tokio::runtime::Runtime,
-    targets: &[String],
     renderer: &Renderer,
-) -> Result<(u64, tokio::sync::watch::Receiver<bool>), u8> {
-    let revision = store
-        .begin_revision(&plan.name, &command_line(Some(plan)), targets)
-        .map_err(|e| {
-            renderer.error(&format!("cannot write state: {e}"));
-            1u8
-        })?;
-    let cancel = rt
-        .block_on(async { crate::sched::cancel_channel() })
+) -> Result<tokio::sync::watch::Receiver<bool>, u8> {
+    rt.block_on(async { crate::sched::cancel_channel() })
         .map_err(|e| {
             renderer.error(&e.to_string());
             1u8
-        })?;
-    Ok((revision, cancel))
+        })
 }
 
-/// Ends a revision from the scheduler's report and says how it went; the exit code.
-pub fn finish(
-    store: &dyn Store,
-    revision: u64,
-    report: &crate::sched::Report,
-    state_error: Option<String>,
+/// Says how a revision ended; the exit code. A state write that failed is an error too.
+pub fn report(
+    finished: Result<Finished, crate::engine::EngineError>,
     verb: &str,
     renderer: &Renderer,
 ) -> u8 {
     use crate::store::RevisionResult;
-    let result = if let Some(e) = state_error {
-        RevisionResult::Failed { message: e }
-    } else if report.cancelled {
-        RevisionResult::Interrupted
-    } else if report.all_succeeded() {
-        RevisionResult::Succeeded
-    } else {
-        RevisionResult::Failed {
-            message: format!(
-                "{} failed, {} skipped",
-                report.failed().len(),
-                report.skipped().len()
-            ),
+    let Finished {
+        number: revision,
+        result,
+        report,
+    } = match finished {
+        Ok(f) => f,
+        Err(e) => {
+            renderer.error(&e.to_string());
+            return 1;
         }
     };
-    if let Err(e) = store.finish_revision(revision, result.clone()) {
-        renderer.error(&format!("cannot write state: {e}"));
-        return 1;
-    }
     match result {
         RevisionResult::Succeeded => {
             renderer.heading(verb, &format!("revision {revision}"));

@@ -67,7 +67,7 @@ pub fn plan_destroy(cli: &Cli, args: &super::plan::Args, renderer: &mut Renderer
         Ok(v) => v,
         Err(code) => return code,
     };
-    let engine = match run::engine_or_exit(cli, &loaded, &args.common, renderer) {
+    let engine = match run::engine_or_exit(cli, &loaded, &args.common, false, renderer) {
         Ok(e) => e,
         Err(code) => return code,
     };

@@ -91,7 +91,10 @@ fn containerless(
         .collect();
     clusters
         .into_iter()
-        .filter(|c| rt.block_on(engine.kube.only_kwok_nodes(c)).unwrap_or(false))
+        .filter(|c| {
+            rt.block_on(engine.router.pods().simulated(c))
+                .unwrap_or(false)
+        })
         .map(|c| {
             let why = format!("pods on cluster {c} (kwok) run no containers");
             (c.to_string(), why)
@@ -133,7 +136,7 @@ pub fn run_checks(
             },
             Ok(check) => {
                 let exec = KubeExec {
-                    kube: &engine.kube,
+                    pods: engine.router.pods(),
                     cluster: f.cluster.clone(),
                 };
                 let ctx = CheckContext {
@@ -237,7 +240,7 @@ pub fn verify(
     left_out: &LeftOut,
     renderer: &mut Renderer,
 ) -> u8 {
-    let engine = match run::engine_or_exit(cli, loaded, &args.common, renderer) {
+    let engine = match run::engine_or_exit(cli, loaded, &args.common, false, renderer) {
         Ok(e) => e,
         Err(code) => return code,
     };

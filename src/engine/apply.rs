@@ -7,8 +7,9 @@
 use super::change::{Action, Change};
 use super::planner::Planned;
 use super::record::{self, redact_value};
+use super::revision::{Finished, Ledger, Revision};
 use super::values;
-use super::{Engine, NodeError};
+use super::{Engine, EngineError, NodeError};
 use crate::plan::Node;
 use crate::sched::{self, Event, Schedule};
 use crate::store::{Record, Store};
@@ -53,17 +54,22 @@ pub enum Progress {
 /// Turns scheduler events into state writes (`on_outcome`) and progress; `shown` picks
 /// the resources whose start and skip are worth a line.
 pub fn relay<'a>(
-    nodes: &'a [&'a Node],
+    addresses: &'a [String],
     started: &'a std::sync::Mutex<HashMap<usize, Instant>>,
     shown: impl Fn(&str) -> bool + 'a,
     on_outcome: &'a mut impl FnMut(&Outcome),
     progress: &'a mut impl FnMut(Progress),
 ) -> impl FnMut(Event<Outcome>) + 'a {
-    let addr = move |i: usize| nodes[i].resource.address.to_string();
+    let addr = move |i: usize| addresses[i].clone();
     move |event| match event {
-        Event::Started(i) if shown(&addr(i)) => progress(Progress::Started { address: addr(i) }),
-        Event::Started(_) => {}
+        Event::Started(i) => {
+            tracing::info!(address = %addr(i), "working on");
+            if shown(&addr(i)) {
+                progress(Progress::Started { address: addr(i) });
+            }
+        }
         Event::Succeeded(i, outcome) => {
+            tracing::info!(address = %addr(i), "done");
             on_outcome(&outcome);
             let action = match &outcome {
                 Outcome::Put(_, a) | Outcome::Remove(_, a) | Outcome::Nothing(a) => *a,
@@ -94,13 +100,12 @@ pub fn relay<'a>(
     }
 }
 
-/// The action a release plan amounts to.
-pub fn release_action(p: &mtm_helm::ReleasePlan) -> Action {
-    match p.action {
-        mtm_helm::Action::Install => Action::Create,
-        mtm_helm::Action::Upgrade => Action::Update,
-        mtm_helm::Action::NoOp => Action::NoOp,
-    }
+/// The addresses of `nodes`, by position.
+pub fn addresses(nodes: &[&Node]) -> Vec<String> {
+    nodes
+        .iter()
+        .map(|n| n.resource.address.to_string())
+        .collect()
 }
 
 /// The hash of a record written before its object is applied (the intent).
@@ -167,23 +172,22 @@ impl Engine<'_> {
         s
     }
 
-    /// Applies `planned`; `on_outcome` writes state for each success as it happens.
-    #[allow(clippy::too_many_arguments)] // each is one thing the caller owns
+    /// Applies `planned` in a revision of `ledger`, each outcome recorded as it happens.
     pub async fn apply(
         &self,
         planned: &Planned,
         records: &BTreeMap<String, Record>,
-        revision: u64,
-        intents: &dyn Store,
+        ledger: &Ledger<'_>,
         cancel: watch::Receiver<bool>,
-        mut on_outcome: impl FnMut(&Outcome),
         mut progress: impl FnMut(Progress),
-    ) -> sched::Report {
+    ) -> Result<Finished, EngineError> {
         let changes: HashMap<&str, &Change> = planned
             .changes
             .iter()
             .map(|c| (c.address.as_str(), c))
             .collect();
+        let revision = Revision::new(ledger);
+        let number = revision.number()?;
         let (nodes, schedule) = self.schedule(false);
         let started: std::sync::Mutex<HashMap<usize, Instant>> = Default::default();
         // Resources whose cluster was down when planned fail at once; their dependents
@@ -195,30 +199,32 @@ impl Engine<'_> {
             .collect();
         let worker = |i: usize| {
             let node = nodes[i];
-            let down = unreachable
-                .get(node.resource.address.as_str())
-                .map(|m| m.to_string());
-            let change = changes.get(node.resource.address.as_str()).copied();
-            let record = records.get(node.resource.address.as_str());
+            let address = node.resource.address.as_str();
+            let down = unreachable.get(address).map(|m| m.to_string());
+            let change = changes.get(address).copied();
+            let record = records.get(address);
             started.lock().expect("lock").insert(i, Instant::now());
-            let cancel = cancel.clone();
+            let (cancel, store) = (cancel.clone(), revision.store());
             async move {
                 if let Some(message) = down {
                     return Err(message);
                 }
-                self.apply_node(node, change, record, revision, intents, cancel)
+                self.apply_node(node, change, record, number, store, cancel)
                     .await
                     .map_err(|e| e.message)
             }
         };
-        sched::run(
-            &schedule,
-            self.parallelism,
-            cancel.clone(),
-            worker,
-            relay(&nodes, &started, |_| true, &mut on_outcome, &mut progress),
-        )
-        .await
+        let addresses = addresses(&nodes);
+        let mut on_outcome = |o: &Outcome| revision.record(o);
+        let events = relay(
+            &addresses,
+            &started,
+            |_| true,
+            &mut on_outcome,
+            &mut progress,
+        );
+        let report = sched::run(&schedule, self.parallelism, cancel.clone(), worker, events).await;
+        Ok(revision.finish(report)?.expect("the revision was begun"))
     }
 
     pub(super) async fn apply_node(
@@ -230,155 +236,130 @@ impl Engine<'_> {
         intents: &dyn Store,
         cancel: watch::Receiver<bool>,
     ) -> Result<Outcome, NodeError> {
+        let address = node.resource.address.to_string();
+        self.act_on(node, change, record, revision, intents, cancel)
+            .await
+            .map_err(|e| self.node_error(&address, &e))
+    }
+
+    /// Brings one resource to its declaration through its provider; what state keeps.
+    async fn act_on(
+        &self,
+        node: &Node,
+        change: Option<&Change>,
+        record: Option<&Record>,
+        revision: u64,
+        intents: &dyn Store,
+        cancel: watch::Receiver<bool>,
+    ) -> Result<Outcome, EngineError> {
         let r = &node.resource;
-        let fail = |message: String| NodeError::new(r.address.to_string(), message);
         let action = change.map_or(Action::Check, |c| c.action);
-        let secrets = self.secrets();
+        let Some(provider) = self.router.provider(r) else {
+            return Ok(Outcome::Nothing(Action::Check));
+        };
         match &r.spec {
-            Spec::Object { id, manifest } => {
-                let settled = record.filter(|r| r.hash != PENDING);
-                if action == Action::NoOp && settled.is_some() {
-                    return Ok(Outcome::Nothing(Action::NoOp));
-                }
-                let template: &Value = manifest;
-                let applied = self.substitute(template).map_err(fail)?;
-                let prior = match record {
-                    // Recorded, or intended by a run that died: its prior stands.
-                    Some(r) => r.prior.clone(),
-                    None => {
-                        let prior = self
-                            .kube
-                            .get_object(id)
-                            .await
-                            .map_err(|e| fail(e.to_string()))?
-                            .map(strip_server_fields);
-                        // The intent goes to state before the object is touched, so a
-                        // crash cannot leave an object of mtm's that state does not know,
-                        // nor mistake it later for one that existed before.
-                        let mut intent =
-                            record::record(r, template, None, prior.clone(), revision, &secrets);
-                        intent.hash = PENDING.to_string();
-                        intents
-                            .put_record(&intent)
-                            .map_err(|e| fail(format!("cannot write state: {e}")))?;
-                        prior
-                    }
-                };
-                let done = self
-                    .kube
-                    .apply_object(id, &applied, self.force_conflicts)
-                    .await
-                    .map_err(|e| fail(e.to_string()))?;
-                self.kube
-                    .wait_ready(id)
-                    .await
-                    .map_err(|e| fail(e.to_string()))?;
-                let mut rec = record::record(r, &applied, done.uid, prior, revision, &secrets);
-                // Stored with `${gen...}` in place, so rollback and drift can put the
-                // generated values back without state ever holding them.
-                rec.manifest = redact_value(template, &secrets);
-                let action = if action == Action::NoOp {
-                    Action::Create
-                } else {
-                    action
-                };
-                Ok(Outcome::Put(Box::new(rec), action))
+            Spec::Absent { .. } if record.is_none() => return Ok(Outcome::Nothing(Action::NoOp)),
+            Spec::Absent { .. } => {
+                provider.apply(r, cancel).await?;
+                return Ok(Outcome::Remove(r.address.to_string(), Action::Delete));
             }
-            Spec::Absent { id } => {
-                if record.is_none() {
-                    return Ok(Outcome::Nothing(Action::NoOp));
-                }
-                self.kube
-                    .delete_object(id)
-                    .await
-                    .map_err(|e| fail(e.to_string()))?;
-                Ok(Outcome::Remove(r.address.to_string(), Action::Delete))
+            Spec::Object { .. } | Spec::Patch { .. } | Spec::Release { .. }
+                if action == Action::NoOp && record.is_some_and(|r| r.hash != PENDING) =>
+            {
+                return Ok(Outcome::Nothing(Action::NoOp));
             }
-            Spec::Patch {
-                target,
-                fields,
-                manager,
-            } => {
-                if action == Action::NoOp && record.is_some() {
-                    return Ok(Outcome::Nothing(Action::NoOp));
-                }
-                let done = self
-                    .kube
-                    .apply_patch(target, fields, manager, self.force_conflicts)
-                    .await
-                    .map_err(|e| fail(e.to_string()))?;
-                let body = json!({ "manager": manager, "fields": fields });
-                let rec = record::record(r, &body, done.uid, None, revision, &secrets);
-                Ok(Outcome::Put(
-                    Box::new(rec),
-                    if action == Action::NoOp {
-                        Action::Update
-                    } else {
-                        action
-                    },
-                ))
+            Spec::Wait { .. } | Spec::Require { .. } => {
+                provider.apply(r, cancel).await?;
+                return Ok(Outcome::Nothing(Action::Check));
             }
-            Spec::Release { cluster, release } => {
-                if action == Action::NoOp && record.is_some() {
-                    return Ok(Outcome::Nothing(Action::NoOp));
-                }
-                let done = self
-                    .helm
-                    .apply_release(cluster, release, cancel)
-                    .await
-                    .map_err(|e| fail(e.to_string()))?;
-                // What existed before mtm is kept from the first apply on.
-                let prior = match record.and_then(|r| r.prior.clone()) {
-                    Some(p) => Some(p),
-                    None => done
-                        .prior
-                        .as_ref()
-                        .map(|p| serde_json::to_value(p).expect("prior serializes")),
-                };
-                let body = serde_json::to_value(&done.record).expect("release record serializes");
-                let rec = record::record(r, &body, None, prior, revision, &secrets);
-                Ok(Outcome::Put(Box::new(rec), action))
-            }
-            Spec::Generated(spec) => {
-                let made = values::make(&self.state_dir, spec).map_err(fail)?;
-                let fingerprint = made.fingerprint();
-                self.gens
-                    .lock()
-                    .expect("gens lock")
-                    .insert(spec.name.clone(), made);
-                let body = json!({ "name": spec.name, "fingerprint": fingerprint });
-                let rec = record::record(r, &body, None, None, revision, &secrets);
-                let rec = Record {
-                    manifest: redact_value(&rec.manifest, &self.secrets()),
-                    ..rec
-                };
-                Ok(Outcome::Put(
-                    Box::new(rec),
-                    if action == Action::Create {
-                        Action::Create
-                    } else {
-                        Action::NoOp
-                    },
-                ))
-            }
-            Spec::Require {
-                cluster,
-                requirement,
-            } => {
-                self.kube
-                    .check_requirement(cluster, requirement)
-                    .await
-                    .map_err(|e| fail(e.to_string()))?;
-                Ok(Outcome::Nothing(Action::Check))
-            }
-            Spec::Wait { cluster, wait } => {
-                self.kube
-                    .wait(cluster, wait)
-                    .await
-                    .map_err(|e| fail(e.to_string()))?;
-                Ok(Outcome::Nothing(Action::Check))
-            }
-            Spec::Check { .. } => Ok(Outcome::Nothing(Action::Check)),
+            _ => {}
         }
+        let captured = match record {
+            // Recorded, or intended by a run that died: its prior stands.
+            Some(_) => None,
+            None => self.intend(node, revision, intents).await?,
+        };
+        let filled = self.filled(r)?;
+        let done = provider.apply(&filled, cancel).await?;
+        let prior = record
+            .and_then(|r| r.prior.clone())
+            .or(captured)
+            .or(done.prior.clone());
+        let rec = self.record_of(node, &filled, &done, prior, revision);
+        Ok(Outcome::Put(Box::new(rec), applied_action(&r.spec, action)))
+    }
+
+    /// Before an object state does not know is touched: what exists now (the prior a
+    /// destroy restores), written to state as an intent first, so a crash can neither
+    /// leave an object of mtm's that state does not know nor mistake it later for one
+    /// that existed before.
+    async fn intend(
+        &self,
+        node: &Node,
+        revision: u64,
+        intents: &dyn Store,
+    ) -> Result<Option<Value>, EngineError> {
+        let r = &node.resource;
+        let Spec::Object { manifest, .. } = &r.spec else {
+            return Ok(None);
+        };
+        let prior = self.provider(r)?.live(r).await?.map(strip_server_fields);
+        let mut intent =
+            record::record(r, manifest, None, prior.clone(), revision, &self.secrets());
+        intent.hash = PENDING.to_string();
+        intents.put_record(&intent)?;
+        Ok(prior)
+    }
+
+    /// The record of an applied resource: its declaration as sent (an object: with
+    /// `${gen...}` kept in place, so rollback and drift can put the generated values back
+    /// without state ever holding them), or what the provider said to keep.
+    fn record_of(
+        &self,
+        node: &Node,
+        filled: &mtm_provider::Resource,
+        done: &mtm_provider::Applied,
+        prior: Option<Value>,
+        revision: u64,
+    ) -> Record {
+        let r = &node.resource;
+        let secrets = self.secrets();
+        let uid = done.uid.clone();
+        match (&r.spec, &filled.spec) {
+            (
+                Spec::Object {
+                    manifest: template, ..
+                },
+                Spec::Object { manifest, .. },
+            ) => {
+                let mut rec = record::record(r, manifest, uid, prior, revision, &secrets);
+                rec.manifest = redact_value(template, &secrets);
+                rec
+            }
+            (
+                Spec::Patch {
+                    fields, manager, ..
+                },
+                _,
+            ) => {
+                let body = json!({ "manager": manager, "fields": fields });
+                record::record(r, &body, uid, None, revision, &secrets)
+            }
+            _ => {
+                let body = done.record.clone().unwrap_or(Value::Null);
+                record::record(r, &body, uid, prior, revision, &secrets)
+            }
+        }
+    }
+}
+
+/// The action an apply of `spec` planned as `action` records.
+fn applied_action(spec: &Spec, action: Action) -> Action {
+    match spec {
+        Spec::Object { .. } if action == Action::NoOp => Action::Create,
+        Spec::Patch { .. } if action == Action::NoOp => Action::Update,
+        Spec::Generated(_) if action == Action::Create => Action::Create,
+        Spec::Generated(_) => Action::NoOp,
+        _ => action,
     }
 }

@@ -5,7 +5,8 @@
 
 use super::apply::{Outcome, Progress, relay};
 use super::change::{Action, Change};
-use super::{Engine, NodeError};
+use super::revision::{Finished, Ledger, Revision};
+use super::{Engine, EngineError, NodeError};
 use crate::plan::Node;
 use crate::sched;
 use crate::store::Record;
@@ -62,14 +63,17 @@ impl Engine<'_> {
             .collect()
     }
 
-    /// Destroys the selection; `on_outcome` updates state as each resource goes.
+    /// Destroys the selection in a revision of `ledger`, state updated as each resource
+    /// goes.
     pub async fn destroy(
         &self,
         records: &BTreeMap<String, Record>,
+        ledger: &Ledger<'_>,
         cancel: watch::Receiver<bool>,
-        mut on_outcome: impl FnMut(&Outcome),
         mut progress: impl FnMut(Progress),
-    ) -> sched::Report {
+    ) -> Result<Finished, EngineError> {
+        let revision = Revision::new(ledger);
+        revision.number()?;
         let (nodes, schedule) = self.schedule(true);
         let started: std::sync::Mutex<std::collections::HashMap<usize, Instant>> =
             Default::default();
@@ -84,20 +88,12 @@ impl Engine<'_> {
                     .map_err(|e| e.message)
             }
         };
-        sched::run(
-            &schedule,
-            self.parallelism,
-            cancel.clone(),
-            worker,
-            relay(
-                &nodes,
-                &started,
-                |a| records.contains_key(a),
-                &mut on_outcome,
-                &mut progress,
-            ),
-        )
-        .await
+        let addresses = super::apply::addresses(&nodes);
+        let shown = |a: &str| records.contains_key(a);
+        let mut on_outcome = |o: &Outcome| revision.record(o);
+        let events = relay(&addresses, &started, shown, &mut on_outcome, &mut progress);
+        let report = sched::run(&schedule, self.parallelism, cancel.clone(), worker, events).await;
+        Ok(revision.finish(report)?.expect("the revision was begun"))
     }
 
     async fn destroy_node(
@@ -107,68 +103,38 @@ impl Engine<'_> {
         cancel: watch::Receiver<bool>,
     ) -> Result<Outcome, NodeError> {
         let r = &node.resource;
-        let fail = |message: String| NodeError::new(r.address.to_string(), message);
         let Some(record) = record else {
             return Ok(Outcome::Nothing(Action::NoOp));
         };
+        self.remove(r, record, cancel)
+            .await
+            .map_err(|e| self.node_error(r.address.as_str(), &e))
+    }
+
+    /// Takes away what mtm made of `r` as `record` says: what existed before is restored,
+    /// the rest deleted. A wait or a requirement has nothing to take away.
+    pub(super) async fn remove(
+        &self,
+        r: &mtm_provider::Resource,
+        record: &Record,
+        cancel: watch::Receiver<bool>,
+    ) -> Result<Outcome, EngineError> {
         let address = r.address.to_string();
-        match &r.spec {
-            Spec::Object { id, .. } | Spec::Absent { id } => {
-                if let Some(prior) = &record.prior {
-                    self.kube
-                        .apply_object(id, prior, true)
-                        .await
-                        .map_err(|e| fail(e.to_string()))?;
-                    return Ok(Outcome::Remove(address, Action::Restore));
-                }
-                self.kube
-                    .delete_object(id)
-                    .await
-                    .map_err(|e| fail(e.to_string()))?;
-                Ok(Outcome::Remove(address, Action::Delete))
-            }
-            Spec::Patch {
-                target, manager, ..
-            } => {
-                self.kube
-                    .release_patch(target, manager)
-                    .await
-                    .map_err(|e| fail(e.to_string()))?;
-                Ok(Outcome::Remove(address, Action::Delete))
-            }
-            Spec::Release { cluster, release } => match &record.prior {
-                Some(prior) => {
-                    let prior: mtm_helm::PriorRelease = serde_json::from_value(prior.clone())
-                        .map_err(|e| {
-                            fail(format!("state holds an unreadable prior release: {e}"))
-                        })?;
-                    self.helm
-                        .restore_release(cluster, release, &prior, cancel)
-                        .await
-                        .map_err(|e| fail(e.to_string()))?;
-                    Ok(Outcome::Remove(address, Action::Restore))
-                }
-                None => {
-                    self.helm
-                        .uninstall_release(cluster, &release.name, &release.namespace, cancel)
-                        .await
-                        .map_err(|e| fail(e.to_string()))?;
-                    Ok(Outcome::Remove(address, Action::Delete))
-                }
-            },
-            Spec::Generated(g) => {
-                // The key material goes with the resource: nothing secret is left behind.
-                let path = crate::generate::SecretFile::path(&self.state_dir, &g.name)
-                    .map_err(|e| fail(e.to_string()))?;
-                match std::fs::remove_file(&path) {
-                    Ok(()) => {}
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                    Err(e) => return Err(fail(format!("cannot remove {}: {e}", path.display()))),
-                }
-                Ok(Outcome::Remove(address, Action::Delete))
-            }
+        let provider = match &r.spec {
             Spec::Require { .. } | Spec::Wait { .. } | Spec::Check { .. } => {
-                Ok(Outcome::Nothing(Action::NoOp))
+                return Ok(Outcome::Nothing(Action::NoOp));
+            }
+            _ => self.provider(r)?,
+        };
+        // A patch's prior is never restored: its fields are let go.
+        match &record.prior {
+            Some(prior) if !matches!(r.spec, Spec::Patch { .. }) => {
+                provider.restore(r, prior, cancel).await?;
+                Ok(Outcome::Remove(address, Action::Restore))
+            }
+            _ => {
+                provider.delete(r, cancel).await?;
+                Ok(Outcome::Remove(address, Action::Delete))
             }
         }
     }

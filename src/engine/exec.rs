@@ -4,14 +4,14 @@
 //!
 //! It knows nothing of checks; `crate::verify` builds the commands and reads the output.
 
-use crate::verify::{Exec, ExecOutput};
+use crate::verify::{Exec, ExecError, ExecOutput};
 use futures::future::BoxFuture;
-use mtm_kube::KubeProvider;
+use mtm_provider::Pods;
 use mtm_provider::resource::ExecFrom;
 
-/// Runs commands in pods of one logical cluster through the engine's kube provider.
+/// Runs commands in pods of one logical cluster through the router's pods.
 pub struct KubeExec<'a> {
-    pub kube: &'a KubeProvider,
+    pub pods: &'a dyn Pods,
     pub cluster: String,
 }
 
@@ -20,10 +20,10 @@ impl Exec for KubeExec<'_> {
         &'a self,
         from: &'a ExecFrom,
         command: Vec<String>,
-    ) -> BoxFuture<'a, Result<ExecOutput, String>> {
+    ) -> BoxFuture<'a, Result<ExecOutput, ExecError>> {
         Box::pin(async move {
             let ran = self
-                .kube
+                .pods
                 .exec(
                     &self.cluster,
                     &from.namespace,
@@ -33,10 +33,13 @@ impl Exec for KubeExec<'_> {
                 )
                 .await
                 .map_err(|e| {
-                    format!(
-                        "cannot exec into {}/{} on cluster {}: {e}",
-                        from.namespace, from.workload, self.cluster
-                    )
+                    ExecError(format!(
+                        "cannot exec into {}/{} on cluster {}: {}",
+                        from.namespace,
+                        from.workload,
+                        self.cluster,
+                        e.message()
+                    ))
                 })?;
             Ok(ExecOutput {
                 stdout: ran.stdout,

@@ -8,70 +8,107 @@ pub mod apply;
 pub mod change;
 pub mod destroy;
 pub mod drift;
+pub mod error;
 pub mod exec;
 pub mod outputs;
 pub mod planner;
 pub mod record;
 pub mod refresh;
+pub mod revision;
 pub mod rollback;
+pub mod router;
 pub mod secret_drift;
 pub mod values;
 pub mod walk;
 
+pub use error::EngineError;
+pub use router::{Router, Wiring};
+
 use crate::graph::Selection;
 use crate::plan::{Node, Plan};
-use mtm_kube::KubeProvider;
+use mtm_provider::{Cancel, Resource, Spec};
 use petgraph::graph::NodeIndex;
-use std::collections::BTreeMap;
+use std::borrow::Cow;
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 use values::GenValues;
 
 /// What a run works with.
 pub struct Engine<'a> {
     pub plan: &'a Plan,
     pub sel: &'a Selection,
-    pub kube: KubeProvider,
-    pub helm: mtm_helm::HelmProvider,
+    pub router: Router,
     pub state_dir: PathBuf,
     pub parallelism: usize,
-    pub force_conflicts: bool,
-    /// Generated values known so far (from earlier runs, or made during this one).
-    pub gens: std::sync::Mutex<GenValues>,
+    /// Generated values known so far (from earlier runs, or made during this one),
+    /// shared with the generated-value provider.
+    pub gens: Arc<Mutex<GenValues>>,
 }
 
 impl<'a> Engine<'a> {
-    pub fn new(plan: &'a Plan, sel: &'a Selection, state_dir: PathBuf) -> Engine<'a> {
-        let contexts: BTreeMap<String, String> = plan
-            .clusters
-            .values()
-            .map(|c| (c.name.clone(), c.context.clone()))
-            .collect();
+    /// An engine on the real clusters of `plan`, wired as `wiring` says (its contexts are
+    /// the plan's).
+    pub fn new(plan: &'a Plan, sel: &'a Selection, state_dir: PathBuf, wiring: Wiring) -> Self {
+        let wiring = Wiring {
+            contexts: plan
+                .clusters
+                .values()
+                .map(|c| (c.name.clone(), c.context.clone()))
+                .collect(),
+            hand_edit_managers: plan.hand_edit_managers.clone(),
+            ..wiring
+        };
+        let gens = Arc::new(Mutex::new(GenValues::new()));
+        let router = Router::clusters(&wiring, &state_dir, gens.clone());
+        Engine::with_router(plan, sel, state_dir, router, gens)
+    }
+
+    /// An engine on the providers of `router` (tests: fakes), sharing `gens` with them.
+    pub fn with_router(
+        plan: &'a Plan,
+        sel: &'a Selection,
+        state_dir: PathBuf,
+        router: Router,
+        gens: Arc<Mutex<GenValues>>,
+    ) -> Self {
         Engine {
             plan,
             sel,
-            kube: KubeProvider::new(contexts.clone()).with_ownership(
-                mtm_kube::Ownership::with_extra(plan.hand_edit_managers.iter().cloned()),
-            ),
-            helm: mtm_helm::HelmProvider::new(contexts),
+            router,
             state_dir,
             parallelism: 10,
-            force_conflicts: false,
-            gens: std::sync::Mutex::new(GenValues::new()),
+            gens,
         }
     }
 
-    /// Reads the clusters' contexts from this kubeconfig (kube-rs, helm and kubectl alike)
-    /// instead of `KUBECONFIG`.
-    pub fn with_kubeconfig(mut self, path: &std::path::Path) -> Self {
-        self.kube = self.kube.with_kubeconfig(path);
-        self.helm = self.helm.with_kubeconfig(path);
-        self
+    /// `value` with every `${gen.NAME.FIELD}` replaced by the generated values known now.
+    pub fn substitute(&self, value: &serde_json::Value) -> Result<serde_json::Value, EngineError> {
+        let gens = self.gens.lock().expect("gens lock");
+        Ok(crate::generate::substitute_value(value, &gens)?)
     }
 
-    /// `value` with every `${gen.NAME.FIELD}` replaced by the generated values known now.
-    pub fn substitute(&self, value: &serde_json::Value) -> Result<serde_json::Value, String> {
-        let gens = self.gens.lock().expect("gens lock");
-        crate::generate::substitute_value(value, &gens).map_err(|e| e.to_string())
+    /// `resource` with its manifest's templates filled in (an object), ready for its
+    /// provider; other resources as they are.
+    pub fn filled<'r>(&self, resource: &'r Resource) -> Result<Cow<'r, Resource>, EngineError> {
+        let Spec::Object { id, manifest } = &resource.spec else {
+            return Ok(Cow::Borrowed(resource));
+        };
+        let mut out = resource.clone();
+        out.spec = Spec::Object {
+            id: id.clone(),
+            manifest: Arc::new(self.substitute(manifest)?),
+        };
+        Ok(Cow::Owned(out))
+    }
+
+    /// The provider of `resource`, or the error for one no provider handles.
+    pub fn provider(
+        &self,
+        resource: &Resource,
+    ) -> Result<&dyn mtm_provider::Provider, EngineError> {
+        self.router
+            .provider(resource)
+            .ok_or(EngineError::NoProvider(resource.type_name()))
     }
 
     /// The selected nodes in a stable topological order.
@@ -81,6 +118,23 @@ impl<'a> Engine<'a> {
             .map(|i| (i, &self.sel.graph.graph[i]))
             .collect()
     }
+
+    /// A resource's error for the renderer; a cluster fault counts as the cluster being
+    /// down only when the run found that cluster unreachable.
+    pub fn node_error(&self, address: &str, e: &EngineError) -> NodeError {
+        let down = e.is_cluster_fault()
+            && planner::cluster_of(address).is_some_and(|c| self.router.unreachable(c).is_some());
+        NodeError {
+            cluster_down: down,
+            ..NodeError::new(address, e.message())
+        }
+    }
+}
+
+/// A cancel signal that never fires, for work that is not cancelled (a plan).
+pub fn never_cancelled() -> Cancel {
+    // The providers read a closed channel (its sender dropped) as never cancelled.
+    tokio::sync::watch::channel(false).1
 }
 
 /// A problem with one resource, for the renderer.

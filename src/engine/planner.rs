@@ -6,12 +6,12 @@
 //! is changed on any cluster.
 
 use super::change::{Action, Change, FieldChange, FieldClaim};
-use super::{Engine, NodeError};
+use super::{Engine, EngineError, NodeError};
 use crate::plan::Node;
 use crate::store::Record;
 use futures::StreamExt;
+use mtm_provider::Verdict;
 use mtm_provider::resource::Spec;
-use serde_json::Value;
 use std::collections::BTreeMap;
 
 /// The plan of a selection: one change per selected resource (checks excluded).
@@ -82,15 +82,11 @@ pub(crate) fn change(node: &Node, action: Action) -> Change {
     }
 }
 
-/// A kube error for `address`, marked when its cluster could not be reached.
-fn kube_fail(address: &mtm_provider::Address, e: mtm_kube::KubeError) -> NodeError {
-    NodeError {
-        cluster_down: e.is_cluster_fault(),
-        ..NodeError::new(address.to_string(), e.to_string())
-    }
-}
+/// A resource ready for its provider, and the note of a plan made with placeholders.
+type Filled<'n> = (std::borrow::Cow<'n, mtm_provider::Resource>, Option<String>);
 
-fn field_change(d: mtm_kube::FieldDiff) -> FieldChange {
+/// A provider's changed field as a plan shows it.
+fn field_change(d: mtm_provider::FieldDiff) -> FieldChange {
     FieldChange {
         path: d.path,
         before: d.before,
@@ -98,44 +94,23 @@ fn field_change(d: mtm_kube::FieldDiff) -> FieldChange {
     }
 }
 
-/// What the ownership policy says of every changed field another manager holds, for an
-/// apply as `ours`.
-pub fn claims(
-    ownership: &mtm_kube::Ownership,
-    diff: &[mtm_kube::FieldDiff],
-    ours: &str,
-) -> Vec<FieldClaim> {
-    diff.iter()
-        .flat_map(|d| {
-            ownership
-                .claims(&d.owners, ours)
-                .into_iter()
-                .map(|claim| match claim {
-                    mtm_kube::Claim::TakeOver { manager } => (manager, true),
-                    mtm_kube::Claim::Conflict { manager } => (manager, false),
-                })
-                .map(|(manager, take_over)| FieldClaim {
-                    path: d.path.clone(),
-                    manager,
-                    take_over,
-                })
-        })
-        .collect()
+fn field_claim(c: mtm_provider::Claim) -> FieldClaim {
+    FieldClaim {
+        path: c.path,
+        manager: c.manager,
+        take_over: c.take_over,
+    }
 }
 
-fn version_of(live: Option<&Value>) -> Option<String> {
-    live.and_then(|l| l.pointer("/metadata/resourceVersion"))
-        .and_then(Value::as_str)
-        .map(str::to_string)
-}
-
-fn from_kube(action: mtm_kube::Action) -> Action {
-    match action {
-        mtm_kube::Action::Create => Action::Create,
-        mtm_kube::Action::Update => Action::Update,
-        mtm_kube::Action::NoOp => Action::NoOp,
-        mtm_kube::Action::CrdPending => Action::Pending,
-        mtm_kube::Action::Delete => Action::Delete,
+/// The plan's action for a provider's verdict.
+pub fn action_of(verdict: Verdict) -> Action {
+    match verdict {
+        Verdict::Create => Action::Create,
+        Verdict::Update => Action::Update,
+        Verdict::NoOp => Action::NoOp,
+        Verdict::Pending => Action::Pending,
+        Verdict::Delete => Action::Delete,
+        Verdict::Check => Action::Check,
     }
 }
 
@@ -170,11 +145,11 @@ impl Engine<'_> {
             .clusters
             .values()
             .filter_map(|c| {
-                let e = self.kube.unreachable(&c.name)?;
+                let message = self.router.unreachable(&c.name)?;
                 Some(Down {
                     cluster: c.name.clone(),
                     context: c.context.clone(),
-                    message: e.to_string(),
+                    message,
                     resources: nodes
                         .iter()
                         .filter(|n| n.resource.cluster() == Some(c.name.as_str()))
@@ -189,162 +164,67 @@ impl Engine<'_> {
         node: &Node,
         records: &BTreeMap<String, Record>,
     ) -> Result<Change, NodeError> {
+        let address = node.resource.address.to_string();
+        self.observe_node(node, records)
+            .await
+            .map_err(|e| self.node_error(&address, &e))
+    }
+
+    /// Observes one resource through its provider and says what applying it would do.
+    async fn observe_node(
+        &self,
+        node: &Node,
+        records: &BTreeMap<String, Record>,
+    ) -> Result<Change, EngineError> {
         let r = &node.resource;
-        let fail = |message: String| NodeError::new(r.address.to_string(), message);
         let record = records.get(r.address.as_str());
         // A cluster that cannot be used fails every resource on it the same way, at once
         // (helm and the waits included), without asking it again.
         if let Some(cluster) = r.cluster() {
-            self.kube
-                .reach(cluster)
-                .await
-                .map_err(|e| kube_fail(&r.address, e))?;
+            self.router.reach(cluster).await?;
         }
-        match &r.spec {
-            Spec::Object { id, manifest } => {
-                let missing: Vec<&str> = {
-                    let gens = self.gens.lock().expect("gens lock");
-                    node.uses
-                        .iter()
-                        .filter(|g| !gens.contains_key(*g))
-                        .map(String::as_str)
-                        .collect()
-                };
-                let (manifest, note) = if missing.is_empty() {
-                    (self.substitute(manifest).map_err(fail)?, None)
-                } else {
-                    (
-                        (**manifest).clone(),
-                        Some(format!(
-                            "uses generated value {} made at apply; planned with placeholders",
-                            missing.join(", ")
-                        )),
-                    )
-                };
-                let p = self
-                    .kube
-                    .plan_object(id, &manifest)
-                    .await
-                    .map_err(|e| kube_fail(&r.address, e))?;
-                let mut c = change(node, from_kube(p.action));
-                c.live_version = version_of(p.live.as_ref());
-                c.claims = claims(self.kube.ownership(), &p.diff, mtm_kube::MANAGER);
-                c.note = note.or(p.unvalidated);
-                c.diff = p.diff.into_iter().map(field_change).collect();
-                if record.is_none() && p.live.is_some() {
-                    c.action = Action::Adopt;
-                    c.note.get_or_insert_with(|| {
-                        "exists, not made by mtm: adopted, and restored (not deleted) by destroy"
-                            .into()
-                    });
-                }
-                Ok(c)
-            }
-            Spec::Absent { id } => {
-                if record.is_none() {
-                    let mut c = change(node, Action::NoOp);
-                    c.note = Some("removed by the plan; not in state, so left alone".into());
-                    return Ok(c);
-                }
-                let p = self
-                    .kube
-                    .plan_delete(id)
-                    .await
-                    .map_err(|e| kube_fail(&r.address, e))?;
-                let mut c = change(node, from_kube(p.action));
-                c.live_version = version_of(p.live.as_ref());
-                Ok(c)
-            }
-            Spec::Patch {
-                target,
-                fields,
-                manager,
-            } => {
-                let p = self
-                    .kube
-                    .plan_patch(target, fields, manager)
-                    .await
-                    .map_err(|e| kube_fail(&r.address, e))?;
-                let mut c = change(node, from_kube(p.action));
-                c.live_version = version_of(p.live.as_ref());
-                c.note = p.unvalidated;
-                c.claims = claims(self.kube.ownership(), &p.diff, manager);
-                c.diff = p.diff.into_iter().map(field_change).collect();
-                Ok(c)
-            }
-            Spec::Release { cluster, release } => {
-                let p = self
-                    .helm
-                    .plan_release(cluster, release)
-                    .await
-                    .map_err(|e| fail(e.to_string()))?;
-                let mut c = change(node, super::apply::release_action(&p));
-                c.diff = p
-                    .values_diff
-                    .iter()
-                    .map(|v| FieldChange {
-                        path: format!("values.{}", v.path),
-                        before: v.before.clone(),
-                        after: v.after.clone(),
-                    })
-                    .collect();
-                Ok(c)
-            }
-            Spec::Generated(g) => {
-                let known = self.gens.lock().expect("gens lock").contains_key(&g.name);
-                Ok(change(
-                    node,
-                    if known { Action::Check } else { Action::Create },
-                ))
-            }
-            Spec::Require {
-                cluster,
-                requirement,
-            } => {
-                self.kube
-                    .check_requirement(cluster, requirement)
-                    .await
-                    .map_err(|e| match e {
-                        mtm_kube::RequireError::Kube(k) => kube_fail(&r.address, k),
-                        other => fail(other.to_string()),
-                    })?;
-                Ok(change(node, Action::Check))
-            }
-            Spec::Wait { .. } | Spec::Check { .. } => Ok(change(node, Action::Check)),
+        if matches!(r.spec, Spec::Check { .. }) {
+            return Ok(change(node, Action::Check));
         }
+        if matches!(r.spec, Spec::Absent { .. }) && record.is_none() {
+            let mut c = change(node, Action::NoOp);
+            c.note = Some("removed by the plan; not in state, so left alone".into());
+            return Ok(c);
+        }
+        let (filled, placeholders) = self.filled_or_placeholders(node)?;
+        let seen = self.provider(r)?.observe(&filled).await?;
+        let mut c = change(node, action_of(seen.verdict));
+        c.live_version = seen.live_version;
+        c.note = placeholders.or(seen.note);
+        c.claims = seen.claims.into_iter().map(field_claim).collect();
+        c.diff = seen.diff.into_iter().map(field_change).collect();
+        if record.is_none() && seen.adoptable {
+            c.action = Action::Adopt;
+            c.note.get_or_insert_with(|| {
+                "exists, not made by mtm: adopted, and restored (not deleted) by destroy".into()
+            });
+        }
+        Ok(c)
     }
-}
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn claims_follow_the_policy_and_name_field_and_manager() {
-        let diff = vec![
-            mtm_kube::FieldDiff {
-                path: "spec.replicas".into(),
-                before: Some(3.into()),
-                after: Some(1.into()),
-                owners: vec!["horizontal-pod-autoscaler".into(), "kubectl".into()],
-            },
-            mtm_kube::FieldDiff {
-                path: "spec.template.spec.containers[name=app].image".into(),
-                before: None,
-                after: None,
-                owners: Vec::new(),
-            },
-        ];
-        let lines: Vec<String> = claims(&mtm_kube::Ownership::default(), &diff, "mtm")
-            .iter()
-            .map(FieldClaim::describe)
-            .collect();
-        assert_eq!(
-            lines,
-            [
-                "conflict: .spec.replicas is managed by horizontal-pod-autoscaler (apply needs --force-conflicts)",
-                "takes over .spec.replicas from kubectl",
-            ]
+    /// The resource with its generated values filled in; while some are not made yet,
+    /// as declared, with a note that the plan used placeholders.
+    fn filled_or_placeholders<'n>(&self, node: &'n Node) -> Result<Filled<'n>, EngineError> {
+        let missing: Vec<&str> = {
+            let gens = self.gens.lock().expect("gens lock");
+            node.uses
+                .iter()
+                .filter(|g| !gens.contains_key(*g))
+                .map(String::as_str)
+                .collect()
+        };
+        if missing.is_empty() {
+            return Ok((self.filled(&node.resource)?, None));
+        }
+        let note = format!(
+            "uses generated value {} made at apply; planned with placeholders",
+            missing.join(", ")
         );
+        Ok((std::borrow::Cow::Borrowed(&node.resource), Some(note)))
     }
 }

@@ -10,7 +10,8 @@
 use super::apply::Outcome;
 use super::change::Action;
 use super::record::{hash_value, redact_value};
-use super::{Engine, NodeError};
+use super::revision::{Finished, Ledger, Revision};
+use super::{Engine, EngineError, NodeError};
 use crate::generate::fingerprint_bytes;
 use crate::store::{Record, now_rfc3339};
 use base64::Engine as _;
@@ -49,8 +50,29 @@ pub fn accepted(live: &Value, manager: &str, secret: bool) -> Value {
 }
 
 impl Engine<'_> {
+    /// Writes `outcomes` (from `refresh`) in a revision of their own.
+    pub fn accept(
+        &self,
+        outcomes: Vec<Outcome>,
+        ledger: &Ledger<'_>,
+    ) -> Result<Finished, EngineError> {
+        let revision = Revision::new(ledger);
+        let number = revision.number()?;
+        for mut o in outcomes {
+            if let Outcome::Put(r, _) = &mut o {
+                r.revision = number;
+            }
+            revision.record(&o);
+        }
+        let report = crate::sched::Report {
+            outcomes: Vec::new(),
+            cancelled: false,
+        };
+        Ok(revision.finish(report)?.expect("the revision was begun"))
+    }
+
     /// The state changes that accept the live values of every drifted object (records
-    /// with revision 0: the caller sets the revision that writes them).
+    /// with revision 0: `accept` sets the revision that writes them).
     pub async fn refresh(
         &self,
         records: &BTreeMap<String, Record>,
@@ -71,7 +93,14 @@ impl Engine<'_> {
             if !drifted.contains(&address) {
                 continue;
             }
-            match self.kube.get_object(id).await {
+            let live = match self.provider(&node.resource) {
+                Ok(provider) => provider
+                    .live(&node.resource)
+                    .await
+                    .map_err(EngineError::from),
+                Err(e) => Err(e),
+            };
+            match live {
                 Ok(None) => outcomes.push(Outcome::Remove(address.to_string(), Action::Delete)),
                 Ok(Some(live)) => {
                     let secret = mtm_kube::secret::is_secret(&id.group, &id.kind);
@@ -85,7 +114,7 @@ impl Engine<'_> {
                     };
                     outcomes.push(Outcome::Put(Box::new(rec), Action::Update));
                 }
-                Err(e) => errors.push(NodeError::new(address, e.to_string())),
+                Err(e) => errors.push(self.node_error(address, &e)),
             }
         }
         (outcomes, errors)

@@ -4,17 +4,23 @@
 //! lacks is destroyed (restoring what existed before mtm); what the target holds with
 //! another hash than now is applied again from its stored manifest (generated values put
 //! back in from `state/secrets/`); releases go back by `helm rollback` to the recorded
-//! helm revision. Order follows the kinds: namespaces and CRDs first when applying, last
-//! when removing. The current plan files are not read.
+//! helm revision. The steps run through the scheduler like an apply: in dependency order
+//! (the plan's graph; the kind order for what the plan no longer declares: namespaces and
+//! CRDs first when applying, last when removing), in parallel, cancellable. Only
+//! releases and generated values are looked up in the plan.
 
-use super::apply::{Outcome, Progress};
+use super::apply::{Outcome, Progress, relay};
 use super::change::Action;
-use super::{Engine, NodeError};
+use super::revision::{Finished, Ledger, Revision};
+use super::{Engine, EngineError};
+use crate::sched::{self, Schedule};
 use crate::store::Record;
-use mtm_provider::ObjectId;
+use mtm_provider::resource::Spec;
+use mtm_provider::{ObjectId, Resource};
 use serde_json::Value;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::Instant;
+use tokio::sync::watch;
 
 /// One step of the way back.
 #[derive(Clone, Debug)]
@@ -86,132 +92,128 @@ fn object_id(r: &Record) -> Option<ObjectId> {
     })
 }
 
+/// For each step, the steps it waits for. Applies follow the plan's dependencies (or,
+/// for what the plan no longer declares, the kind order) and come after every removal;
+/// removals go the other way: what depends on a thing goes before it.
+pub fn dependencies(steps: &[Step], graph: &crate::graph::Graph) -> Vec<Vec<usize>> {
+    let needs = ancestors(steps, graph);
+    let removal = |s: &Step| s.target.is_none();
+    fn rec(s: &Step) -> &Record {
+        s.target.as_ref().or(s.current.as_ref()).expect("a record")
+    }
+    let mut deps = vec![Vec::new(); steps.len()];
+    for (a, sa) in steps.iter().enumerate() {
+        for (b, sb) in steps.iter().enumerate() {
+            if a == b {
+                continue;
+            }
+            let (ra, rb) = (rec(sa), rec(sb));
+            let ordered = |first: usize, then: usize, rf: &Record, rt: &Record| match (
+                &needs[then],
+                &needs[first],
+            ) {
+                (Some(n), Some(_)) => n.contains(&steps[first].address),
+                _ => rf.cluster == rt.cluster && rank(rf) < rank(rt),
+            };
+            let waits = match (removal(sa), removal(sb)) {
+                (false, true) => true,
+                (false, false) => ordered(b, a, rb, ra),
+                (true, true) => ordered(a, b, ra, rb),
+                (true, false) => false,
+            };
+            if waits {
+                deps[a].push(b);
+            }
+        }
+    }
+    deps
+}
+
+/// For each step whose address the plan declares, every address it needs, directly or
+/// not; `None` for an address the plan does not declare.
+fn ancestors(
+    steps: &[Step],
+    graph: &crate::graph::Graph,
+) -> Vec<Option<std::collections::BTreeSet<String>>> {
+    let lists = graph.dependency_lists();
+    steps
+        .iter()
+        .map(|s| {
+            let start = graph.index.get(&mtm_provider::Address(s.address.clone()))?;
+            let mut seen = std::collections::BTreeSet::new();
+            let mut todo = vec![start.index()];
+            while let Some(i) = todo.pop() {
+                for &d in &lists[i] {
+                    let address = graph.graph[petgraph::graph::NodeIndex::new(d)]
+                        .resource
+                        .address
+                        .to_string();
+                    if seen.insert(address) {
+                        todo.push(d);
+                    }
+                }
+            }
+            Some(seen)
+        })
+        .collect()
+}
+
 impl Engine<'_> {
-    /// Walks `steps` in order, one at a time (the order is the dependency order).
+    /// Walks `steps` in dependency order, at most `parallelism` at once, until done or
+    /// cancelled, in a revision of `ledger` that records each step as it happens.
     pub async fn rollback(
         &self,
         steps: &[Step],
-        revision: u64,
-        mut on_outcome: impl FnMut(&Outcome),
+        ledger: &Ledger<'_>,
+        cancel: watch::Receiver<bool>,
         mut progress: impl FnMut(Progress),
-    ) -> Result<(), NodeError> {
-        for step in steps {
-            let t = Instant::now();
-            progress(Progress::Started {
-                address: step.address.clone(),
-            });
-            match self.rollback_step(step, revision).await {
-                Ok(outcome) => {
-                    on_outcome(&outcome);
-                    progress(Progress::Done {
-                        address: step.address.clone(),
-                        action: step.action,
-                        seconds: t.elapsed().as_secs_f64(),
-                    });
-                }
-                Err(e) => {
-                    progress(Progress::Failed(e.clone()));
-                    return Err(e);
-                }
+    ) -> Result<Finished, EngineError> {
+        let log = Revision::new(ledger);
+        let revision = log.number()?;
+        let schedule = Schedule::new(dependencies(steps, &self.sel.graph))
+            .expect("steps follow an acyclic graph");
+        let addresses: Vec<String> = steps.iter().map(|s| s.address.clone()).collect();
+        let started: std::sync::Mutex<HashMap<usize, Instant>> = Default::default();
+        let worker = |i: usize| {
+            let step = &steps[i];
+            started.lock().expect("lock").insert(i, Instant::now());
+            let cancel = cancel.clone();
+            async move {
+                self.rollback_step(step, revision, cancel)
+                    .await
+                    .map_err(|e| self.node_error(&step.address, &e).message)
             }
-        }
-        Ok(())
+        };
+        let mut on_outcome = |o: &Outcome| log.record(o);
+        let events = relay(
+            &addresses,
+            &started,
+            |_| true,
+            &mut on_outcome,
+            &mut progress,
+        );
+        let report = sched::run(&schedule, self.parallelism, cancel.clone(), worker, events).await;
+        Ok(log.finish(report)?.expect("the revision was begun"))
     }
 
-    async fn rollback_step(&self, step: &Step, revision: u64) -> Result<Outcome, NodeError> {
-        let fail = |message: String| NodeError::new(step.address.clone(), message);
+    async fn rollback_step(
+        &self,
+        step: &Step,
+        revision: u64,
+        cancel: watch::Receiver<bool>,
+    ) -> Result<Outcome, EngineError> {
         match (&step.target, &step.current) {
+            (None, Some(current)) if current.kind == "generated" => {
+                // A key made once is kept: the next apply uses it again.
+                Ok(Outcome::Remove(step.address.clone(), step.action))
+            }
             (None, Some(current)) => {
-                match current.kind.as_str() {
-                    "object" => {
-                        let id = object_id(current)
-                            .ok_or_else(|| fail("state has no identity for it".into()))?;
-                        match &current.prior {
-                            Some(prior) => {
-                                self.kube
-                                    .apply_object(&id, prior, true)
-                                    .await
-                                    .map_err(|e| fail(e.to_string()))?;
-                            }
-                            None => self
-                                .kube
-                                .delete_object(&id)
-                                .await
-                                .map_err(|e| fail(e.to_string()))?,
-                        }
-                    }
-                    "patch" => {
-                        let id = object_id(current)
-                            .ok_or_else(|| fail("state has no identity for it".into()))?;
-                        let manager = current
-                            .manifest
-                            .get("manager")
-                            .and_then(Value::as_str)
-                            .unwrap_or_default();
-                        self.kube
-                            .release_patch(&id, manager)
-                            .await
-                            .map_err(|e| fail(e.to_string()))?;
-                    }
-                    "release" => self.release_back(current, None).await.map_err(fail)?,
-                    _ => {}
-                }
+                let r = self.resource_of(current)?;
+                self.remove(&r, current, cancel).await?;
                 Ok(Outcome::Remove(step.address.clone(), step.action))
             }
             (Some(target), current) => {
-                match target.kind.as_str() {
-                    "object" => {
-                        let id = object_id(target)
-                            .ok_or_else(|| fail("state has no identity for it".into()))?;
-                        let manifest = self.substitute(&target.manifest).map_err(fail)?;
-                        if contains_hash(&manifest) {
-                            return Err(fail(
-                                "state holds only the hash of a sensitive value in this manifest: apply the plan instead".into(),
-                            ));
-                        }
-                        self.kube
-                            .apply_object(&id, &manifest, self.force_conflicts)
-                            .await
-                            .map_err(|e| fail(e.to_string()))?;
-                        self.kube
-                            .wait_ready(&id)
-                            .await
-                            .map_err(|e| fail(e.to_string()))?;
-                    }
-                    "patch" => {
-                        let id = object_id(target)
-                            .ok_or_else(|| fail("state has no identity for it".into()))?;
-                        let manager = target
-                            .manifest
-                            .get("manager")
-                            .and_then(Value::as_str)
-                            .unwrap_or_default();
-                        let fields = target
-                            .manifest
-                            .get("fields")
-                            .cloned()
-                            .unwrap_or(Value::Null);
-                        self.kube
-                            .apply_patch(&id, &fields, manager, self.force_conflicts)
-                            .await
-                            .map_err(|e| fail(e.to_string()))?;
-                    }
-                    "release" => self
-                        .release_back(current.as_ref().unwrap_or(target), Some(target))
-                        .await
-                        .map_err(fail)?,
-                    "generated"
-                        if !self
-                            .gens
-                            .lock()
-                            .expect("gens lock")
-                            .keys()
-                            .any(|k| step.address.ends_with(&format!("/gen/{k}"))) =>
-                    {
-                        return Err(fail("its secret material is gone from state/secrets: apply the plan instead".into()));
-                    }
-                    _ => {}
-                }
+                self.put_back(target, cancel).await?;
                 let mut rec = target.clone();
                 rec.revision = revision;
                 rec.applied_at = crate::store::now_rfc3339();
@@ -226,58 +228,93 @@ impl Engine<'_> {
         }
     }
 
-    /// A release back to `target`'s helm revision, or to what it was before mtm.
-    async fn release_back(&self, current: &Record, target: Option<&Record>) -> Result<(), String> {
-        let now: mtm_helm::ReleaseRecord = serde_json::from_value(current.manifest.clone())
-            .map_err(|e| format!("state holds an unreadable release record: {e}"))?;
-        let cluster = current.cluster.clone().unwrap_or_default();
-        let spec = self
-            .plan
+    /// Brings one resource back to what `target` recorded: an object or a patch applied
+    /// from the stored manifest, a release rolled back to the recorded helm revision.
+    async fn put_back(
+        &self,
+        target: &Record,
+        cancel: watch::Receiver<bool>,
+    ) -> Result<(), EngineError> {
+        let r = self.resource_of(target)?;
+        if target.kind == "object" && contains_hash(&target.manifest) {
+            return Err(EngineError::OnlyHash);
+        }
+        let provider = self.provider(&r)?;
+        match target.kind.as_str() {
+            "object" | "patch" => provider.apply(&r, cancel).await.map(|_| ()),
+            _ => provider.restore(&r, &target.manifest, cancel).await,
+        }
+        .map_err(EngineError::from)
+    }
+
+    /// The resource a record stands for, from state alone where it can be (objects and
+    /// patches), else from the plan (releases and generated values by name).
+    fn resource_of(&self, record: &Record) -> Result<Resource, EngineError> {
+        let declared = self
+            .sel
+            .graph
+            .index
+            .get(&mtm_provider::Address(record.address.clone()))
+            .map(|&i| self.sel.graph.graph[i].resource.clone());
+        let spec = match record.kind.as_str() {
+            "object" => Spec::Object {
+                id: object_id(record).ok_or(EngineError::NoIdentity)?,
+                manifest: std::sync::Arc::new(self.substitute(&record.manifest)?),
+            },
+            "patch" => Spec::Patch {
+                target: object_id(record).ok_or(EngineError::NoIdentity)?,
+                fields: record
+                    .manifest
+                    .get("fields")
+                    .cloned()
+                    .unwrap_or(Value::Null),
+                manager: record
+                    .manifest
+                    .get("manager")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string(),
+            },
+            "release" => self.release_spec(record)?,
+            _ => {
+                return declared.ok_or_else(|| EngineError::NotInPlan(record.address.clone()));
+            }
+        };
+        let (step, stages, origin) = declared
+            .map(|d| (d.step, d.stages, d.origin))
+            .unwrap_or_default();
+        Ok(Resource {
+            address: mtm_provider::Address(record.address.clone()),
+            spec,
+            step,
+            stages,
+            origin,
+        })
+    }
+
+    /// The plan's declaration of the release `record` holds.
+    fn release_spec(&self, record: &Record) -> Result<Spec, EngineError> {
+        let now: mtm_helm::ReleaseRecord = serde_json::from_value(record.manifest.clone())
+            .map_err(|source| EngineError::Unreadable {
+                what: "release record",
+                source,
+            })?;
+        self.plan
             .stages
             .iter()
             .flat_map(|s| &s.decls)
             .find_map(|d| match &d.spec {
-                mtm_provider::resource::Spec::Release { release, .. }
+                Spec::Release { release, .. }
                     if release.name == now.name && release.namespace == now.namespace =>
                 {
-                    Some(release.clone())
+                    Some(Spec::Release {
+                        cluster: record.cluster.clone().unwrap_or_default(),
+                        release: release.clone(),
+                    })
                 }
                 _ => None,
             })
-            .ok_or_else(|| {
-                format!(
-                    "release {}/{} is not in the plan any more",
-                    now.namespace, now.name
-                )
-            })?;
-        let (cancel_tx, cancel) = tokio::sync::watch::channel(false);
-        let result = match target {
-            Some(t) => {
-                let to: mtm_helm::ReleaseRecord = serde_json::from_value(t.manifest.clone())
-                    .map_err(|e| format!("state holds an unreadable release record: {e}"))?;
-                self.helm
-                    .restore_release(&cluster, &spec, &mtm_helm::PriorRelease::from(&to), cancel)
-                    .await
-                    .map(|_| ())
-            }
-            None => match &current.prior {
-                Some(p) => {
-                    let prior: mtm_helm::PriorRelease = serde_json::from_value(p.clone())
-                        .map_err(|e| format!("state holds an unreadable prior release: {e}"))?;
-                    self.helm
-                        .restore_release(&cluster, &spec, &prior, cancel)
-                        .await
-                        .map(|_| ())
-                }
-                None => self
-                    .helm
-                    .uninstall_release(&cluster, &now.name, &now.namespace, cancel)
-                    .await
-                    .map(|_| ()),
-            },
-        };
-        drop(cancel_tx);
-        result.map_err(|e| e.to_string())
+            .ok_or_else(|| EngineError::NotInPlan(format!("{}/{}", now.namespace, now.name)))
     }
 }
 

@@ -89,7 +89,7 @@ pub(crate) async fn run(
         .map_err(|cause| ProbeError::Exec {
             workload: from.workload.clone(),
             namespace: from.namespace.clone(),
-            cause,
+            cause: cause.0,
         })
 }
 

@@ -55,6 +55,11 @@ pub struct ExecOutput {
     pub code: i32,
 }
 
+/// Why an exec could not run at all (the cause, as the transport says it).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ExecError(pub String);
+
 /// Runs a command in a workload's pod (the engine implements it over the Kubernetes exec
 /// API, as `kubectl exec -n NAMESPACE WORKLOAD [-c CONTAINER] -- COMMAND...`).
 ///
@@ -65,7 +70,7 @@ pub trait Exec: Send + Sync {
         &'a self,
         from: &'a ExecFrom,
         command: Vec<String>,
-    ) -> BoxFuture<'a, Result<ExecOutput, String>>;
+    ) -> BoxFuture<'a, Result<ExecOutput, ExecError>>;
 }
 
 /// What the checks may assume of the cluster and how they reach it.

@@ -17,6 +17,7 @@ mod one_walk;
 mod ownership;
 mod picture;
 mod rehearse;
+mod rollback;
 mod sched;
 mod schemas;
 mod state_safety;

@@ -5,7 +5,7 @@
 
 use super::support::repo;
 use futures::future::BoxFuture;
-use mtm::verify::{CheckContext, CheckResult, Exec, ExecOutput, Status, run_check};
+use mtm::verify::{CheckContext, CheckResult, Exec, ExecError, ExecOutput, Status, run_check};
 use mtm_provider::resource::{CheckSpec, ExecFrom, Expect, HttpCall, McpCall, TokenExchangeCall};
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -587,7 +587,7 @@ impl Exec for HostExec {
         &'a self,
         from: &'a ExecFrom,
         command: Vec<String>,
-    ) -> BoxFuture<'a, Result<ExecOutput, String>> {
+    ) -> BoxFuture<'a, Result<ExecOutput, ExecError>> {
         self.lines.lock().unwrap().push((
             format!("{}/{}", from.namespace, from.workload),
             command.clone(),
@@ -597,8 +597,8 @@ impl Exec for HostExec {
                 Command::new(&command[0]).args(&command[1..]).output()
             })
             .await
-            .map_err(|e| e.to_string())?
-            .map_err(|e| format!("cannot run {e}"))?;
+            .map_err(|e| ExecError(e.to_string()))?
+            .map_err(|e| ExecError(format!("cannot run {e}")))?;
             Ok(ExecOutput {
                 stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
                 stderr: String::from_utf8_lossy(&out.stderr).into_owned(),

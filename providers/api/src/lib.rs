@@ -11,7 +11,10 @@ pub mod resource;
 pub mod strict;
 
 pub use address::{Address, ObjectId};
-pub use provider::{Applied, Provider, ProviderError};
+pub use provider::{
+    Answer, Applied, Cancel, Claim, DriftField, Executed, FieldDiff, Observed, Pods, Provider,
+    ProviderError, Verdict,
+};
 pub use resource::{
     CheckSpec, GenSpec, ReleaseSpec, Requirement, Resource, Spec, StepInfo, WaitSpec,
 };

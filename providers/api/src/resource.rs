@@ -59,6 +59,16 @@ impl Resource {
         }
     }
 
+    /// The Kubernetes object it declares, removes or patches.
+    pub fn object_id(&self) -> Option<&ObjectId> {
+        match &self.spec {
+            Spec::Object { id, .. } | Spec::Absent { id } | Spec::Patch { target: id, .. } => {
+                Some(id)
+            }
+            _ => None,
+        }
+    }
+
     /// A short word for the kind of resource, for output.
     pub fn type_name(&self) -> &'static str {
         match &self.spec {

@@ -12,7 +12,7 @@ use crate::error::HelmError;
 use crate::plan::same_version;
 use crate::query::MTM_DESCRIPTION;
 use crate::redact::Redactor;
-use crate::release::{Action, AppliedRelease, LiveRelease, RECORD_SCHEMA, ReleaseRecord};
+use crate::release::{AppliedRelease, LiveRelease, RECORD_SCHEMA, ReleaseAction, ReleaseRecord};
 use crate::run::{Call, Target};
 use crate::values::{canonical, redacted};
 use mtm_provider::ReleaseSpec;
@@ -106,16 +106,16 @@ impl HelmProvider {
                 "release unchanged");
             return Ok(AppliedRelease {
                 revision: l.revision,
-                action: Action::NoOp,
+                action: ReleaseAction::NoOp,
                 prior,
                 record: record(spec, l, v),
             });
         }
 
         let action = if live.is_some() {
-            Action::Upgrade
+            ReleaseAction::Upgrade
         } else {
-            Action::Install
+            ReleaseAction::Install
         };
         let description = format!("{MTM_DESCRIPTION} apply");
         self.upgrade(&t, spec, &want, &description, &redactor, &mut cancel)

@@ -1,9 +1,10 @@
 //! The helm provider of mtm: helm releases planned, installed, upgraded, restored and
 //! uninstalled through the real helm binary (run with duct).
 //!
-//! The engine holds a [`HelmProvider`] and, for a `Spec::Release`, calls
-//! [`HelmProvider::plan_release`], [`HelmProvider::apply_release`] and
-//! [`HelmProvider::destroy_release`] (or the `Provider` trait, which wraps them).
+//! The engine reaches it through the `Provider` trait (`provider.rs`), which wraps
+//! [`HelmProvider::plan_release`], [`HelmProvider::apply_release`],
+//! [`HelmProvider::restore_release`], [`HelmProvider::uninstall_release`] and
+//! [`HelmProvider::drift_release`].
 //!
 //! # What the engine stores, and how destroy gets the prior
 //! - After an apply, store [`AppliedRelease::record`] (a [`ReleaseRecord`]: revision,
@@ -12,8 +13,8 @@
 //! - Store [`AppliedRelease::prior`] the **first** time mtm applies the release, and keep
 //!   it across later applies (a later apply reports the newest revision not made by mtm,
 //!   which may be a change made outside mtm). `None` means mtm installed the release.
-//! - On destroy, pass the stored prior to [`HelmProvider::destroy_release`], or through
-//!   [`HelmProvider::remember_prior`] before calling `Provider::destroy`. Without one, a
+//! - On destroy, pass the stored prior to [`HelmProvider::destroy_release`] (or to
+//!   `Provider::restore`; `Provider::delete` uninstalls). Without one, a
 //!   release of the plan's `existing: true` falls back to its history (every revision
 //!   mtm's: uninstall) or to the plan's `cleanupValues`.
 //!
@@ -43,19 +44,17 @@ pub use error::HelmError;
 pub use query::MTM_DESCRIPTION;
 pub use redact::MASK;
 pub use release::{
-    Action, AppliedRelease, LiveRelease, PriorRelease, RECORD_SCHEMA, ReleasePlan, ReleaseRecord,
-    Restored,
+    AppliedRelease, LiveRelease, PriorRelease, RECORD_SCHEMA, ReleaseAction, ReleasePlan,
+    ReleaseRecord, Restored,
 };
 pub use values::{ValueChange, values_sha256};
 
-use mtm_provider::{Address, ReleaseSpec};
+use mtm_provider::ReleaseSpec;
 use run::{Helm, Target};
 use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::path::PathBuf;
-use std::sync::Mutex;
 use std::time::Duration;
-use tokio::sync::watch;
 
 /// The environment variable naming the helm binary (default: `helm` on PATH).
 pub const HELM_ENV: &str = "MTM_HELM";
@@ -72,10 +71,6 @@ pub struct HelmProvider {
     kubectl: OsString,
     /// `--kubeconfig` for helm and kubectl; `None` leaves it to `KUBECONFIG`.
     kubeconfig: Option<PathBuf>,
-    /// Flips to true on Ctrl-C; used by the `Provider` trait methods.
-    cancel: watch::Receiver<bool>,
-    priors: Mutex<BTreeMap<Address, PriorRelease>>,
-    applied: Mutex<BTreeMap<Address, AppliedRelease>>,
 }
 
 impl HelmProvider {
@@ -87,8 +82,6 @@ impl HelmProvider {
         let program = std::env::var_os(HELM_ENV)
             .filter(|p| !p.is_empty())
             .unwrap_or_else(|| OsString::from("helm"));
-        // A sender that is dropped at once: never cancelled until `with_cancel`.
-        let (_, cancel) = watch::channel(false);
         HelmProvider {
             contexts,
             helm: Helm {
@@ -99,9 +92,6 @@ impl HelmProvider {
                 .filter(|p| !p.is_empty())
                 .unwrap_or_else(|| OsString::from("kubectl")),
             kubeconfig: None,
-            cancel,
-            priors: Mutex::default(),
-            applied: Mutex::default(),
         }
     }
 
@@ -128,44 +118,6 @@ impl HelmProvider {
     pub fn with_grace(mut self, grace: Duration) -> Self {
         self.helm.grace = grace;
         self
-    }
-
-    /// The receiver the `Provider` trait methods watch for Ctrl-C.
-    pub fn with_cancel(mut self, cancel: watch::Receiver<bool>) -> Self {
-        self.cancel = cancel;
-        self
-    }
-
-    /// The prior that `Provider::destroy` of the release at `address` restores.
-    pub fn remember_prior(&self, address: Address, prior: PriorRelease) {
-        self.priors
-            .lock()
-            .expect("priors lock")
-            .insert(address, prior);
-    }
-
-    /// What `Provider::apply` of the release at `address` did, for state; taken once.
-    pub fn take_applied(&self, address: &Address) -> Option<AppliedRelease> {
-        self.applied.lock().expect("applied lock").remove(address)
-    }
-
-    pub(crate) fn prior_for(&self, address: &Address) -> Option<PriorRelease> {
-        self.priors
-            .lock()
-            .expect("priors lock")
-            .get(address)
-            .cloned()
-    }
-
-    pub(crate) fn keep_applied(&self, address: Address, applied: AppliedRelease) {
-        self.applied
-            .lock()
-            .expect("applied lock")
-            .insert(address, applied);
-    }
-
-    pub(crate) fn cancel(&self) -> watch::Receiver<bool> {
-        self.cancel.clone()
     }
 
     pub(crate) fn target(&self, cluster: &str, spec: &ReleaseSpec) -> Result<Target, HelmError> {

@@ -11,7 +11,7 @@ use crate::desired::{desired, redactor, sensitive_paths};
 use crate::error::HelmError;
 use crate::manifest;
 use crate::redact::Redactor;
-use crate::release::{Action, LiveRelease, ReleasePlan};
+use crate::release::{LiveRelease, ReleaseAction, ReleasePlan};
 use crate::run::{Call, Target};
 use crate::values::{self, canonical};
 use mtm_provider::ReleaseSpec;
@@ -90,16 +90,16 @@ impl HelmProvider {
         let values_diff = values::diff(live_values, &want, &sensitive_paths(spec));
         let manifest_diff = manifest::diff(&live_manifest, &rendered, &redactor);
         let action = match &live {
-            None => Action::Install,
+            None => ReleaseAction::Install,
             Some((l, _))
                 if l.status == "deployed"
                     && values_diff.is_empty()
                     && manifest_diff.is_empty()
                     && same_version(spec, l) =>
             {
-                Action::NoOp
+                ReleaseAction::NoOp
             }
-            Some(_) => Action::Upgrade,
+            Some(_) => ReleaseAction::Upgrade,
         };
         let prior = match &live {
             Some(_) => self.prior(&t).await?,

@@ -15,7 +15,7 @@ pub const RECORD_SCHEMA: u32 = 1;
 /// What a plan would do to a release.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Action {
+pub enum ReleaseAction {
     Install,
     Upgrade,
     NoOp,
@@ -52,7 +52,7 @@ pub struct PriorRelease {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ReleasePlan {
-    pub action: Action,
+    pub action: ReleaseAction,
     /// Live user values against the desired ones; sensitive leaves masked.
     pub values_diff: Vec<ValueChange>,
     /// Unified diff of the live release's manifest (`helm get manifest`) against the one
@@ -72,7 +72,7 @@ pub struct ReleasePlan {
 pub struct AppliedRelease {
     /// The revision this apply made.
     pub revision: u64,
-    pub action: Action,
+    pub action: ReleaseAction,
     /// The release's state before mtm, when it existed; `None` when mtm installed it.
     /// The engine keeps the one from the first apply (see the crate docs).
     pub prior: Option<PriorRelease>,

@@ -11,7 +11,7 @@
 
 mod support;
 
-use mtm_helm::{Action, HelmError, PriorRelease, Restored, ValueChange, values_sha256};
+use mtm_helm::{HelmError, PriorRelease, ReleaseAction, Restored, ValueChange, values_sha256};
 use mtm_provider::{Address, Provider, Resource, Spec, StepInfo};
 use serde_json::json;
 use std::sync::Arc;
@@ -44,7 +44,7 @@ async fn existing_release_keeps_its_values_and_destroy_restores_them_exactly() {
     let p = provider();
     let spec = s.lab6(&env, &key);
     let plan = p.plan_release("east", &spec).await.expect("plan");
-    assert_eq!(plan.action, Action::Upgrade);
+    assert_eq!(plan.action, ReleaseAction::Upgrade);
     assert!(
         plan.values_diff.contains(&ValueChange {
             path: "tokenExchange.enabled".into(),
@@ -71,7 +71,10 @@ async fn existing_release_keeps_its_values_and_destroy_restores_them_exactly() {
         .apply_release("east", &spec, never())
         .await
         .expect("apply");
-    assert_eq!((applied.action, applied.revision), (Action::Upgrade, 2));
+    assert_eq!(
+        (applied.action, applied.revision),
+        (ReleaseAction::Upgrade, 2)
+    );
     assert_eq!(applied.prior.as_ref(), Some(&prior));
     let after = s.values();
     let mut expected = before.clone();
@@ -99,7 +102,7 @@ async fn existing_release_keeps_its_values_and_destroy_restores_them_exactly() {
 
     // Applying again changes nothing and makes no revision.
     let plan = p.plan_release("east", &spec).await.expect("plan again");
-    assert_eq!(plan.action, Action::NoOp, "{plan:#?}");
+    assert_eq!(plan.action, ReleaseAction::NoOp, "{plan:#?}");
     assert!(plan.values_diff.is_empty() && plan.manifest_diff.is_empty());
     assert_eq!(
         plan.prior.as_ref(),
@@ -110,9 +113,9 @@ async fn existing_release_keeps_its_values_and_destroy_restores_them_exactly() {
         .apply_release("east", &spec, never())
         .await
         .expect("apply again");
-    assert_eq!((again.action, again.revision), (Action::NoOp, 2));
+    assert_eq!((again.action, again.revision), (ReleaseAction::NoOp, 2));
 
-    // Destroy through the Provider trait, with the prior the engine stored.
+    // Restore through the Provider trait, with the prior the engine stored.
     let resource = Resource {
         address: Address(format!("lab6/east/helm/{}/{}", s.namespace, s.name)),
         spec: Spec::Release {
@@ -123,8 +126,8 @@ async fn existing_release_keeps_its_values_and_destroy_restores_them_exactly() {
         stages: vec!["lab6".into()],
         origin: Default::default(),
     };
-    p.remember_prior(resource.address.clone(), prior.clone());
-    p.destroy(&resource).await.expect("destroy");
+    let kept = serde_json::to_value(&prior).unwrap();
+    p.restore(&resource, &kept, never()).await.expect("destroy");
     assert_eq!(s.metadata()["revision"], json!(3), "one rollback revision");
     assert_eq!(s.values(), before, "values exactly as before mtm");
     assert_eq!(s.setting("tokenExchange.enabled"), "false");
@@ -167,7 +170,7 @@ async fn outside_helm_upgrade_set_shows_in_the_plan_as_the_changed_value() {
     );
 
     let plan = p.plan_release("east", &spec).await.expect("plan");
-    assert_eq!(plan.action, Action::Upgrade);
+    assert_eq!(plan.action, ReleaseAction::Upgrade);
     assert_eq!(
         plan.values_diff,
         vec![
@@ -237,7 +240,7 @@ async fn licence_key_never_on_a_command_line() {
     };
     let p = provider();
     let plan = p.plan_release("east", &spec).await.expect("plan");
-    assert_eq!(plan.action, Action::Install);
+    assert_eq!(plan.action, ReleaseAction::Install);
     let applied = p
         .apply_release("east", &spec, never())
         .await
@@ -335,15 +338,17 @@ async fn created_release_is_uninstalled_through_the_provider_trait() {
         origin: Default::default(),
     };
     let p = provider();
-    let applied = p.apply(&resource).await.expect("apply");
+    let applied = p.apply(&resource, never()).await.expect("apply");
     assert_eq!(applied.summary, "installed (revision 1)");
-    let kept = p.take_applied(&resource.address).expect("kept for state");
-    assert_eq!(kept.prior, None, "mtm created it");
+    assert_eq!(applied.prior, None, "mtm created it");
+    let record: mtm_helm::ReleaseRecord =
+        serde_json::from_value(applied.record.expect("a record for state")).unwrap();
+    assert_eq!(record.revision, 1);
     assert!(s.exists());
-    p.destroy(&resource).await.expect("destroy");
+    p.delete(&resource, never()).await.expect("destroy");
     assert!(!s.exists(), "uninstalled");
     // Gone already: destroy again is fine.
-    p.destroy(&resource).await.expect("destroy again");
+    p.delete(&resource, never()).await.expect("destroy again");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -356,7 +361,10 @@ async fn existing_release_installed_by_mtm_is_uninstalled_without_a_prior() {
         .apply_release("east", &spec, never())
         .await
         .expect("apply");
-    assert_eq!((applied.action, applied.prior), (Action::Install, None));
+    assert_eq!(
+        (applied.action, applied.prior),
+        (ReleaseAction::Install, None)
+    );
     let done = p
         .destroy_release("east", &spec, None, never())
         .await
@@ -421,7 +429,7 @@ spec:
         .apply_release("east", &spec, never())
         .await
         .expect("applied without waiting for the pods");
-    assert_eq!(done.action, Action::Install);
+    assert_eq!(done.action, ReleaseAction::Install);
     assert_eq!(s.metadata()["status"], "deployed");
 }
 

@@ -61,6 +61,8 @@ impl KubeProvider {
         Ok(Applied {
             uid: applied.metadata.uid.clone(),
             summary: summary.to_string(),
+
+            ..Applied::default()
         })
     }
 }

@@ -9,16 +9,7 @@
 
 use serde_json::{Map, Value};
 
-/// One changed field. `None` means absent on that side. A path of `""` is the whole object.
-#[derive(Clone, Debug, PartialEq)]
-pub struct FieldDiff {
-    /// e.g. `spec.template.spec.containers[name=app].image`, `metadata.labels["app.kubernetes.io/name"]`.
-    pub path: String,
-    pub before: Option<Value>,
-    pub after: Option<Value>,
-    /// Other field managers that own the field now: applying without force conflicts.
-    pub owners: Vec<String>,
-}
+pub use mtm_provider::FieldDiff;
 
 /// Server-owned metadata that is never part of a diff, even if a set names it.
 const IGNORED_METADATA: &[&str] = &[

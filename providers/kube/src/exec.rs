@@ -15,13 +15,7 @@ use kube::Client;
 use kube::api::{Api, AttachParams, ListParams};
 use tokio::io::AsyncReadExt;
 
-/// What a command run in a pod printed, and its exit code.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Executed {
-    pub stdout: String,
-    pub stderr: String,
-    pub code: i32,
-}
+pub use mtm_provider::Executed;
 
 impl KubeProvider {
     /// Runs `command` in the pod `workload` names in `namespace` on `cluster`. `Err` when

@@ -33,7 +33,7 @@ impl Default for Ownership {
 
 /// What the policy says about a field another manager holds.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Claim {
+pub enum FieldRule {
     /// A hand edit: taken over without a flag.
     TakeOver { manager: String },
     /// A controller's: a conflict that needs `--force-conflicts`.
@@ -68,15 +68,15 @@ impl Ownership {
     }
 
     /// The claims of `owners` on a field that applying as `ours` would change.
-    pub fn claims(&self, owners: &[String], ours: &str) -> Vec<Claim> {
+    pub fn claims(&self, owners: &[String], ours: &str) -> Vec<FieldRule> {
         owners
             .iter()
             .map(|m| {
                 let manager = m.clone();
                 if self.is_hand_edit(m, ours) {
-                    Claim::TakeOver { manager }
+                    FieldRule::TakeOver { manager }
                 } else {
-                    Claim::Conflict { manager }
+                    FieldRule::Conflict { manager }
                 }
             })
             .collect()
@@ -202,10 +202,10 @@ mod tests {
                 "mtm"
             ),
             vec![
-                Claim::TakeOver {
+                FieldRule::TakeOver {
                     manager: "kubectl-scale".into()
                 },
-                Claim::Conflict {
+                FieldRule::Conflict {
                     manager: "horizontal-pod-autoscaler".into()
                 }
             ]

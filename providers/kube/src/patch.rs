@@ -57,6 +57,8 @@ impl KubeProvider {
         Ok(Applied {
             uid: applied.metadata.uid.clone(),
             summary: summary.into(),
+
+            ..Applied::default()
         })
     }
 

@@ -12,23 +12,13 @@ use crate::error::KubeError;
 use crate::manifest::{is_builtin_group, prepare, shown, to_value, unknown_kind};
 use kube::api::{Patch, PatchParams};
 use mtm_provider::ObjectId;
+use mtm_provider::Verdict;
 use serde_json::Value;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Action {
-    Create,
-    Update,
-    NoOp,
-    /// The kind is not served yet (its CRD is created in the same run): validated at apply.
-    CrdPending,
-    /// The object exists and the plan removes it.
-    Delete,
-}
 
 /// What applying one object would do.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ObjectPlan {
-    pub action: Action,
+    pub action: Verdict,
     /// The changed fields; for a create or a pending CRD, one entry with an empty path
     /// holding the whole object.
     pub diff: Vec<FieldDiff>,
@@ -41,7 +31,7 @@ pub struct ObjectPlan {
 }
 
 impl ObjectPlan {
-    fn unvalidated(action: Action, manifest: &Value, why: String) -> Self {
+    fn unvalidated(action: Verdict, manifest: &Value, why: String) -> Self {
         ObjectPlan {
             action,
             diff: vec![FieldDiff {
@@ -107,7 +97,7 @@ impl KubeProvider {
                 &id.group
             };
             return Ok(ObjectPlan::unvalidated(
-                Action::CrdPending,
+                Verdict::Pending,
                 &shown(id, manifest),
                 format!(
                     "no CRD serves {group}/{} {} yet: validated at apply",
@@ -126,7 +116,7 @@ impl KubeProvider {
         if is_patch {
             let Some(live) = &live else {
                 return Ok(ObjectPlan::unvalidated(
-                    Action::Create,
+                    Verdict::Create,
                     &shown(id, manifest),
                     format!(
                         "{} {} does not exist yet: patched at apply",
@@ -150,7 +140,7 @@ impl KubeProvider {
             Err(e) => {
                 return match missing_namespace(&e) {
                     Some(ns) if live.is_none() => Ok(ObjectPlan::unvalidated(
-                        Action::Create,
+                        Verdict::Create,
                         &shown(id, manifest),
                         format!("namespace {ns} does not exist yet: validated at apply"),
                     )),
@@ -160,9 +150,9 @@ impl KubeProvider {
         };
         let diff = diff::object_diff(live.as_ref(), &after, manager);
         let action = match (&live, diff.is_empty()) {
-            (None, _) => Action::Create,
-            (Some(_), true) => Action::NoOp,
-            (Some(_), false) => Action::Update,
+            (None, _) => Verdict::Create,
+            (Some(_), true) => Verdict::NoOp,
+            (Some(_), false) => Verdict::Update,
         };
         Ok(ObjectPlan {
             action,
@@ -190,7 +180,7 @@ impl KubeProvider {
     pub async fn plan_delete(&self, id: &ObjectId) -> Result<ObjectPlan, KubeError> {
         let cluster = self.cluster(&id.cluster)?;
         let noop = ObjectPlan {
-            action: Action::NoOp,
+            action: Verdict::NoOp,
             diff: Vec::new(),
             live: None,
             unvalidated: None,
@@ -206,7 +196,7 @@ impl KubeProvider {
         let live = shown(id, to_value(id, &live)?);
         let owned = diff::owned_set(&live, MANAGER);
         Ok(ObjectPlan {
-            action: Action::Delete,
+            action: Verdict::Delete,
             diff: vec![FieldDiff {
                 path: String::new(),
                 before: Some(diff::declared(&live, &owned)),

@@ -6,7 +6,8 @@
 
 mod support;
 
-use mtm_kube::{Action, KubeError, KubeProvider, RequireError, WaitError};
+use mtm_kube::{KubeError, KubeProvider, RequireError, WaitError};
+use mtm_provider::Verdict;
 use mtm_provider::{Address, Provider, Requirement, Resource, Spec, WaitSpec};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -65,13 +66,13 @@ async fn apply_then_noop_then_one_field_change() {
 
     // Before anything exists: creates; the ConfigMap's namespace is created in the same run.
     let plan = p.plan_object(&nid, &namespace(&ns)).await.unwrap();
-    assert_eq!(plan.action, Action::Create);
+    assert_eq!(plan.action, Verdict::Create);
     assert!(plan.unvalidated.is_none(), "{plan:?}");
     let plan = p
         .plan_object(&cid, &config_map(&ns, "settings", "blue"))
         .await
         .unwrap();
-    assert_eq!(plan.action, Action::Create);
+    assert_eq!(plan.action, Verdict::Create);
     assert!(
         plan.unvalidated
             .as_deref()
@@ -101,7 +102,7 @@ async fn apply_then_noop_then_one_field_change() {
         (&did, deployment(&ns, "web", 1)),
     ] {
         let plan = p.plan_object(oid, &m).await.unwrap();
-        assert_eq!(plan.action, Action::NoOp, "{oid}: {:?}", plan.diff);
+        assert_eq!(plan.action, Verdict::NoOp, "{oid}: {:?}", plan.diff);
         assert!(plan.diff.is_empty());
         assert!(plan.live.is_some());
     }
@@ -111,13 +112,13 @@ async fn apply_then_noop_then_one_field_change() {
         .plan_object(&cid, &config_map(&ns, "settings", "green"))
         .await
         .unwrap();
-    assert_eq!(plan.action, Action::Update);
+    assert_eq!(plan.action, Verdict::Update);
     assert_eq!(paths(&plan), vec!["data.color: \"blue\" -> \"green\""]);
     let plan = p
         .plan_object(&did, &deployment(&ns, "web", 1))
         .await
         .unwrap();
-    assert_eq!(plan.action, Action::NoOp);
+    assert_eq!(plan.action, Verdict::NoOp);
 
     let rv_before = kubectl(
         "east",
@@ -173,7 +174,7 @@ async fn apply_then_noop_then_one_field_change() {
         .plan_object(&cid, &config_map(&ns, "settings", "green"))
         .await
         .unwrap();
-    assert_eq!(plan.action, Action::NoOp);
+    assert_eq!(plan.action, Verdict::NoOp);
 
     drop_namespace(&p, "east", &ns).await;
 }
@@ -209,7 +210,7 @@ async fn changes_by_other_managers_conflicts_and_force() {
         &["label", "deploy", "api", "-n", &ns, "owner=someone"],
     );
     let plan = p.plan_object(&did, &manifest).await.unwrap();
-    assert_eq!(plan.action, Action::NoOp, "{:?}", plan.diff);
+    assert_eq!(plan.action, Verdict::NoOp, "{:?}", plan.diff);
 
     // A declared label and the declared replicas changed by someone else: both show.
     kubectl(
@@ -229,7 +230,7 @@ async fn changes_by_other_managers_conflicts_and_force() {
         &["scale", "deploy", "api", "-n", &ns, "--replicas=3"],
     );
     let plan = p.plan_object(&did, &manifest).await.unwrap();
-    assert_eq!(plan.action, Action::Update);
+    assert_eq!(plan.action, Verdict::Update);
     assert_eq!(
         paths(&plan),
         vec![
@@ -309,7 +310,7 @@ async fn changes_by_other_managers_conflicts_and_force() {
     assert_eq!(a.summary, "configured");
     assert_eq!(replicas_and_labels(&ns), "1 api someone");
     let plan = p.plan_object(&did, &manifest).await.unwrap();
-    assert_eq!(plan.action, Action::NoOp, "{:?}", plan.diff);
+    assert_eq!(plan.action, Verdict::NoOp, "{:?}", plan.diff);
 
     drop_namespace(&p, "east", &ns).await;
 }
@@ -342,9 +343,9 @@ async fn crd_and_custom_resource_in_one_run() {
 
     // Warm the discovery cache first, so the CR is found only after a refresh.
     let plan = p.plan_object(&crd_id, &crd).await.unwrap();
-    assert_eq!(plan.action, Action::Create);
+    assert_eq!(plan.action, Verdict::Create);
     let plan = p.plan_object(&cr_id, &cr).await.unwrap();
-    assert_eq!(plan.action, Action::CrdPending);
+    assert_eq!(plan.action, Verdict::Pending);
     assert!(
         plan.unvalidated
             .as_deref()
@@ -358,14 +359,14 @@ async fn crd_and_custom_resource_in_one_run() {
     let a = p.apply_object(&cr_id, &cr, false).await.unwrap();
     assert_eq!(a.summary, "created");
     let plan = p.plan_object(&cr_id, &cr).await.unwrap();
-    assert_eq!(plan.action, Action::NoOp, "{:?}", plan.diff);
+    assert_eq!(plan.action, Verdict::NoOp, "{:?}", plan.diff);
     let mut bigger = cr.clone();
     bigger["spec"]["size"] = json!(4);
     let plan = p.plan_object(&cr_id, &bigger).await.unwrap();
     assert_eq!(paths(&plan), vec!["spec.size: 3 -> 4"]);
 
     let plan = p.plan_delete(&cr_id).await.unwrap();
-    assert_eq!(plan.action, Action::Delete);
+    assert_eq!(plan.action, Verdict::Delete);
     assert_eq!(
         plan.diff[0].before,
         Some(
@@ -374,9 +375,9 @@ async fn crd_and_custom_resource_in_one_run() {
         )
     );
     p.delete_object(&cr_id).await.unwrap();
-    assert_eq!(p.plan_delete(&cr_id).await.unwrap().action, Action::NoOp);
+    assert_eq!(p.plan_delete(&cr_id).await.unwrap().action, Verdict::NoOp);
     p.delete_object(&crd_id).await.unwrap();
-    assert_eq!(p.plan_delete(&cr_id).await.unwrap().action, Action::NoOp);
+    assert_eq!(p.plan_delete(&cr_id).await.unwrap().action, Verdict::NoOp);
     // The kind is gone with its CRD: deleting again is a success.
     p.delete_object(&cr_id).await.unwrap();
 }
@@ -742,7 +743,7 @@ async fn a_missing_context_fails_only_its_cluster() {
         .plan_object(&namespace_id("east", "default"), &namespace("default"))
         .await
         .unwrap();
-    assert_eq!(plan.action, Action::NoOp);
+    assert_eq!(plan.action, Verdict::NoOp);
 }
 
 fn resource(address: &str, spec: Spec) -> Resource {
@@ -790,8 +791,8 @@ async fn provider_trait_applies_and_destroys() {
             },
         },
     );
-    assert_eq!(p.apply(&ns_res).await.unwrap().summary, "created");
-    assert_eq!(p.apply(&dep).await.unwrap().summary, "created");
+    assert_eq!(p.apply(&ns_res, idle()).await.unwrap().summary, "created");
+    assert_eq!(p.apply(&dep, idle()).await.unwrap().summary, "created");
     // Apply of a Deployment waited for it: it is Available now.
     let available = kubectl(
         "east",
@@ -806,7 +807,7 @@ async fn provider_trait_applies_and_destroys() {
         ],
     );
     assert_eq!(available, "True");
-    assert_eq!(p.apply(&wait).await.unwrap().summary, "Pod Ready");
+    assert_eq!(p.apply(&wait, idle()).await.unwrap().summary, "Pod Ready");
 
     let absent = resource(
         &format!("lab2/east/apps/Deployment/{ns}/web"),
@@ -814,7 +815,7 @@ async fn provider_trait_applies_and_destroys() {
             id: id("east", "apps/v1", "Deployment", Some(&ns), "web"),
         },
     );
-    assert_eq!(p.apply(&absent).await.unwrap().summary, "deleted");
+    assert_eq!(p.apply(&absent, idle()).await.unwrap().summary, "deleted");
     assert!(kubectl_try("east", &["get", "deploy", "web", "-n", &ns]).is_err());
 
     let unknown = resource(
@@ -824,14 +825,14 @@ async fn provider_trait_applies_and_destroys() {
             manifest: namespace("x").into(),
         },
     );
-    let err = p.apply(&unknown).await.unwrap_err();
+    let err = p.apply(&unknown, idle()).await.unwrap_err();
     assert_eq!(
         err.to_string(),
         "cluster mars: no kube context is bound to it (bound: east, west)"
     );
 
-    p.destroy(&dep).await.unwrap();
-    p.destroy(&ns_res).await.unwrap();
+    p.delete(&dep, idle()).await.unwrap();
+    p.delete(&ns_res, idle()).await.unwrap();
     assert!(kubectl_try("east", &["get", "namespace", &ns]).is_err());
 }
 
@@ -897,7 +898,7 @@ async fn secret_values_never_show_and_string_data_changes_do() {
                "type": "Opaque", "stringData": {"token": token}})
     };
     let plan = p.plan_object(&sid, &secret("s3cr3t-one")).await.unwrap();
-    assert_eq!(plan.action, Action::Create);
+    assert_eq!(plan.action, Verdict::Create);
     assert!(!format!("{plan:?}").contains("s3cr3t"), "{plan:?}");
     p.apply_object(&sid, &secret("s3cr3t-one"), false)
         .await
@@ -918,7 +919,7 @@ async fn secret_values_never_show_and_string_data_changes_do() {
         "czNjcjN0LW9uZQ=="
     );
     let plan = p.plan_object(&sid, &secret("s3cr3t-one")).await.unwrap();
-    assert_eq!(plan.action, Action::NoOp, "{:?}", plan.diff);
+    assert_eq!(plan.action, Verdict::NoOp, "{:?}", plan.diff);
 
     // The object itself, for restoring it, keeps the value.
     let raw = p.get_object(&sid).await.unwrap().unwrap();
@@ -927,7 +928,7 @@ async fn secret_values_never_show_and_string_data_changes_do() {
     assert!(!format!("{plan:?}").contains("czNjcjN0"), "{plan:?}");
 
     let plan = p.plan_object(&sid, &secret("s3cr3t-two")).await.unwrap();
-    assert_eq!(plan.action, Action::Update);
+    assert_eq!(plan.action, Verdict::Update);
     assert_eq!(plan.diff.len(), 1, "{:?}", plan.diff);
     assert_eq!(plan.diff[0].path, "data.token");
     let shown = format!("{plan:?}");
@@ -1039,7 +1040,7 @@ async fn workshop_manifests_plan_noop_right_after_apply() {
             .plan_object(oid, doc)
             .await
             .unwrap_or_else(|e| panic!("plan {oid}: {e}"));
-        assert_eq!(plan.action, Action::Create, "{oid}");
+        assert_eq!(plan.action, Verdict::Create, "{oid}");
         p.apply_object(oid, doc, false)
             .await
             .unwrap_or_else(|e| panic!("apply {oid}: {e}"));
@@ -1053,7 +1054,7 @@ async fn workshop_manifests_plan_noop_right_after_apply() {
             .plan_object(oid, doc)
             .await
             .unwrap_or_else(|e| panic!("plan {oid}: {e}"));
-        if plan.action != Action::NoOp {
+        if plan.action != Verdict::NoOp {
             changed.push(format!("{oid}: {:?} {:?}", plan.action, plan.diff));
         }
     }
@@ -1086,7 +1087,7 @@ async fn apply_waits_for_a_job_to_complete() {
             manifest: job.clone().into(),
         },
     );
-    assert_eq!(p.apply(&r).await.unwrap().summary, "created");
+    assert_eq!(p.apply(&r, idle()).await.unwrap().summary, "created");
     let complete = kubectl(
         "west",
         &[
@@ -1101,6 +1102,14 @@ async fn apply_waits_for_a_job_to_complete() {
     );
     assert_eq!(complete, "True", "apply returned before the Job completed");
     let plan = p.plan_object(&jid, &job).await.unwrap();
-    assert_eq!(plan.action, Action::NoOp, "{:?}", plan.diff);
+    assert_eq!(plan.action, Verdict::NoOp, "{:?}", plan.diff);
     drop_namespace(&p, "west", &ns).await;
+}
+
+/// A cancel signal that never fires.
+fn idle() -> mtm_provider::Cancel {
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    // Kept alive for the test's life: a dropped sender would read as a closed channel.
+    std::mem::forget(tx);
+    rx
 }

@@ -1,0 +1,110 @@
+//! The engine's only door to the clusters: one provider per kind of resource, held as
+//! trait objects, and the one place that picks a provider for a resource's spec.
+//!
+//! `Router::clusters` wires the real providers (kube for objects, absences, patches,
+//! waits and requirements; helm for releases; the generated-value provider for keys and
+//! tokens). Tests wire fakes with `Router::new`.
+
+use super::values::{GenValues, ValueProvider};
+use mtm_helm::HelmProvider;
+use mtm_kube::KubeProvider;
+use mtm_provider::{Pods, Provider, Resource, Spec};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// How the real providers are set up for one run.
+#[derive(Clone, Debug, Default)]
+pub struct Wiring {
+    /// Logical cluster to kube context.
+    pub contexts: BTreeMap<String, String>,
+    /// Read contexts from this kubeconfig instead of `KUBECONFIG`.
+    pub kubeconfig: Option<PathBuf>,
+    /// The limit on one API request (unset: the kube provider's default).
+    pub request_timeout: Option<Duration>,
+    /// Take over fields other managers own.
+    pub force_conflicts: bool,
+    /// Field managers whose fields are hand edits, taken over without forcing.
+    pub hand_edit_managers: Vec<String>,
+}
+
+/// The providers of one run, by kind of resource.
+#[derive(Clone)]
+pub struct Router {
+    objects: Arc<dyn Provider>,
+    releases: Arc<dyn Provider>,
+    values: Arc<dyn Provider>,
+    pods: Arc<dyn Pods>,
+}
+
+impl Router {
+    /// Providers given by the caller (tests: fakes).
+    pub fn new(
+        objects: Arc<dyn Provider>,
+        releases: Arc<dyn Provider>,
+        values: Arc<dyn Provider>,
+        pods: Arc<dyn Pods>,
+    ) -> Router {
+        Router {
+            objects,
+            releases,
+            values,
+            pods,
+        }
+    }
+
+    /// The real providers: the clusters through kube-rs and helm, generated values in
+    /// `state_dir`.
+    pub fn clusters(wiring: &Wiring, state_dir: &Path, gens: Arc<Mutex<GenValues>>) -> Router {
+        let mut kube = KubeProvider::new(wiring.contexts.clone())
+            .with_force_conflicts(wiring.force_conflicts)
+            .with_ownership(mtm_kube::Ownership::with_extra(
+                wiring.hand_edit_managers.iter().cloned(),
+            ));
+        let mut helm = HelmProvider::new(wiring.contexts.clone());
+        if let Some(path) = &wiring.kubeconfig {
+            kube = kube.with_kubeconfig(path);
+            helm = helm.with_kubeconfig(path);
+        }
+        if let Some(timeout) = wiring.request_timeout {
+            kube = kube.with_request_timeout(timeout);
+        }
+        let kube = Arc::new(kube);
+        Router {
+            objects: kube.clone(),
+            releases: Arc::new(helm),
+            values: Arc::new(ValueProvider::new(state_dir, gens)),
+            pods: kube,
+        }
+    }
+
+    /// The provider of `resource`; `None` for a check (`mtm verify` runs those).
+    pub fn provider(&self, resource: &Resource) -> Option<&dyn Provider> {
+        match &resource.spec {
+            Spec::Object { .. }
+            | Spec::Absent { .. }
+            | Spec::Patch { .. }
+            | Spec::Wait { .. }
+            | Spec::Require { .. } => Some(self.objects.as_ref()),
+            Spec::Release { .. } => Some(self.releases.as_ref()),
+            Spec::Generated(_) => Some(self.values.as_ref()),
+            Spec::Check { .. } => None,
+        }
+    }
+
+    /// Whether `cluster` can be used, asked of the cluster's provider once per run.
+    pub async fn reach(&self, cluster: &str) -> Result<(), mtm_provider::ProviderError> {
+        self.objects.reach(cluster).await
+    }
+
+    /// Why `cluster` could not be used, if it was found so.
+    pub fn unreachable(&self, cluster: &str) -> Option<String> {
+        self.objects.unreachable(cluster)
+    }
+
+    /// The pods of the clusters, for checks.
+    pub fn pods(&self) -> &dyn Pods {
+        self.pods.as_ref()
+    }
+}
