@@ -49,6 +49,41 @@ pub fn select(plan: &Plan, targets: &[String]) -> Result<Selection, Diagnostics>
     }
 
     let full = Graph::build(plan, fold(plan, &all))?;
+    let (stage_targets, patterns) = parse_targets(plan, &full, targets)?;
+    let stage_closure = plan.needs_closure(stage_targets.iter().copied());
+    let stages = stages_to_fold(plan, &all, &full, &stage_closure, &patterns);
+
+    // When the targets need every stage, the full graph is the graph.
+    let (graph, full) = if stages.len() == all.len() {
+        (full, None)
+    } else {
+        (Graph::build(plan, fold(plan, &stages))?, Some(full))
+    };
+    let roots: Vec<NodeIndex> = graph
+        .graph
+        .node_indices()
+        .filter(|i| {
+            let r = &graph.graph[*i].resource;
+            r.stages.iter().any(|s| stage_closure.contains(s))
+                || patterns.iter().any(|p| p.matches(r.address.as_str()))
+        })
+        .collect();
+    let selected = graph.reach(roots, Direction::Incoming);
+    let left_out = left_out(&graph, full.as_ref().unwrap_or(&graph), &selected);
+    Ok(Selection {
+        stages,
+        graph,
+        selected,
+        left_out,
+    })
+}
+
+/// The targets split into stage names and address patterns, each checked against the plan.
+fn parse_targets<'t>(
+    plan: &Plan,
+    full: &Graph,
+    targets: &'t [String],
+) -> Result<(Vec<&'t str>, Vec<Pattern>), Diagnostics> {
     let mut diags = Diagnostics::default();
     let mut stage_targets: Vec<&str> = Vec::new();
     let mut patterns: Vec<Pattern> = Vec::new();
@@ -82,8 +117,18 @@ pub fn select(plan: &Plan, targets: &[String]) -> Result<Selection, Diagnostics>
         }
     }
     diags.into_result()?;
+    Ok((stage_targets, patterns))
+}
 
-    let stage_closure = plan.needs_closure(stage_targets.iter().copied());
+/// The stages to fold, in plan order: the targeted stages' closure and the needs closure
+/// of every stage that declares a matched resource.
+fn stages_to_fold(
+    plan: &Plan,
+    all: &[String],
+    full: &Graph,
+    stage_closure: &[String],
+    patterns: &[Pattern],
+) -> Vec<String> {
     let matched_stages: Vec<&str> = full
         .graph
         .node_weights()
@@ -94,49 +139,27 @@ pub fn select(plan: &Plan, targets: &[String]) -> Result<Selection, Diagnostics>
         })
         .flat_map(|n| n.resource.stages.iter().map(String::as_str))
         .collect();
-    let mut stages = stage_closure.clone();
+    let mut stages = stage_closure.to_vec();
     stages.extend(plan.needs_closure(matched_stages));
-    let stages: Vec<String> = all.iter().filter(|s| stages.contains(s)).cloned().collect();
+    all.iter().filter(|s| stages.contains(s)).cloned().collect()
+}
 
-    // When the targets need every stage, the full graph is the graph.
-    let (graph, full) = if stages.len() == all.len() {
-        (full, None)
-    } else {
-        (Graph::build(plan, fold(plan, &stages))?, Some(full))
-    };
-    let roots: Vec<NodeIndex> = graph
-        .graph
-        .node_indices()
-        .filter(|i| {
-            let r = &graph.graph[*i].resource;
-            r.stages.iter().any(|s| stage_closure.contains(s))
-                || patterns.iter().any(|p| p.matches(r.address.as_str()))
-        })
-        .collect();
-    let selected = graph.reach(roots, Direction::Incoming);
-
+/// The addresses of `full` downstream of the selection of `graph` but not in it, sorted.
+fn left_out(graph: &Graph, full: &Graph, selected: &[bool]) -> Vec<Address> {
     let chosen: BTreeSet<&Address> = graph
         .graph
         .node_indices()
         .filter(|i| selected[i.index()])
         .map(|i| &graph.graph[i].resource.address)
         .collect();
-    let full = full.as_ref().unwrap_or(&graph);
     let starts = chosen.iter().filter_map(|a| full.index.get(*a).copied());
     let downstream = full.reach(starts, Direction::Outgoing);
-    let left_out: Vec<Address> = full
-        .graph
+    full.graph
         .node_indices()
         .filter(|i| downstream[i.index()])
         .map(|i| full.graph[i].resource.address.clone())
         .filter(|a| !chosen.contains(a))
         .collect::<BTreeSet<_>>()
         .into_iter()
-        .collect();
-    Ok(Selection {
-        stages,
-        graph,
-        selected,
-        left_out,
-    })
+        .collect()
 }

@@ -4,10 +4,13 @@
 //! address yet: addresses depend on scope (is this kind namespaced?), which is known only
 //! once every stage has been read. The loader finishes the job.
 
+mod manifests;
+mod specs;
+
 use super::files::PlanDir;
-use super::manifest::{self, RawObject};
-use super::schema::{ObjectRef, RemoveRef, StepDecl};
-use super::vars::{self, RefKind, Variables};
+use super::manifest::RawObject;
+use super::schema::{ObjectRef, PatchDecl, RemoveRef, RequireDecl, StepDecl};
+use super::vars::{self, Variables};
 use super::{Cluster, Need};
 use crate::diag::{Diagnostic, Diagnostics};
 use mtm_provider::resource::{
@@ -15,6 +18,7 @@ use mtm_provider::resource::{
 };
 use serde::Serialize;
 use serde_json::Value;
+use serde_saphyr::Spanned;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
@@ -120,43 +124,28 @@ fn uses_of<T: Serialize>(typed: &T) -> BTreeSet<String> {
     out
 }
 
-/// Deep-merges `over` into `base`: mappings key by key, anything else replaced.
-fn merge(base: &mut Value, over: &Value) {
-    match (base, over) {
-        (Value::Object(b), Value::Object(o)) => {
-            for (k, v) in o {
-                merge(b.entry(k.clone()).or_insert(Value::Null), v);
-            }
-        }
-        (b, o) => *b = o.clone(),
-    }
+/// What every declaration of one step shares, and where its declarations go.
+struct StepScope<'o> {
+    info: Arc<StepInfo>,
+    needs: Vec<Need>,
+    /// The step's cluster, interpolated: the cluster of its declarations by default.
+    cluster: Option<String>,
+    /// The step's default namespace, interpolated.
+    namespace: Option<String>,
+    out: &'o mut Vec<RawDecl>,
 }
 
-/// Why the object's name or namespace would be refused by the API server, for the built-in
-/// kinds whose name rules are known offline (a name still holding `${` is left alone).
-fn name_problem(object: &manifest::RawObject) -> Option<String> {
-    let (group, _) = mtm_provider::ObjectId::split_api_version(&object.api_version);
-    let kind = &object.kind;
-    let name = &object.name;
-    if let Some(ns) = object.namespace.as_deref().filter(|n| !n.contains("${"))
-        && let Some(p) = super::kinds::namespace_problem(ns)
-    {
-        return Some(format!("{kind} {name}: namespace `{ns}` {p}"));
+impl StepScope<'_> {
+    /// Adds one declaration of the step.
+    fn push(&mut self, kind: RawKind, origin: Origin, uses: BTreeSet<String>) {
+        self.out.push(RawDecl {
+            kind,
+            origin,
+            step: self.info.clone(),
+            needs: self.needs.clone(),
+            uses,
+        })
     }
-    if name.contains("${") {
-        return None;
-    }
-    super::kinds::name_problem(&group, kind, name).map(|p| format!("{kind} name `{name}` {p}"))
-}
-
-/// Checks a positive duration with its unit, such as `300s`, `5m`, `24h`, `500ms`.
-pub(super) fn valid_duration(text: &str) -> bool {
-    let digits = text.trim_end_matches(|c: char| c.is_ascii_alphabetic());
-    let unit = &text[digits.len()..];
-    !digits.is_empty()
-        && digits.chars().all(|c| c.is_ascii_digit())
-        && digits.chars().any(|c| c != '0')
-        && matches!(unit, "ms" | "s" | "m" | "h")
 }
 
 impl StepCtx<'_> {
@@ -253,6 +242,35 @@ impl StepCtx<'_> {
 
     /// Turns one step into raw declarations, reporting problems as it goes.
     pub fn step(&mut self, decl: &StepDecl, out: &mut Vec<RawDecl>) {
+        let mut scope = self.scope(decl, out);
+        for path in &decl.manifests {
+            self.manifest(path, &mut scope);
+        }
+        for p in &decl.patches {
+            self.patch(p, &mut scope);
+        }
+        for r in &decl.releases {
+            self.release(r, &mut scope);
+        }
+        for g in &decl.generate {
+            self.generated(g, &mut scope);
+        }
+        for r in &decl.removes {
+            self.remove(r, &mut scope);
+        }
+        for q in &decl.requires {
+            self.requirement(q, &mut scope);
+        }
+        for w in &decl.waits {
+            self.wait(w, &mut scope);
+        }
+        for c in &decl.checks {
+            self.check(c, &mut scope);
+        }
+    }
+
+    /// What the step's declarations share; an unknown step cluster is reported here, once.
+    fn scope<'o>(&mut self, decl: &StepDecl, out: &'o mut Vec<RawDecl>) -> StepScope<'o> {
         let info = Arc::new(StepInfo {
             stage: self.stage.to_string(),
             step: decl.name.value.clone(),
@@ -280,388 +298,103 @@ impl StepCtx<'_> {
         if let Some((name, line, col)) = &step_cluster {
             self.cluster(Some(name), *line, *col);
         }
-        let default_cluster = step_cluster.as_ref().map(|c| c.0.clone());
         let namespace = decl
             .namespace
             .as_deref()
             .map(|n| self.vars.interpolate(n).unwrap_or_else(|_| n.to_string()));
-        let mut push = |kind: RawKind, origin: Origin, uses: BTreeSet<String>| {
-            out.push(RawDecl {
-                kind,
-                origin,
-                step: info.clone(),
-                needs: needs.clone(),
-                uses,
-            })
-        };
-
-        for path in &decl.manifests {
-            let (line, col) = (path.referenced.line(), path.referenced.column());
-            let shown = self.files.show(&path.value);
-            let text = match self.files.read(&path.value) {
-                Ok(t) => t,
-                Err(e) => {
-                    self.diags.push(
-                        e.diagnostic("manifest", self.file, line, col)
-                            .help("manifest paths are relative to the plan directory"),
-                    );
-                    continue;
-                }
-            };
-            let has_refs = text.contains("${");
-            for r in vars::scan(&text) {
-                let at = origin(&shown, r.line, r.column);
-                match r.kind {
-                    RefKind::Var(name) if !self.vars.vars.contains_key(&name) => self.diags.push(
-                        Diagnostic::new(
-                            &shown,
-                            r.line,
-                            r.column,
-                            format!("unknown variable `{name}`"),
-                        )
-                        .help("declare it under `variables:` in plan.yaml"),
-                    ),
-                    RefKind::Gen(name, field) => self.gen_uses.push(GenUse {
-                        name,
-                        field,
-                        origin: at,
-                        stage: self.stage.to_string(),
-                    }),
-                    RefKind::Bad(e) => {
-                        self.diags
-                            .push(Diagnostic::new(&shown, r.line, r.column, e.to_string()))
-                    }
-                    RefKind::Var(_) => {}
-                }
-            }
-            let objects = match manifest::parse(&shown, &text) {
-                Ok(o) => o,
-                Err(problems) => {
-                    self.diags.0.extend(problems);
-                    continue;
-                }
-            };
-            for mut object in objects {
-                let at = origin(&shown, object.line, object.column);
-                let Some(cluster) = default_cluster.clone() else {
-                    self.diags.push(
-                        Diagnostic::new(
-                            &shown,
-                            object.line,
-                            object.column,
-                            format!("{} {} has no cluster", object.kind, object.name),
-                        )
-                        .help(format!(
-                            "set `cluster:` on step `{}` in {}",
-                            decl.name.value, self.file
-                        )),
-                    );
-                    continue;
-                };
-                // A file without `${` (most of them) needs neither a copy nor a walk.
-                let mut uses = BTreeSet::new();
-                if has_refs {
-                    match self.vars.interpolate_value(&object.body) {
-                        Ok(body) => object.body = body,
-                        Err(_) => continue, // reported by the scan above
-                    }
-                    for field in [&mut object.api_version, &mut object.kind, &mut object.name] {
-                        if let Ok(v) = self.vars.interpolate(field) {
-                            *field = v;
-                        }
-                    }
-                    if let Some(ns) = &object.namespace {
-                        object.namespace = self.vars.interpolate(ns).ok();
-                    }
-                    vars::gen_refs(&object.body, &mut uses);
-                }
-                if let Some(problem) = name_problem(&object) {
-                    self.diags.push(
-                        Diagnostic::new(&shown, object.line, object.column, problem)
-                            .help("Kubernetes would refuse it when applied; rename it here"),
-                    );
-                    continue;
-                }
-                push(
-                    RawKind::Object {
-                        cluster,
-                        object,
-                        default_namespace: namespace.clone(),
-                    },
-                    at,
-                    uses,
-                );
-            }
+        StepScope {
+            info,
+            needs,
+            cluster: step_cluster.map(|c| c.0),
+            namespace,
+            out,
         }
+    }
 
-        for p in &decl.patches {
-            let (line, col) = (p.referenced.line(), p.referenced.column());
-            let at = origin(self.file, line, col);
-            let cluster = p.value.target.cluster.clone().or(default_cluster.clone());
-            let Some(cluster) = self.cluster(cluster.as_deref(), line, col) else {
-                continue;
-            };
-            if !p.value.fields.is_object() {
-                self.diag(
-                    line,
-                    col,
-                    "patch `fields` must be a mapping (a partial object)",
-                );
-                continue;
-            }
-            let target = self.target(&p.value.target);
-            let Some(fields) = self.interpolate(&p.value.fields, line, col) else {
-                continue;
-            };
-            let uses = uses_of(&fields);
-            push(
-                RawKind::Patch {
+    /// A patch: its cluster, a mapping of fields and its target, interpolated.
+    fn patch(&mut self, p: &Spanned<PatchDecl>, scope: &mut StepScope) {
+        let (line, col) = (p.referenced.line(), p.referenced.column());
+        let at = origin(self.file, line, col);
+        let cluster = p.value.target.cluster.clone().or(scope.cluster.clone());
+        let Some(cluster) = self.cluster(cluster.as_deref(), line, col) else {
+            return;
+        };
+        if !p.value.fields.is_object() {
+            self.diag(
+                line,
+                col,
+                "patch `fields` must be a mapping (a partial object)",
+            );
+            return;
+        }
+        let target = self.target(&p.value.target);
+        let Some(fields) = self.interpolate(&p.value.fields, line, col) else {
+            return;
+        };
+        let uses = uses_of(&fields);
+        scope.push(
+            RawKind::Patch {
+                cluster,
+                target,
+                fields,
+            },
+            at,
+            uses,
+        );
+    }
+
+    /// A `removes` entry: a check retired or an object removed, on its cluster.
+    fn remove(&mut self, r: &Spanned<RemoveRef>, scope: &mut StepScope) {
+        let (line, col) = (r.referenced.line(), r.referenced.column());
+        let cluster = r.value.cluster.clone().or(scope.cluster.clone());
+        let Some(cluster) = self.cluster(cluster.as_deref(), line, col) else {
+            return;
+        };
+        let Some(kind) = self.removal(&r.value, cluster, line, col) else {
+            return;
+        };
+        scope.push(kind, origin(self.file, line, col), BTreeSet::new());
+    }
+
+    /// A requirement: an object or a release that must exist before the step.
+    fn requirement(&mut self, q: &Spanned<RequireDecl>, scope: &mut StepScope) {
+        let (line, col) = (q.referenced.line(), q.referenced.column());
+        let at = origin(self.file, line, col);
+        let cluster = q.value.cluster.clone().or(scope.cluster.clone());
+        let Some(cluster) = self.cluster(cluster.as_deref(), line, col) else {
+            return;
+        };
+        let v = &q.value;
+        match (&v.release, &v.api_version, &v.kind, &v.name) {
+            (Some(rel), None, None, None) => scope.push(
+                RawKind::RequireRelease {
                     cluster,
-                    target,
-                    fields,
+                    namespace: rel.namespace.clone(),
+                    name: rel.name.clone(),
+                    hint: v.hint.clone(),
                 },
                 at,
-                uses,
-            );
-        }
-
-        for r in &decl.releases {
-            let (line, col) = (r.referenced.line(), r.referenced.column());
-            let Some(cluster) = self.cluster(default_cluster.as_deref(), line, col) else {
-                continue;
-            };
-            let Some(mut spec) = self.interpolate(&r.value, line, col) else {
-                continue;
-            };
-            // Files first, in order, then the inline values over them.
-            let mut merged = Value::Object(Default::default());
-            for file in std::mem::take(&mut spec.values_files) {
-                let shown = self.files.show(&file);
-                let text = match self.files.read(&file) {
-                    Ok(t) => t,
-                    Err(e) => {
-                        self.diags.push(
-                            e.diagnostic("values file", self.file, line, col)
-                                .help("values files are relative to the plan directory"),
-                        );
-                        continue;
-                    }
-                };
-                match serde_saphyr::from_str::<Value>(&text) {
-                    Ok(v) => match self.vars.interpolate_value(&v) {
-                        Ok(v) => merge(&mut merged, &v),
-                        Err(e) => self
-                            .diags
-                            .push(Diagnostic::new(&shown, 1, 1, e.to_string())),
-                    },
-                    Err(e) => self.diags.push(super::yaml::diagnostic(&shown, &text, &e)),
-                }
-            }
-            if !spec.values.is_null() {
-                merge(&mut merged, &spec.values);
-            }
-            spec.values = merged;
-            if let Some(t) = &spec.timeout
-                && !valid_duration(t)
-            {
-                self.diag(
-                    line,
-                    col,
-                    format!("release timeout `{t}` is not a positive duration"),
-                )
-                .help = Some("write it like 300s, 5m or 1h".into());
-            }
-            let uses = uses_of(&spec);
-            push(
-                RawKind::Release { cluster, spec },
-                origin(self.file, line, col),
-                uses,
-            );
-        }
-
-        for g in &decl.generate {
-            let (line, col) = (g.referenced.line(), g.referenced.column());
-            let Some(spec) = self.interpolate(&g.value, line, col) else {
-                continue;
-            };
-            if let Some(t) = &spec.lifetime
-                && !valid_duration(t)
-            {
-                self.diag(
-                    line,
-                    col,
-                    format!("lifetime `{t}` is not a positive duration"),
-                )
-                .help = Some("write it like 300s, 5m or 24h".into());
-            }
-            if spec.subjects.is_empty() {
-                self.diag(
-                    line,
-                    col,
-                    format!("generated value `{}` has no subjects", spec.name),
-                );
-            }
-            push(
-                RawKind::Gen(spec),
-                origin(self.file, line, col),
                 BTreeSet::new(),
-            );
-        }
-
-        for r in &decl.removes {
-            let (line, col) = (r.referenced.line(), r.referenced.column());
-            let cluster = r.value.cluster.clone().or(default_cluster.clone());
-            let Some(cluster) = self.cluster(cluster.as_deref(), line, col) else {
-                continue;
-            };
-            let Some(kind) = self.removal(&r.value, cluster, line, col) else {
-                continue;
-            };
-            push(kind, origin(self.file, line, col), BTreeSet::new());
-        }
-
-        for q in &decl.requires {
-            let (line, col) = (q.referenced.line(), q.referenced.column());
-            let at = origin(self.file, line, col);
-            let cluster = q.value.cluster.clone().or(default_cluster.clone());
-            let Some(cluster) = self.cluster(cluster.as_deref(), line, col) else {
-                continue;
-            };
-            let v = &q.value;
-            match (&v.release, &v.api_version, &v.kind, &v.name) {
-                (Some(rel), None, None, None) => push(
-                    RawKind::RequireRelease {
-                        cluster,
-                        namespace: rel.namespace.clone(),
-                        name: rel.name.clone(),
-                        hint: v.hint.clone(),
+            ),
+            (None, Some(api_version), Some(kind), Some(name)) => scope.push(
+                RawKind::RequireObject {
+                    cluster,
+                    target: Target {
+                        api_version: api_version.clone(),
+                        kind: kind.clone(),
+                        namespace: v.namespace.clone(),
+                        name: name.clone(),
                     },
-                    at,
-                    BTreeSet::new(),
-                ),
-                (None, Some(api_version), Some(kind), Some(name)) => push(
-                    RawKind::RequireObject {
-                        cluster,
-                        target: Target {
-                            api_version: api_version.clone(),
-                            kind: kind.clone(),
-                            namespace: v.namespace.clone(),
-                            name: name.clone(),
-                        },
-                        provides: v.provides.clone(),
-                        hint: v.hint.clone(),
-                    },
-                    at,
-                    BTreeSet::new(),
-                ),
-                _ => {
-                    self.diag(line, col, "a requirement names either an object (apiVersion, kind, name) or a `release`")
-                        .help = Some("e.g. `- release: { namespace: agentgateway-system, name: enterprise-agentgateway }`".into());
-                }
-            }
-        }
-
-        for w in &decl.waits {
-            let (line, col) = (w.referenced.line(), w.referenced.column());
-            let Some(cluster) = self.cluster(default_cluster.as_deref(), line, col) else {
-                continue;
-            };
-            let Some(mut spec) = self.interpolate(&w.value, line, col) else {
-                continue;
-            };
-            if spec.namespace.is_none() {
-                spec.namespace = namespace.clone();
-            }
-            if let Some(t) = &spec.timeout
-                && !valid_duration(t)
-            {
-                self.diag(
-                    line,
-                    col,
-                    format!("wait timeout `{t}` is not a positive duration"),
-                )
-                .help = Some("write it like 300s, 5m or 1h".into());
-            }
-            if spec.object.is_some() && spec.selector.is_some() {
-                self.diag(
-                    line,
-                    col,
-                    "a wait names either one `object` or a `selector`, not both",
-                );
-            }
-            push(
-                RawKind::Wait { cluster, spec },
-                origin(self.file, line, col),
+                    provides: v.provides.clone(),
+                    hint: v.hint.clone(),
+                },
+                at,
                 BTreeSet::new(),
-            );
-        }
-
-        for c in &decl.checks {
-            let (line, col) = (c.referenced.line(), c.referenced.column());
-            let Some(cluster) = self.cluster(default_cluster.as_deref(), line, col) else {
-                continue;
-            };
-            let Some(spec) = self.interpolate(&c.value, line, col) else {
-                continue;
-            };
-            if spec.probe_count() != 1 {
-                self.diag(line, col, format!(
-                    "check `{}` needs exactly one of http, mcp, tokenExchange, command (it has {})",
-                    spec.name,
-                    spec.probe_count()
-                ));
+            ),
+            _ => {
+                self.diag(line, col, "a requirement names either an object (apiVersion, kind, name) or a `release`")
+                    .help = Some("e.g. `- release: { namespace: agentgateway-system, name: enterprise-agentgateway }`".into());
             }
-            if let Some(status) = spec.expect.status
-                && !(100..=599).contains(&status)
-            {
-                self.diag(
-                    line,
-                    col,
-                    format!(
-                        "check `{}`: expected status {status} is not an HTTP status (100 to 599)",
-                        spec.name
-                    ),
-                );
-            }
-            if spec.expect.is_empty() {
-                self.diag(line, col, format!("check `{}` expects nothing", spec.name))
-                    .help =
-                    Some("say what the workshop expects, e.g. `expect: { status: 200 }`".into());
-            }
-            let uses = uses_of(&spec);
-            push(
-                RawKind::Check { cluster, spec },
-                origin(self.file, line, col),
-                uses,
-            );
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::valid_duration;
-
-    #[test]
-    fn values_files_merge_under_inline_values() {
-        let mut base = serde_json::json!({"a": {"x": 1, "y": 2}, "b": [1]});
-        super::merge(
-            &mut base,
-            &serde_json::json!({"a": {"y": 3, "z": 4}, "b": [2]}),
-        );
-        assert_eq!(
-            base,
-            serde_json::json!({"a": {"x": 1, "y": 3, "z": 4}, "b": [2]})
-        );
-    }
-
-    #[test]
-    fn durations() {
-        for ok in ["300s", "5m", "24h", "500ms"] {
-            assert!(valid_duration(ok), "{ok}");
-        }
-        for bad in ["", "s", "5", "5 m", "1d", "-1s", "0s", "00m"] {
-            assert!(!valid_duration(bad), "{bad}");
         }
     }
 }

@@ -79,6 +79,25 @@ fn terminate(handle: &duct::Handle) {
     }
 }
 
+/// How a helm process ended: whether it was cancelled, and SIGKILLed after the grace.
+struct Ending {
+    cancelled: bool,
+    killed: bool,
+}
+
+impl Call<'_> {
+    /// The cancellation error of this call, with helm's (redacted) stderr.
+    fn cancelled(&self, killed: &'static str, stderr: String) -> HelmError {
+        HelmError::Cancelled {
+            release: self.target.release(),
+            cluster: self.target.cluster.clone(),
+            command: self.command.to_string(),
+            killed,
+            stderr,
+        }
+    }
+}
+
 impl Helm {
     /// Runs helm to completion and returns its stdout; a non-zero exit is an error that
     /// carries helm's redacted stderr. `cancel` flipping to true terminates helm.
@@ -88,15 +107,8 @@ impl Helm {
         cancel: Option<&mut watch::Receiver<bool>>,
     ) -> Result<String, HelmError> {
         let t = call.target;
-        let mut cancel = cancel;
         if cancel.as_ref().is_some_and(|c| *c.borrow()) {
-            return Err(HelmError::Cancelled {
-                release: t.release(),
-                cluster: t.cluster.clone(),
-                command: call.command.to_string(),
-                killed: "",
-                stderr: "(not started)".into(),
-            });
+            return Err(call.cancelled("", "(not started)".into()));
         }
         tracing::debug!(
             release = %t.release(),
@@ -105,6 +117,16 @@ impl Helm {
             args = ?call.args,
             "running helm"
         );
+        let handle = self.start(&call)?;
+        let ending = self.wait(&call, &handle, cancel).await?;
+        let output = handle
+            .into_output()
+            .map_err(|e| self.spawn_error(&call, e))?;
+        self.outcome(&call, output, ending)
+    }
+
+    /// Starts helm with the call's arguments, its stdin bytes (or none), output captured.
+    fn start(&self, call: &Call<'_>) -> Result<duct::Handle, HelmError> {
         let mut expr = duct::cmd(&self.program, &call.args)
             .stdout_capture()
             .stderr_capture()
@@ -113,14 +135,23 @@ impl Helm {
             Some(bytes) => expr.stdin_bytes(bytes.clone()),
             None => expr.stdin_null(),
         };
-        let handle = expr.start().map_err(|e| self.spawn_error(&call, e))?;
+        expr.start().map_err(|e| self.spawn_error(call, e))
+    }
 
+    /// Polls helm until it exits: SIGTERM at the cancel, SIGKILL once the grace is over.
+    async fn wait(
+        &self,
+        call: &Call<'_>,
+        handle: &duct::Handle,
+        mut cancel: Option<&mut watch::Receiver<bool>>,
+    ) -> Result<Ending, HelmError> {
+        let t = call.target;
         let mut cancelled_at: Option<Instant> = None;
         let mut killed = false;
         loop {
             if handle
                 .try_wait()
-                .map_err(|e| self.spawn_error(&call, e))?
+                .map_err(|e| self.spawn_error(call, e))?
                 .is_some()
             {
                 break;
@@ -144,7 +175,7 @@ impl Helm {
                                 Ok(()) if *rx.borrow() => {
                                     tracing::info!(release = %t.release(), cluster = %t.cluster,
                                         "cancelled: sending SIGTERM to helm");
-                                    terminate(&handle);
+                                    terminate(handle);
                                     cancelled_at = Some(Instant::now());
                                 }
                                 Ok(()) => {}
@@ -157,24 +188,30 @@ impl Helm {
                 None => tokio::time::sleep(POLL).await,
             }
         }
-        let output = handle
-            .into_output()
-            .map_err(|e| self.spawn_error(&call, e))?;
+        Ok(Ending {
+            cancelled: cancelled_at.is_some(),
+            killed,
+        })
+    }
+
+    /// Helm's stdout, or the error its ending and exit status make (stderr redacted).
+    fn outcome(
+        &self,
+        call: &Call<'_>,
+        output: std::process::Output,
+        ending: Ending,
+    ) -> Result<String, HelmError> {
+        let t = call.target;
         let stderr = call
             .redactor
             .apply(String::from_utf8_lossy(&output.stderr).trim());
-        if cancelled_at.is_some() {
-            return Err(HelmError::Cancelled {
-                release: t.release(),
-                cluster: t.cluster.clone(),
-                command: call.command.to_string(),
-                killed: if killed {
-                    ", then SIGKILL after the grace period"
-                } else {
-                    ""
-                },
-                stderr,
-            });
+        if ending.cancelled {
+            let killed = if ending.killed {
+                ", then SIGKILL after the grace period"
+            } else {
+                ""
+            };
+            return Err(call.cancelled(killed, stderr));
         }
         if !output.status.success() {
             return Err(HelmError::Helm {
@@ -196,6 +233,7 @@ impl Helm {
         })
     }
 
+    /// The error of helm not starting (or not being waited on): missing, or another I/O error.
     fn spawn_error(&self, call: &Call<'_>, e: io::Error) -> HelmError {
         let t = call.target;
         if e.kind() == io::ErrorKind::NotFound {
@@ -218,4 +256,86 @@ impl Helm {
 /// Whether helm's error says the release does not exist.
 pub(crate) fn is_not_found(err: &HelmError) -> bool {
     matches!(err, HelmError::Helm { stderr, .. } if stderr.contains("release: not found"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A stand-in helm: a shell script with this body, in a temporary directory.
+    fn script(body: &str) -> (tempfile::TempDir, Helm) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("helm");
+        std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).expect("script");
+        std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .expect("chmod");
+        let helm = Helm {
+            program: path.into_os_string(),
+            grace: Duration::from_millis(200),
+        };
+        (dir, helm)
+    }
+
+    fn target() -> Target {
+        Target {
+            cluster: "east".into(),
+            context: "ctx".into(),
+            name: "agw".into(),
+            namespace: "ns".into(),
+            kubeconfig: None,
+        }
+    }
+
+    fn call<'a>(target: &'a Target, redactor: &'a Redactor) -> Call<'a> {
+        Call {
+            target,
+            command: "upgrade --install",
+            args: vec!["upgrade".into()],
+            stdin: Some(b"key: s3cret\n".to_vec()),
+            redactor,
+        }
+    }
+
+    #[tokio::test]
+    async fn stdout_on_success_and_redacted_stderr_on_failure() {
+        let (t, mut redactor) = (target(), Redactor::new());
+        redactor.add("s3cret");
+        let (_dir, helm) = script("cat");
+        let out = helm.run(call(&t, &redactor), None).await.expect("runs");
+        assert_eq!(out, "key: s3cret\n");
+        let (_dir, helm) = script("cat >&2; exit 3");
+        let err = helm
+            .run(call(&t, &redactor), None)
+            .await
+            .expect_err("fails");
+        assert!(
+            matches!(&err, HelmError::Helm { stderr, .. } if stderr == "key: (sensitive)"),
+            "{err:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_cancel_ignored_is_a_sigkill_after_the_grace() {
+        let (t, redactor) = (target(), Redactor::new());
+        let (_dir, helm) = script("trap '' TERM; exec sleep 30");
+        let (tx, mut rx) = watch::channel(false);
+        let cancel = async {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            tx.send(true).expect("cancel");
+        };
+        let (result, ()) = tokio::join!(helm.run(call(&t, &redactor), Some(&mut rx)), cancel);
+        let err = result.expect_err("cancelled");
+        assert!(
+            matches!(
+                &err,
+                HelmError::Cancelled { killed, .. } if killed.contains("SIGKILL")
+            ),
+            "{err:?}"
+        );
+        let err = helm.run(call(&t, &redactor), Some(&mut rx)).await;
+        assert!(
+            matches!(&err, Err(HelmError::Cancelled { stderr, .. }) if stderr == "(not started)"),
+            "{err:?}"
+        );
+    }
 }

@@ -147,15 +147,20 @@ pub fn check(
     events: &[Event<()>],
 ) {
     let log = fake.log();
-    let len = deps.len();
-    assert_eq!(report.outcomes.len(), len);
+    assert_eq!(report.outcomes.len(), deps.len());
     assert!(
         log.max_running <= parallelism.max(1),
         "{} ran at once",
         log.max_running
     );
+    check_events(parallelism, report, events);
+    for node in 0..deps.len() {
+        check_node(deps, node, &log, report, events);
+    }
+}
 
-    let position = |wanted: &Event<()>| events.iter().position(|e| e == wanted);
+/// The events agree with the cancelled flag, and never show too many workers running.
+fn check_events(parallelism: usize, report: &Report, events: &[Event<()>]) {
     let cancelled_at = events
         .iter()
         .position(|e| matches!(e, Event::Cancelled { .. }));
@@ -183,77 +188,99 @@ pub fn check(
             Event::Cancelled { running: seen } => assert_eq!(*seen, running),
         }
     }
+}
 
-    for node in 0..len {
-        let started = position(&Event::Started(node));
-        let ran = matches!(
-            report.outcomes[node],
-            Outcome::Succeeded | Outcome::Failed(_)
+/// One node: its worker calls, events and outcome agree, and it began after its
+/// dependencies.
+fn check_node(deps: &[Vec<usize>], node: usize, log: &Log, report: &Report, events: &[Event<()>]) {
+    let started = events.iter().position(|e| *e == Event::Started(node));
+    let ran = matches!(
+        report.outcomes[node],
+        Outcome::Succeeded | Outcome::Failed(_)
+    );
+    assert_eq!(
+        log.calls[node],
+        usize::from(ran),
+        "node {node} worker calls"
+    );
+    assert_eq!(started.is_some(), ran, "node {node} Started event");
+    check_terminal(deps, node, report, events);
+    if let Some(started) = started {
+        check_dependencies_first(deps, node, started, log, report, events);
+    }
+    if !ran && !matches!(report.outcomes[node], Outcome::NotStarted) {
+        assert!(
+            ancestors(deps, node)
+                .iter()
+                .enumerate()
+                .any(|(a, &is)| is && matches!(report.outcomes[a], Outcome::Failed(_)))
         );
-        assert_eq!(
-            log.calls[node],
-            usize::from(ran),
-            "node {node} worker calls"
-        );
-        assert_eq!(started.is_some(), ran, "node {node} Started event");
-        let terminal: Vec<&Event<()>> =
-            events.iter().filter(|e| is_terminal_for(e, node)).collect();
-        match &report.outcomes[node] {
-            Outcome::Succeeded => assert_eq!(terminal, [&Event::Succeeded(node, ())]),
-            Outcome::Failed(error) => assert_eq!(
+    }
+}
+
+/// The node's one terminal event matches its outcome; a skip names a failed ancestor.
+fn check_terminal(deps: &[Vec<usize>], node: usize, report: &Report, events: &[Event<()>]) {
+    let terminal: Vec<&Event<()>> = events.iter().filter(|e| is_terminal_for(e, node)).collect();
+    match &report.outcomes[node] {
+        Outcome::Succeeded => assert_eq!(terminal, [&Event::Succeeded(node, ())]),
+        Outcome::Failed(error) => assert_eq!(
+            terminal,
+            [&Event::Failed {
+                node,
+                error: error.clone()
+            }]
+        ),
+        Outcome::Skipped { failed_dependency } => {
+            assert_eq!(
                 terminal,
-                [&Event::Failed {
+                [&Event::Skipped {
                     node,
-                    error: error.clone()
+                    failed_dependency: *failed_dependency
                 }]
-            ),
-            Outcome::Skipped { failed_dependency } => {
-                assert_eq!(
-                    terminal,
-                    [&Event::Skipped {
-                        node,
-                        failed_dependency: *failed_dependency
-                    }]
-                );
-                assert!(matches!(
-                    report.outcomes[*failed_dependency],
-                    Outcome::Failed(_)
-                ));
-                assert!(
-                    ancestors(deps, node)[*failed_dependency],
-                    "node {node} names {failed_dependency}, which it does not wait for"
-                );
-            }
-            Outcome::NotStarted => {
-                assert!(report.cancelled, "node {node} not started without a cancel");
-                assert!(terminal.is_empty());
-            }
-        }
-        if let Some(started) = started {
-            for &dependency in &deps[node] {
-                assert_eq!(report.outcomes[dependency], Outcome::Succeeded);
-                let succeeded = position(&Event::Succeeded(dependency, ())).expect("succeeded");
-                assert!(
-                    succeeded < started,
-                    "node {node} started before {dependency} was reported"
-                );
-                assert!(
-                    log.finished[dependency] < log.started[node],
-                    "node {node} began before {dependency} finished"
-                );
-            }
-        }
-        if !ran && !matches!(report.outcomes[node], Outcome::NotStarted) {
-            assert!(
-                ancestors(deps, node)
-                    .iter()
-                    .enumerate()
-                    .any(|(a, &is)| is && matches!(report.outcomes[a], Outcome::Failed(_)))
             );
+            assert!(matches!(
+                report.outcomes[*failed_dependency],
+                Outcome::Failed(_)
+            ));
+            assert!(
+                ancestors(deps, node)[*failed_dependency],
+                "node {node} names {failed_dependency}, which it does not wait for"
+            );
+        }
+        Outcome::NotStarted => {
+            assert!(report.cancelled, "node {node} not started without a cancel");
+            assert!(terminal.is_empty());
         }
     }
 }
 
+/// A started node's dependencies all succeeded, were reported and finished before it.
+fn check_dependencies_first(
+    deps: &[Vec<usize>],
+    node: usize,
+    started: usize,
+    log: &Log,
+    report: &Report,
+    events: &[Event<()>],
+) {
+    for &dependency in &deps[node] {
+        assert_eq!(report.outcomes[dependency], Outcome::Succeeded);
+        let succeeded = events
+            .iter()
+            .position(|e| *e == Event::Succeeded(dependency, ()))
+            .expect("succeeded");
+        assert!(
+            succeeded < started,
+            "node {node} started before {dependency} was reported"
+        );
+        assert!(
+            log.finished[dependency] < log.started[node],
+            "node {node} began before {dependency} finished"
+        );
+    }
+}
+
+/// Whether the event ends `node`: its success, failure or skip.
 fn is_terminal_for(event: &Event<()>, node: usize) -> bool {
     match *event {
         Event::Succeeded(n, ())
