@@ -10,6 +10,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
+pub mod kube;
+pub mod location;
 pub mod lock;
 mod memory;
 mod published;
@@ -19,6 +21,7 @@ mod time;
 
 pub use self::lock::{Holder, Lock, LockError};
 pub use self::memory::MemoryStore;
+pub use self::location::{KubeLocation, Location, LocationError};
 pub use self::read::{ReadState, open_read};
 pub use self::sled::{OpenError, SledStore, open_locked};
 pub use self::time::{now_rfc3339, rfc3339};
