@@ -45,12 +45,12 @@ impl Location {
     /// `text` as a location: `kube://…` is a cluster, anything else a directory.
     pub fn parse(text: &Path) -> Result<Location, LocationError> {
         match text.to_str().and_then(|t| t.strip_prefix(SCHEME)) {
-            Some(rest) => KubeLocation::parse(rest).map(Location::Kube).map_err(|problem| {
-                LocationError::Shape {
+            Some(rest) => KubeLocation::parse(rest)
+                .map(Location::Kube)
+                .map_err(|problem| LocationError::Shape {
                     given: text.display().to_string(),
                     problem,
-                }
-            }),
+                }),
             None => Ok(Location::Dir(text.to_path_buf())),
         }
     }
@@ -93,11 +93,15 @@ impl KubeLocation {
 
 fn lease(query: &str) -> Result<Duration, String> {
     let Some(value) = query.strip_prefix("lease=") else {
-        return Err(format!("unknown option {query:?} (only lease=DURATION is known)"));
+        return Err(format!(
+            "unknown option {query:?} (only lease=DURATION is known)"
+        ));
     };
     match crate::duration::parse(value) {
         Some(d) if d >= Duration::from_secs(1) => Ok(d),
-        _ => Err(format!("lease={value} is not a duration of a second or more")),
+        _ => Err(format!(
+            "lease={value} is not a duration of a second or more"
+        )),
     }
 }
 
@@ -114,7 +118,11 @@ fn dns_label(s: &str) -> bool {
 impl fmt::Display for KubeLocation {
     /// Without the lease: the location as the state's objects are found.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{SCHEME}{}/{}/{}", self.context, self.namespace, self.name)
+        write!(
+            f,
+            "{SCHEME}{}/{}/{}",
+            self.context, self.namespace, self.name
+        )
     }
 }
 
@@ -142,7 +150,12 @@ mod tests {
     fn kube_locations_name_context_namespace_and_name() {
         let k = kube("kube://east-ag/mtm-state");
         assert_eq!(
-            (k.context.as_str(), k.namespace.as_str(), k.name.as_str(), k.lease),
+            (
+                k.context.as_str(),
+                k.namespace.as_str(),
+                k.name.as_str(),
+                k.lease
+            ),
             ("east-ag", "mtm-state", "mtm", DEFAULT_LEASE)
         );
         let k = kube("kube://kind-a.b_c/ns/team-1?lease=3s");
@@ -168,8 +181,14 @@ mod tests {
             ("kube://east-ag", "expected a context"),
             ("kube://east-ag/a/b/c", "expected a context"),
             ("kube:///ns", "the context is empty"),
-            ("kube://east-ag/Upper", "the namespace \"Upper\" is not a DNS label"),
-            ("kube://east-ag/ns/x_y", "the name \"x_y\" is not a DNS label"),
+            (
+                "kube://east-ag/Upper",
+                "the namespace \"Upper\" is not a DNS label",
+            ),
+            (
+                "kube://east-ag/ns/x_y",
+                "the name \"x_y\" is not a DNS label",
+            ),
             ("kube://east-ag/ns?lease=0s", "lease=0s is not a duration"),
             ("kube://east-ag/ns?ttl=3s", "unknown option \"ttl=3s\""),
         ] {

@@ -27,7 +27,9 @@ impl Bridge {
     }
 
     fn rt(&self) -> &Runtime {
-        self.rt.as_ref().expect("the runtime lives as long as the bridge")
+        self.rt
+            .as_ref()
+            .expect("the runtime lives as long as the bridge")
     }
 
     /// Run `future` on the store's runtime and wait for its output.
@@ -73,7 +75,9 @@ mod tests {
     fn runs_from_plain_code_and_from_inside_another_runtime() {
         let bridge = std::sync::Arc::new(Bridge::new().unwrap());
         assert_eq!(bridge.run(async { 1 + 1 }), 2);
-        let outer = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let outer = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
         let inner = bridge.clone();
         let got = outer.block_on(async move {
             inner.run(async {

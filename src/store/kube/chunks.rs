@@ -58,7 +58,10 @@ pub enum ChunkError {
 /// The labels of a state's objects of one part (`head`, `piece`, `generated`).
 pub fn labels(state: &str, part: &str) -> BTreeMap<String, String> {
     BTreeMap::from([
-        ("app.kubernetes.io/managed-by".to_string(), "mtm".to_string()),
+        (
+            "app.kubernetes.io/managed-by".to_string(),
+            "mtm".to_string(),
+        ),
         (STATE_LABEL.to_string(), state.to_string()),
         (PART_LABEL.to_string(), part.to_string()),
     ])
@@ -113,7 +116,10 @@ pub async fn write(api: &Api<Secret>, state: &str, json: &[u8]) -> Result<Blob, 
             },
             type_: Some("mtm.dev/state-piece".to_string()),
             immutable: Some(true),
-            data: Some(BTreeMap::from([(KEY.to_string(), ByteString(piece.to_vec()))])),
+            data: Some(BTreeMap::from([(
+                KEY.to_string(),
+                ByteString(piece.to_vec()),
+            )])),
             ..Secret::default()
         };
         match api.create(&PostParams::default(), &secret).await {

@@ -31,7 +31,11 @@ fn api_error(action: &'static str, name: &str) -> impl FnOnce(kube::Error) -> Fa
 /// The files, by name; none when the Secret does not exist.
 pub async fn read(ctx: &Ctx) -> Result<BTreeMap<String, Vec<u8>>, Failure> {
     let name = name(&ctx.state);
-    let secret = ctx.api.get_opt(&name).await.map_err(api_error("read", &name))?;
+    let secret = ctx
+        .api
+        .get_opt(&name)
+        .await
+        .map_err(api_error("read", &name))?;
     let data = secret.and_then(|s| s.data).unwrap_or_default();
     Ok(data.into_iter().map(|(k, v)| (k, v.0)).collect())
 }
@@ -39,7 +43,11 @@ pub async fn read(ctx: &Ctx) -> Result<BTreeMap<String, Vec<u8>>, Failure> {
 /// Replace the files with `files`.
 pub async fn write(ctx: &Ctx, files: BTreeMap<String, Vec<u8>>) -> Result<(), Failure> {
     let name = name(&ctx.state);
-    let existing = ctx.api.get_opt(&name).await.map_err(api_error("read", &name))?;
+    let existing = ctx
+        .api
+        .get_opt(&name)
+        .await
+        .map_err(api_error("read", &name))?;
     let version = existing.and_then(|s| s.metadata.resource_version);
     let secret = Secret {
         metadata: ObjectMeta {

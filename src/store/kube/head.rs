@@ -71,7 +71,10 @@ pub fn name(state: &str) -> String {
 impl Head {
     /// The names of every piece the head points at.
     pub fn pieces(&self, state: &str) -> BTreeSet<String> {
-        let blobs = self.records.iter().chain(self.revisions.iter().map(|e| &e.blob));
+        let blobs = self
+            .records
+            .iter()
+            .chain(self.revisions.iter().map(|e| &e.blob));
         blobs.flat_map(|b| b.names(state)).collect()
     }
 
@@ -80,7 +83,9 @@ impl Head {
     }
 
     pub fn entry_mut(&mut self, number: u64) -> Option<&mut Entry> {
-        self.revisions.iter_mut().find(|e| e.summary.number == number)
+        self.revisions
+            .iter_mut()
+            .find(|e| e.summary.number == number)
     }
 }
 

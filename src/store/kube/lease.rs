@@ -109,7 +109,8 @@ impl Drop for LeaseLock {
     fn drop(&mut self) {
         self.renewal.abort();
         let (api, name, claim) = (self.api.clone(), self.name.clone(), self.claim.clone());
-        self.bridge.run(async move { release(&api, &name, &claim).await });
+        self.bridge
+            .run(async move { release(&api, &name, &claim).await });
     }
 }
 
@@ -126,7 +127,12 @@ fn is_conflict(e: &kube::Error) -> bool {
     matches!(e, kube::Error::Api(s) if s.is_conflict() || s.is_already_exists())
 }
 
-async fn take(api: &Api<Lease>, name: &str, claim: &Claim, wait: Duration) -> Result<(), LeaseError> {
+async fn take(
+    api: &Api<Lease>,
+    name: &str,
+    claim: &Claim,
+    wait: Duration,
+) -> Result<(), LeaseError> {
     let start = Instant::now();
     loop {
         match try_take(api, name, claim).await {
@@ -181,7 +187,13 @@ fn lease(name: &str, claim: &Claim, now: Timestamp, existing: Option<&Lease>) ->
             name: Some(name.to_string()),
             resource_version: existing.and_then(|l| l.metadata.resource_version.clone()),
             annotations: Some([(HOLDER_ANNOTATION.to_string(), holder)].into()),
-            labels: Some([("app.kubernetes.io/managed-by".to_string(), "mtm".to_string())].into()),
+            labels: Some(
+                [(
+                    "app.kubernetes.io/managed-by".to_string(),
+                    "mtm".to_string(),
+                )]
+                .into(),
+            ),
             ..ObjectMeta::default()
         },
         spec: Some(LeaseSpec {
@@ -316,10 +328,7 @@ mod tests {
         let lease = lease("mtm-lock", &claim(), now, None);
         assert_eq!(holder_of(&lease), claim().holder);
         assert_eq!(holder_identity(&lease), Some("host/1/t"));
-        assert_eq!(
-            expiry(&lease).unwrap().to_string(),
-            "2026-12-02T10:00:15Z"
-        );
+        assert_eq!(expiry(&lease).unwrap().to_string(), "2026-12-02T10:00:15Z");
         let spec = lease.spec.as_ref().unwrap();
         assert_eq!(spec.lease_transitions, Some(0));
         let again = super::lease("mtm-lock", &claim(), now, Some(&lease));

@@ -21,9 +21,9 @@ use super::location::KubeLocation;
 use super::{Holder, StoreError};
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{Namespace, Secret};
+use kube::Client;
 use kube::api::{Api, ObjectMeta, PostParams};
 use kube::config::{Config, KubeConfigOptions, Kubeconfig};
-use kube::Client;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
@@ -294,8 +294,9 @@ impl KubeStore {
     pub fn put_generated(&self, files: BTreeMap<String, Vec<u8>>) -> Result<(), StoreError> {
         self.writable()?;
         let ctx = self.ctx.clone();
-        let written = self.bridge.run(async move { generated::write(&ctx, files).await });
+        let written = self
+            .bridge
+            .run(async move { generated::write(&ctx, files).await });
         written.map_err(self.backend("write the generated values"))
     }
 }
-

@@ -7,9 +7,9 @@
 //! Store for KubeStore` at the end is the synchronous face. It knows records and
 //! revisions as the `Store` contract defines them, not what they mean.
 
+use super::KubeStore;
 use super::chunks::{self, Blob, ChunkError};
 use super::head::{self, Entry, Head, HeadError};
-use super::KubeStore;
 use crate::store::{
     Change, Envelope, Record, Revision, RevisionResult, RevisionSummary, Store, StoreError,
     now_rfc3339,
@@ -105,7 +105,10 @@ impl Ctx {
             return Ok(BTreeMap::new());
         };
         let records: Vec<Record> = self.value("records", blob).await?;
-        Ok(records.into_iter().map(|r| (r.address.clone(), r)).collect())
+        Ok(records
+            .into_iter()
+            .map(|r| (r.address.clone(), r))
+            .collect())
     }
 
     async fn put_records(
@@ -175,9 +178,18 @@ impl Ctx {
         Ok(answer)
     }
 
-    pub async fn begin(&self, plan: String, command: String, targets: Vec<String>) -> Result<u64, Failure> {
+    pub async fn begin(
+        &self,
+        plan: String,
+        command: String,
+        targets: Vec<String>,
+    ) -> Result<u64, Failure> {
         let read = self.head().await?;
-        let number = read.head.revisions.last().map_or(1, |e| e.summary.number + 1);
+        let number = read
+            .head
+            .revisions
+            .last()
+            .map_or(1, |e| e.summary.number + 1);
         let revision = Revision {
             number,
             plan: Some(plan),
@@ -221,7 +233,10 @@ impl Ctx {
         change: impl FnOnce(&mut Revision, BTreeMap<String, Record>),
     ) -> Result<(), Failure> {
         let read = self.head().await?;
-        let entry = read.head.entry(number).ok_or(StoreError::NoSuchRevision(number))?;
+        let entry = read
+            .head
+            .entry(number)
+            .ok_or(StoreError::NoSuchRevision(number))?;
         if entry.summary.result != RevisionResult::Running {
             return Err(StoreError::Finished(number).into());
         }
@@ -324,12 +339,15 @@ impl Store for KubeStore {
 
     fn put_record(&self, record: &Record) -> Result<(), StoreError> {
         let record = record.clone();
-        self.write(&format!("write record {}", record.address), |ctx| async move {
-            ctx.change_records(move |records| {
-                records.insert(record.address.clone(), record);
-            })
-            .await
-        })
+        self.write(
+            &format!("write record {}", record.address),
+            |ctx| async move {
+                ctx.change_records(move |records| {
+                    records.insert(record.address.clone(), record);
+                })
+                .await
+            },
+        )
     }
 
     fn remove_record(&self, address: &str) -> Result<bool, StoreError> {

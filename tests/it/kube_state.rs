@@ -1,0 +1,450 @@
+//! Tests of state kept in a cluster (`--state kube://CONTEXT/NAMESPACE[/NAME]`) against
+//! the local clusters: the store contract, a revision far over one Secret's size, the
+//! Lease between two processes in different directories ("two laptops"), migration to a
+//! cluster and back, and that secrets stay in Secrets.
+//!
+//! Each test keeps its state in a namespace of its own, deleted at the end. The process
+//! that holds the Lease is this binary run again on `kube_state::child_holds_lease`, with
+//! an environment variable naming the location; without it that test returns at once.
+
+use crate::support::{self, Run};
+use mtm::store::kube::{self, Access, KubeStoreError};
+use mtm::store::{Identity, KubeLocation, Location, Record, RevisionResult, Store, contract};
+use serde_json::json;
+use std::io::{BufRead, BufReader, Read};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+const CONTEXT: &str = "east-ag";
+const HOLD_LEASE: &str = "MTM_TEST_KUBE_HOLD_LEASE";
+const COMMAND: &str = "mtm apply --var TOKEN=***";
+
+/// A namespace of this test's own, deleted when dropped.
+struct Space {
+    namespace: String,
+}
+
+impl Space {
+    fn new(what: &str) -> Space {
+        support::need_testbed();
+        Space {
+            namespace: support::unique("ks", what),
+        }
+    }
+
+    /// `kube://east-ag/<namespace>/<name>`, its lease `lease` long.
+    fn url(&self, name: &str, lease: &str) -> String {
+        format!("kube://{CONTEXT}/{}/{name}?lease={lease}", self.namespace)
+    }
+
+    fn location(&self, name: &str) -> KubeLocation {
+        match Location::parse(Path::new(&self.url(name, "30s"))).unwrap() {
+            Location::Kube(kube) => kube,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn open(&self, name: &str) -> (kube::KubeLock, kube::KubeStore) {
+        kube::open_locked(
+            &self.location(name),
+            &Access::default(),
+            COMMAND,
+            Duration::ZERO,
+        )
+        .unwrap()
+    }
+
+    /// Every object of the namespace, as JSON, of `kinds`.
+    fn objects(&self, kinds: &str) -> String {
+        let out = support::kubectl(
+            CONTEXT,
+            &["get", kinds, "-n", &self.namespace, "-o", "json"],
+        );
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+}
+
+impl Drop for Space {
+    fn drop(&mut self) {
+        let _ = support::kubectl(
+            CONTEXT,
+            &["delete", "namespace", &self.namespace, "--wait=false"],
+        );
+    }
+}
+
+#[test]
+fn the_store_contract_holds_in_a_cluster() {
+    let space = Space::new("contract");
+    let cases: [(&str, fn(&dyn Store)); 4] = [
+        ("records", contract::records),
+        ("revisions", contract::revisions),
+        ("snapshots", contract::snapshots),
+        ("closed", contract::finished_revisions_are_closed),
+    ];
+    for (name, case) in cases {
+        let (_lock, store) = space.open(name);
+        case(&store);
+        // And a reader of its own, with nothing cached, sees the same.
+        let reader = kube::open_read(&space.location(name), &Access::default()).unwrap();
+        assert_eq!(
+            reader.records().unwrap(),
+            store.records().unwrap(),
+            "{name}"
+        );
+        assert_eq!(
+            reader.revisions().unwrap(),
+            store.revisions().unwrap(),
+            "{name}"
+        );
+    }
+}
+
+/// A record whose manifest holds `kib` KiB that compress poorly.
+fn big_record(i: u64, kib: usize) -> Record {
+    use sha2::{Digest, Sha256};
+    let mut noise = String::new();
+    let mut block = Sha256::digest(i.to_be_bytes()).to_vec();
+    while noise.len() < kib * 1024 {
+        block = Sha256::digest(&block).to_vec();
+        noise.extend(block.iter().map(|b| format!("{b:02x}")));
+    }
+    let mut record = contract::record(&format!("lab1/east/v1/ConfigMap/lab/big-{i}"), 1);
+    record.manifest = json!({"kind": "ConfigMap", "data": {"noise": noise}});
+    record.identity = Some(Identity {
+        group: String::new(),
+        version: "v1".to_string(),
+        kind: "ConfigMap".to_string(),
+        namespace: Some("lab".to_string()),
+        name: format!("big-{i}"),
+        uid: None,
+    });
+    record
+}
+
+#[test]
+fn a_revision_over_three_mib_is_stored_and_read_back() {
+    let space = Space::new("big");
+    let (lock, store) = space.open("mtm");
+    let number = store.begin_revision("test-plan", COMMAND, &[]).unwrap();
+    // Hex of hashes: about half of it survives compression, so 8 MiB is over 3 after it.
+    let records: Vec<Record> = (0..8).map(|i| big_record(i, 1024)).collect();
+    for record in &records {
+        store.put_record(record).unwrap();
+    }
+    store
+        .finish_revision(number, RevisionResult::Succeeded)
+        .unwrap();
+    drop(store);
+    drop(lock);
+
+    let reader = kube::open_read(&space.location("mtm"), &Access::default()).unwrap();
+    let revision = reader.revision(number).unwrap().unwrap();
+    let stored = serde_json::to_vec(&revision).unwrap();
+    assert!(stored.len() > 8 << 20, "{} bytes", stored.len());
+    assert_eq!(
+        revision.applied.values().cloned().collect::<Vec<_>>(),
+        records
+    );
+    assert_eq!(reader.records().unwrap(), records);
+
+    // It took several Secrets, none over 1 MiB, and more than 3 MiB in all.
+    let secrets: serde_json::Value = serde_json::from_str(&space.objects("secrets")).unwrap();
+    let sizes: Vec<usize> = secrets["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["metadata"]["labels"]["mtm.dev/part"] == "piece")
+        .map(|s| s["data"]["piece"].as_str().unwrap().len() * 3 / 4)
+        .collect();
+    assert!(sizes.iter().all(|&n| n <= 1 << 20), "{sizes:?}");
+    let revision_pieces: usize = sizes.iter().filter(|&&n| n > 512 << 10).sum();
+    assert!(revision_pieces > 3 << 20, "{sizes:?}");
+}
+
+/// Child of `a_second_laptop_is_refused_until_the_first_is_killed_and_its_lease_expired`:
+/// takes the Lease and holds it (renewing) until stdin closes or it is killed.
+#[test]
+fn child_holds_lease() {
+    let Some(url) = std::env::var_os(HOLD_LEASE) else {
+        return;
+    };
+    let Location::Kube(location) = Location::parse(Path::new(&url)).unwrap() else {
+        panic!("not a kube location");
+    };
+    let (lock, _store) =
+        kube::open_locked(&location, &Access::default(), COMMAND, Duration::ZERO).unwrap();
+    println!("locked {}", lock.holder().pid);
+    let _ = std::io::stdin().read_to_end(&mut Vec::new());
+}
+
+/// The child, killed and reaped if the test ends early.
+struct Holder(Child);
+
+impl Drop for Holder {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn hold_lease(url: &str, cwd: &Path) -> (Holder, u32) {
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "kube_state::child_holds_lease",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(HOLD_LEASE, url)
+        .current_dir(cwd)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = BufReader::new(child.stdout.take().unwrap());
+    let child = Holder(child);
+    for line in stdout.lines() {
+        let line = line.unwrap();
+        if let Some(at) = line.find("locked ") {
+            let pid = line[at + 7..].trim().parse().unwrap();
+            return (child, pid);
+        }
+    }
+    panic!("the child never took the Lease");
+}
+
+#[test]
+fn a_second_laptop_is_refused_until_the_first_is_killed_and_its_lease_expired() {
+    let space = Space::new("lease");
+    let url = space.url("mtm", "3s");
+    let (first_dir, second_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (mut first, pid) = hold_lease(&url, first_dir.path());
+    assert_eq!(pid, first.0.id());
+
+    // The second laptop has state of its own to bring into the shared location.
+    let local = second_dir.path().join("state");
+    seed(&local);
+    let migrate = ["--state", "state", "state", "migrate", "--to", &url];
+    let refused = support::mtm_live(second_dir.path(), &migrate);
+    assert_eq!(refused.code, 1, "{}", refused.stderr);
+    let holder = format!("held by pid {pid} on host ");
+    assert!(refused.stderr.contains(&holder), "{}", refused.stderr);
+    assert!(refused.stderr.contains(COMMAND), "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains(&format!("kube://{CONTEXT}/")),
+        "{}",
+        refused.stderr
+    );
+
+    // Killed, the first stops renewing; the second waits for the Lease to expire.
+    first.0.kill().unwrap();
+    first.0.wait().unwrap();
+    let mut waiting = vec!["--lock-timeout", "60s"];
+    waiting.extend_from_slice(&migrate);
+    support::mtm_live(second_dir.path(), &waiting).ok();
+    let listed = support::mtm_live(second_dir.path(), &["--state", &url, "state", "history"]);
+    assert_eq!(
+        listed.ok().stdout,
+        local_output(second_dir.path(), "history")
+    );
+}
+
+/// A state directory with two revisions (one failed), records and generated values.
+fn seed(dir: &Path) {
+    let (_lock, store) = mtm::store::open_locked(dir, COMMAND, Duration::ZERO).unwrap();
+    let first = store
+        .begin_revision("mini", COMMAND, &["base".to_string()])
+        .unwrap();
+    for i in 0..3 {
+        let record = contract::record(&format!("base/east/v1/ConfigMap/lab/cm-{i}"), first);
+        store.put_record(&record).unwrap();
+        store
+            .record_change(
+                first,
+                &mtm::store::Change {
+                    address: record.address.clone(),
+                    action: "create".to_string(),
+                    hash: Some(record.hash.clone()),
+                },
+            )
+            .unwrap();
+    }
+    store
+        .finish_revision(first, RevisionResult::Succeeded)
+        .unwrap();
+    let second = store.begin_revision("mini", "mtm destroy", &[]).unwrap();
+    store
+        .remove_record("base/east/v1/ConfigMap/lab/cm-0")
+        .unwrap();
+    let failed = RevisionResult::Failed {
+        message: "base/east/...: timed out".to_string(),
+    };
+    store.finish_revision(second, failed).unwrap();
+    let secrets = dir.join("secrets");
+    std::fs::create_dir_all(&secrets).unwrap();
+    std::fs::write(secrets.join("lab-jwt.json"), GENERATED).unwrap();
+}
+
+/// What a generated secrets file holds in these tests: the secret it must not leak.
+const SECRET: &str = "s3cr3t-private-key-material";
+const GENERATED: &str = r#"{"schema":1,"privateKeyPem":"s3cr3t-private-key-material"}"#;
+
+fn local_output(cwd: &Path, what: &str) -> String {
+    support::mtm_live(cwd, &["--state", "state", "state", what])
+        .ok()
+        .stdout
+        .clone()
+}
+
+fn outputs(cwd: &Path, state: &str) -> Vec<String> {
+    let mut all = Vec::new();
+    for args in [
+        vec!["state", "list"],
+        vec!["state", "history"],
+        vec!["--output", "json", "state", "list"],
+        vec!["--output", "json", "state", "history"],
+        vec!["state", "show", "--revision", "1"],
+        vec!["state", "show", "--revision", "2"],
+        vec!["state", "show", "base/east/v1/ConfigMap/lab/cm-1"],
+    ] {
+        let mut full = vec!["--state", state];
+        full.extend(args);
+        let run = support::mtm_live(cwd, &full);
+        all.push(run.ok().stdout.clone());
+    }
+    all
+}
+
+fn assert_clean(run: &Run) {
+    assert!(
+        !run.stdout.contains(SECRET) && !run.stderr.contains(SECRET),
+        "{} {}",
+        run.stdout,
+        run.stderr
+    );
+}
+
+#[test]
+fn migrating_to_a_cluster_and_back_loses_nothing() {
+    let space = Space::new("migrate");
+    let dir = tempfile::tempdir().unwrap();
+    seed(&dir.path().join("state"));
+    let before = outputs(dir.path(), "state");
+    assert!(before[1].contains("failed"), "{}", before[1]);
+
+    let url = space.url("team", "30s");
+    let to = support::mtm_live(
+        dir.path(),
+        &["-vv", "--state", "state", "state", "migrate", "--to", &url],
+    );
+    assert_clean(to.ok());
+    assert!(
+        to.stdout
+            .contains("2 revisions, 2 records and 1 generated values"),
+        "{}",
+        to.stdout
+    );
+    assert_eq!(outputs(dir.path(), &url), before);
+
+    let back = support::mtm_live(
+        dir.path(),
+        &["-vv", "--state", &url, "state", "migrate", "--to", "again"],
+    );
+    assert_clean(back.ok());
+    assert_eq!(outputs(dir.path(), "again"), before);
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("again/secrets/lab-jwt.json")).unwrap(),
+        GENERATED
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.path().join("again/secrets/lab-jwt.json")).unwrap();
+        assert_eq!(mode.permissions().mode() & 0o777, 0o600);
+    }
+
+    // The secret is in the one Secret of generated values, in no other object.
+    let others = space.objects("leases,configmaps,events");
+    assert!(
+        !others.contains(SECRET) && !others.contains(&b64(SECRET)),
+        "{others}"
+    );
+    let secrets: serde_json::Value = serde_json::from_str(&space.objects("secrets")).unwrap();
+    let holding: Vec<&str> = secrets["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["data"].to_string().contains(&b64(GENERATED)))
+        .map(|s| s["metadata"]["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(holding, ["team-generated"]);
+
+    // Into a state that holds something: refused, nothing changed.
+    let again = support::mtm_live(
+        dir.path(),
+        &["--state", "state", "state", "migrate", "--to", &url],
+    );
+    assert_eq!(again.code, 1, "{}", again.stderr);
+    assert!(
+        again
+            .stderr
+            .contains("is not empty (2 revisions, 2 records, 1 generated values)"),
+        "{}",
+        again.stderr
+    );
+    assert_eq!(outputs(dir.path(), &url), before);
+}
+
+fn b64(text: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(text)
+}
+
+#[test]
+fn errors_name_the_context_and_the_location() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = support::mtm_live(
+        dir.path(),
+        &["--state", "kube://no-such-ctx/ns", "state", "list"],
+    );
+    assert_eq!(run.code, 1, "{} {}", run.stdout, run.stderr);
+    assert!(
+        run.stderr
+            .contains("cannot use state in kube://no-such-ctx/ns/mtm"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("has no context no-such-ctx"),
+        "{}",
+        run.stderr
+    );
+
+    let run = support::mtm_live(dir.path(), &["--state", "kube://east-ag", "state", "list"]);
+    assert_eq!(run.code, 1, "{} {}", run.stdout, run.stderr);
+    assert!(
+        run.stderr
+            .contains("state location kube://east-ag is not kube://CONTEXT/NAMESPACE"),
+        "{}",
+        run.stderr
+    );
+
+    let err = kube::open_locked(
+        &match Location::parse(Path::new("kube://no-such-ctx/ns")).unwrap() {
+            Location::Kube(k) => k,
+            other => panic!("{other:?}"),
+        },
+        &Access::default(),
+        COMMAND,
+        Duration::ZERO,
+    )
+    .unwrap_err();
+    assert!(matches!(err, KubeStoreError::Connect { .. }), "{err}");
+}
