@@ -22,13 +22,13 @@ use std::time::Duration;
 #[derive(Debug)]
 pub enum StateLock {
     Dir(Lock),
-    Kube(KubeLock),
+    Kube(Box<KubeLock>),
 }
 
 #[derive(Debug)]
 pub enum Backend {
     Dir(SledStore),
-    Kube(KubeStore),
+    Kube(Box<KubeStore>),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -54,7 +54,10 @@ pub fn open_locked_at(
         }
         Location::Kube(kube) => {
             let (lock, store) = kube::open_locked(kube, access, command, wait)?;
-            (StateLock::Kube(lock), Backend::Kube(store))
+            (
+                StateLock::Kube(Box::new(lock)),
+                Backend::Kube(Box::new(store)),
+            )
         }
     })
 }
@@ -109,7 +112,7 @@ impl Backend {
     fn store(&self) -> &dyn Store {
         match self {
             Backend::Dir(store) => store,
-            Backend::Kube(store) => store,
+            Backend::Kube(store) => store.as_ref(),
         }
     }
 }
