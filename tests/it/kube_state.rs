@@ -82,7 +82,8 @@ impl Drop for Space {
 #[test]
 fn the_store_contract_holds_in_a_cluster() {
     let space = Space::new("contract");
-    let cases: [(&str, fn(&dyn Store)); 4] = [
+    type Case = fn(&dyn Store);
+    let cases: [(&str, Case); 4] = [
         ("records", contract::records),
         ("revisions", contract::revisions),
         ("snapshots", contract::snapshots),
