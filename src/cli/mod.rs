@@ -171,6 +171,7 @@ pub fn main() -> ExitCode {
         Command::Unlock => state::unlock(&cli, &renderer),
         Command::Completions(args) => completions::run(args),
     };
+    state::forget_generated(&cli);
     ExitCode::from(code)
 }
 

@@ -63,6 +63,25 @@ pub fn open_read(cli: &Cli, command: &str) -> Result<ReadState, String> {
     crate::store::open_read_at(&location, &access(cli), command).map_err(|e| chain(&e))
 }
 
+/// The directory the engine keeps generated values in: the state directory, or for state
+/// in a cluster this process's private copy of its Secret (written back when a revision
+/// finishes, removed by `forget_generated` when the command ends).
+pub fn engine_dir(cli: &Cli) -> Result<PathBuf, String> {
+    match location(cli)? {
+        Location::Dir(dir) => Ok(dir),
+        Location::Kube(kube) => crate::store::kube::open_read(&kube, &access(cli))
+            .map_err(|e| chain(&e))
+            .and_then(|store| store.materialize().map_err(|e| chain(&e))),
+    }
+}
+
+/// Remove the private copy `engine_dir` made, if it made one.
+pub fn forget_generated(cli: &Cli) {
+    if let Ok(Location::Kube(kube)) = location(cli) {
+        crate::store::kube::KubeStore::forget_workdir(&kube);
+    }
+}
+
 /// An error with its causes, one per line.
 pub fn chain(err: &dyn Error) -> String {
     let mut text = err.to_string();

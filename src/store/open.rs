@@ -75,7 +75,7 @@ pub fn open_read_at(
 }
 
 /// Where generated secret material lives in a state directory.
-const GENERATED: &str = "secrets";
+pub(crate) const GENERATED: &str = "secrets";
 
 impl Backend {
     pub fn location(&self) -> String {
@@ -124,7 +124,7 @@ fn io_failure(action: String) -> impl FnOnce(io::Error) -> StoreError {
     }
 }
 
-fn read_generated(dir: &Path) -> Result<BTreeMap<String, Vec<u8>>, StoreError> {
+pub(crate) fn read_generated(dir: &Path) -> Result<BTreeMap<String, Vec<u8>>, StoreError> {
     let mut files = BTreeMap::new();
     let entries = match fs::read_dir(dir) {
         Ok(entries) => entries,
@@ -145,7 +145,10 @@ fn read_generated(dir: &Path) -> Result<BTreeMap<String, Vec<u8>>, StoreError> {
 }
 
 /// Each file written private (0600, its directory 0700) and synced.
-fn write_generated(dir: &Path, files: &BTreeMap<String, Vec<u8>>) -> Result<(), StoreError> {
+pub(crate) fn write_generated(
+    dir: &Path,
+    files: &BTreeMap<String, Vec<u8>>,
+) -> Result<(), StoreError> {
     super::private_files();
     fs::create_dir_all(dir).map_err(io_failure(format!("create {}", dir.display())))?;
     for (name, bytes) in files {

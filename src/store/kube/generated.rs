@@ -3,7 +3,10 @@
 //! file, replaced at the version it was read at.
 //!
 //! Kept apart from the records so that nothing that reads state for listing ever reads
-//! it. This module moves bytes; it does not know what the files hold.
+//! it. The engine reads and writes these files in a directory, as in a state directory;
+//! for state in a cluster that is this process's private work directory (`workdir`),
+//! filled from the Secret and written back when a revision finishes. This module moves
+//! bytes; it does not know what the files hold.
 
 use super::chunks;
 use super::head::HeadError;
@@ -11,7 +14,9 @@ use super::ops::{Ctx, Failure};
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{ObjectMeta, PostParams};
+use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 
 fn name(state: &str) -> String {
     format!("{state}-generated")
@@ -72,4 +77,14 @@ pub async fn write(ctx: &Ctx, files: BTreeMap<String, Vec<u8>>) -> Result<(), Fa
         }
         Err(e) => Err(api_error("write", &name)(e)),
     }
+}
+
+/// This process's private directory for the generated files of the state `location`
+/// names (`<dir>/secrets/`, as in a state directory).
+pub fn workdir(location: &str) -> PathBuf {
+    let digest: String = Sha256::digest(location.as_bytes())[..8]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    std::env::temp_dir().join(format!("mtm-{}-{digest}", std::process::id()))
 }

@@ -290,6 +290,48 @@ impl KubeStore {
         read.map_err(self.backend("read the generated values"))
     }
 
+    /// This process's private directory holding the generated files (`secrets/`), filled
+    /// from the Secret on first use: the engine's state directory for this state.
+    pub fn materialize(&self) -> Result<PathBuf, StoreError> {
+        let dir = generated::workdir(&self.location.to_string());
+        let files = dir.join(crate::store::open::GENERATED);
+        if !files.exists() {
+            crate::store::private_files();
+            let private = std::fs::create_dir_all(&dir);
+            private.map_err(|source| StoreError::Backend {
+                action: format!("create {}", dir.display()),
+                source: Box::new(source),
+            })?;
+            crate::store::open::write_generated(&files, &self.generated()?)?;
+        }
+        Ok(dir)
+    }
+
+    /// Write the work directory's generated files back to the Secret if they changed
+    /// (a writer, after a revision finishes).
+    fn sync_generated(&self) -> Result<(), StoreError> {
+        let files =
+            generated::workdir(&self.location.to_string()).join(crate::store::open::GENERATED);
+        if self.lost.is_none() || !files.exists() {
+            return Ok(());
+        }
+        let now = crate::store::open::read_generated(&files)?;
+        if now != self.generated()? {
+            self.put_generated(now)?;
+        }
+        Ok(())
+    }
+
+    /// Remove this process's work directory for `location`, if it made one.
+    pub fn forget_workdir(location: &KubeLocation) {
+        let dir = generated::workdir(&location.to_string());
+        if dir.exists()
+            && let Err(e) = std::fs::remove_dir_all(&dir)
+        {
+            tracing::warn!("cannot remove {}: {e}", dir.display());
+        }
+    }
+
     /// Replace the generated secret material.
     pub fn put_generated(&self, files: BTreeMap<String, Vec<u8>>) -> Result<(), StoreError> {
         self.writable()?;

@@ -391,7 +391,8 @@ impl Store for KubeStore {
                 r.applied = records;
             })
             .await
-        })
+        })?;
+        self.sync_generated()
     }
 
     fn revisions(&self) -> Result<Vec<RevisionSummary>, StoreError> {
