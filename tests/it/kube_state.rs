@@ -449,3 +449,110 @@ fn errors_name_the_context_and_the_location() {
     .unwrap_err();
     assert!(matches!(err, KubeStoreError::Connect { .. }), "{err}");
 }
+
+/// A one-stage plan: a namespace, a generated key and a ConfigMap with its JWKS.
+fn generating_plan(namespace: &str) -> support::Fixture {
+    let stage = r#"title: Base
+steps:
+  - name: keys
+    title: A key and what is made with it
+    what: Generates a key and publishes its JWKS
+    why: Generated values must live where the state lives
+    cluster: east
+    namespace: NS
+    generate:
+      - { name: jwt, type: jwt-rsa, issuer: http://lab, audience: lab, subjects: [alice] }
+    manifests: [manifests/all.yaml]
+"#;
+    let manifests = r#"apiVersion: v1
+kind: Namespace
+metadata: { name: NS }
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: { name: jwks, namespace: NS }
+data: { jwks: "${gen.jwt.jwks}" }
+"#;
+    support::Fixture::empty()
+        .file(
+            "plan.yaml",
+            "plan: kstate\ntitle: State in a cluster\nclusters:\n  east: { context: east-ag }\nstages: [base]\n",
+        )
+        .file("stages/base.yaml", &stage.replace("NS", namespace))
+        .file("manifests/all.yaml", &manifests.replace("NS", namespace))
+}
+
+/// The private key the state's generated Secret holds for `jwt`, if any.
+fn kept_key(space: &Space) -> Option<String> {
+    let secret = support::get_json(
+        CONTEXT,
+        &["secret", "mtm-generated", "-n", &space.namespace],
+    )?;
+    let encoded = secret["data"]["jwt.json"].as_str()?;
+    use base64::Engine;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .unwrap();
+    let file: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    Some(file["privateKeyPem"].as_str().unwrap().to_string())
+}
+
+#[test]
+fn apply_drift_and_destroy_keep_state_and_generated_values_in_the_cluster() {
+    let space = Space::new("apply");
+    let applied = support::unique("ks", "app");
+    let plan = generating_plan(&applied);
+    let url = space.url("mtm", "30s");
+    let mtm = |args: &[&str]| {
+        let mut all = vec!["--plan", ".", "--state", &url];
+        all.extend_from_slice(args);
+        support::mtm_live(plan.path(), &all)
+    };
+    let first = mtm(&["apply", "--auto-approve"]);
+    first.ok();
+    let key = kept_key(&space).expect("the generated key is in its Secret");
+    let jwks = |ns: &str| {
+        support::get_json(CONTEXT, &["configmap", "jwks", "-n", ns]).unwrap()["data"]["jwks"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let published = jwks(&applied);
+    assert!(published.contains("\"kty\":\"RSA\""), "{published}");
+
+    // A second run keeps the key (read back from the Secret), so nothing changes.
+    let runs = [
+        mtm(&["apply", "--auto-approve"]),
+        mtm(&["drift"]),
+        mtm(&["state", "list"]),
+        mtm(&["-vv", "plan"]),
+    ];
+    for run in &runs {
+        run.ok();
+        assert!(!run.stdout.contains(&key) && !run.stderr.contains(&key));
+    }
+    assert_eq!(kept_key(&space).as_deref(), Some(key.as_str()));
+    assert_eq!(jwks(&applied), published);
+    assert!(
+        runs[2].stdout.contains("base/east/core/ConfigMap/"),
+        "{}",
+        runs[2].stdout
+    );
+    // The second apply changed nothing, so it began no revision.
+    let history = mtm(&["state", "history"]);
+    assert_eq!(history.ok().stdout.lines().count(), 1, "{}", history.stdout);
+
+    // Nothing was written beside the plan, and the key is in no object but its Secret.
+    let entries: Vec<_> = std::fs::read_dir(plan.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(entries.len(), 3, "{entries:?}");
+    let others = space.objects("leases,configmaps");
+    assert!(!others.contains(&key) && !others.contains(&b64(&key)));
+
+    // Destroy takes the key away with the resource.
+    mtm(&["destroy", "--auto-approve"]).ok();
+    assert_eq!(kept_key(&space), None);
+    let _ = support::kubectl(CONTEXT, &["delete", "namespace", &applied, "--wait=false"]);
+}
