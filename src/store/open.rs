@@ -70,7 +70,7 @@ pub fn open_read_at(
 ) -> Result<ReadState, OpenStateError> {
     Ok(match location {
         Location::Dir(dir) => super::read::open_read(dir, command)?,
-        Location::Kube(kube) => ReadState::Kube(kube::open_read(kube, access)?),
+        Location::Kube(kube) => ReadState::Kube(Box::new(kube::open_read(kube, access)?)),
     })
 }
 

@@ -24,7 +24,7 @@ pub enum ReadState {
     /// What the writer holding the state last published.
     Published { dir: PathBuf, head: Head },
     /// State in a cluster, read as some write left it (`kube/`).
-    Kube(KubeStore),
+    Kube(Box<KubeStore>),
 }
 
 /// Open the state in `dir` for reading; `command` names this reader in the lock.

@@ -11,7 +11,7 @@ use crate::support::{self, Run};
 use mtm::store::kube::{self, Access, KubeStoreError};
 use mtm::store::{Identity, KubeLocation, Location, Record, RevisionResult, Store, contract};
 use serde_json::json;
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -179,10 +179,26 @@ fn child_holds_lease() {
     let Location::Kube(location) = Location::parse(Path::new(&url)).unwrap() else {
         panic!("not a kube location");
     };
-    let (lock, _store) =
+    let (lock, store) =
         kube::open_locked(&location, &Access::default(), COMMAND, Duration::ZERO).unwrap();
     println!("locked {}", lock.holder().pid);
-    let _ = std::io::stdin().read_to_end(&mut Vec::new());
+    // Each line asks for one write, until stdin closes.
+    for _ in std::io::stdin().lines() {
+        match store.put_record(&contract::record("from-the-first", 1)) {
+            Ok(()) => println!("write: ok"),
+            Err(e) => println!("write: {}", chain(&e)),
+        }
+    }
+}
+
+fn chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(s) = source {
+        text.push_str(&format!(": {s}"));
+        source = s.source();
+    }
+    text.replace('\n', " ")
 }
 
 /// The child, killed and reaped if the test ends early.
@@ -196,6 +212,19 @@ impl Drop for Holder {
 }
 
 fn hold_lease(url: &str, cwd: &Path) -> (Holder, u32) {
+    let (holder, pid, _) = hold_lease_talking(url, cwd);
+    (holder, pid)
+}
+
+/// `hold_lease`, with the rest of the child's output.
+fn hold_lease_talking(
+    url: &str,
+    cwd: &Path,
+) -> (
+    Holder,
+    u32,
+    std::io::Lines<BufReader<std::process::ChildStdout>>,
+) {
     let mut child = Command::new(std::env::current_exe().unwrap())
         .args([
             "--exact",
@@ -209,16 +238,66 @@ fn hold_lease(url: &str, cwd: &Path) -> (Holder, u32) {
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    let stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let child = Holder(child);
-    for line in stdout.lines() {
+    for line in lines.by_ref() {
         let line = line.unwrap();
         if let Some(at) = line.find("locked ") {
             let pid = line[at + 7..].trim().parse().unwrap();
-            return (child, pid);
+            return (child, pid, lines);
         }
     }
     panic!("the child never took the Lease");
+}
+
+fn signal(pid: u32, signal: i32) {
+    // SAFETY: kill only sends a signal to our own child.
+    let sent = unsafe { libc::kill(pid as i32, signal) };
+    assert_eq!(sent, 0, "kill -{signal} {pid}");
+}
+
+#[test]
+fn a_holder_whose_lease_was_taken_over_writes_nothing_more() {
+    let space = Space::new("fence");
+    let dir = tempfile::tempdir().unwrap();
+    let url = space.url("mtm", "2s");
+    let (mut first, pid, mut said) = hold_lease_talking(&url, dir.path());
+    let mut ask = first.0.stdin.take().unwrap();
+    let mut write = |said: &mut std::io::Lines<_>| {
+        use std::io::Write;
+        writeln!(ask, "write").unwrap();
+        let line: String = said.next().unwrap().unwrap();
+        line[line.find("write: ").unwrap() + 7..].to_string()
+    };
+    assert_eq!(write(&mut said), "ok");
+
+    // Stopped, the first renews nothing; the second takes the Lease once it expired.
+    signal(pid, libc::SIGSTOP);
+    let mut location = space.location("mtm");
+    location.lease = Duration::from_secs(2);
+    let (_lock, second) = kube::open_locked(
+        &location,
+        &Access::default(),
+        "mtm destroy",
+        Duration::from_secs(60),
+    )
+    .unwrap();
+    second
+        .put_record(&contract::record("from-the-second", 1))
+        .unwrap();
+
+    // Woken, the first finds it lost the Lease and writes nothing.
+    signal(pid, libc::SIGCONT);
+    let refused = write(&mut said);
+    assert!(refused.contains("nothing more is written"), "{refused}");
+    assert!(refused.contains(&format!("kube://{CONTEXT}/")), "{refused}");
+    let addresses: Vec<String> = second
+        .records()
+        .unwrap()
+        .into_iter()
+        .map(|r| r.address)
+        .collect();
+    assert_eq!(addresses, ["from-the-first", "from-the-second"]);
 }
 
 #[test]

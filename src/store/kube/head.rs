@@ -23,6 +23,11 @@ pub struct Head {
     pub records: Option<Blob>,
     /// Oldest first.
     pub revisions: Vec<Entry>,
+    /// The Lease identity of the holder that wrote last: a holder takes the head over
+    /// when it takes the Lease, so one that lost its Lease finds another name here and
+    /// writes nothing more (its write, had it read the head before, fails on the version).
+    #[serde(default)]
+    pub holder: Option<String>,
 }
 
 /// One revision: its summary, and the blob of the whole `Revision`.

@@ -99,6 +99,11 @@ impl LeaseLock {
         &self.claim.holder
     }
 
+    /// The identity this holder wrote into the Lease, unique to this process and take.
+    pub fn identity(&self) -> &str {
+        &self.claim.identity
+    }
+
     /// Set once another process took the Lease (it expired while this one held it).
     pub fn lost(&self) -> Arc<AtomicBool> {
         self.lost.clone()

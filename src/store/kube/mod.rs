@@ -71,7 +71,7 @@ pub enum KubeStoreError {
         source: Box<dyn std::error::Error + Send + Sync>,
     },
     #[error(
-        "state in {location}: this process's lease was taken by another after it expired; nothing more is written\n  help: run the command again once the other process is done"
+        "state in {location}: another process took this one's Lease after it expired; nothing more is written\n  help: run the command again once the other process is done"
     )]
     Lost { location: Box<KubeLocation> },
     #[error("state in {location} was opened for reading; it cannot be written")]
@@ -109,6 +109,7 @@ pub fn open_locked(
     .map_err(|lease| locked(location, lease))?;
     let mut store = KubeStore::new(location, bridge, client);
     store.lost = Some(lock.lost());
+    store.ctx.fence = Some(lock.identity().to_string());
     store.recover()?;
     Ok((lock, store))
 }
@@ -244,12 +245,8 @@ impl KubeStore {
         move |failure| match failure {
             ops::Failure::Store(e) => e,
             other => StoreError::Backend {
-                action: action.clone(),
-                source: Box::new(KubeStoreError::Api {
-                    location: Box::new(location),
-                    action,
-                    source: Box::new(other),
-                }),
+                action: format!("{action} in {location}"),
+                source: Box::new(other),
             },
         }
     }

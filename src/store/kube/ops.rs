@@ -31,6 +31,8 @@ const CACHED: usize = 16;
 pub struct Ctx {
     pub api: Api<Secret>,
     pub state: String,
+    /// The Lease identity a writer holds; the head must name it (`Head::holder`).
+    pub fence: Option<String>,
     cache: Arc<Mutex<BTreeMap<String, Arc<Vec<u8>>>>>,
 }
 
@@ -42,6 +44,10 @@ pub enum Failure {
     Chunk(#[from] ChunkError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(
+        "another process took the state's Lease after this one's expired (the head names {holder}); nothing more is written"
+    )]
+    Fenced { holder: String },
 }
 
 impl Ctx {
@@ -49,12 +55,24 @@ impl Ctx {
         Ctx {
             api,
             state,
+            fence: None,
             cache: Arc::default(),
         }
     }
 
     async fn head(&self) -> Result<head::Read, Failure> {
         Ok(head::read(&self.api, &self.state).await?)
+    }
+
+    /// The head, for a write: refused unless it names this writer's Lease.
+    async fn head_to_write(&self) -> Result<head::Read, Failure> {
+        let read = self.head().await?;
+        if read.head.holder.is_some() && read.head.holder != self.fence {
+            return Err(Failure::Fenced {
+                holder: read.head.holder.unwrap_or_default(),
+            });
+        }
+        Ok(read)
     }
 
     /// Replace the head read as `read` by `new`, then forget what only the old pointed at.
@@ -167,7 +185,7 @@ impl Ctx {
         &self,
         change: impl FnOnce(&mut BTreeMap<String, Record>) -> T,
     ) -> Result<T, Failure> {
-        let read = self.head().await?;
+        let read = self.head_to_write().await?;
         let mut records = self.records_of(&read.head).await?;
         let answer = change(&mut records);
         let mut head = read.head.clone();
@@ -184,7 +202,7 @@ impl Ctx {
         command: String,
         targets: Vec<String>,
     ) -> Result<u64, Failure> {
-        let read = self.head().await?;
+        let read = self.head_to_write().await?;
         let number = read
             .head
             .revisions
@@ -207,7 +225,7 @@ impl Ctx {
 
     /// Add `revision` after the last one (`import` keeps its number, which must be later).
     pub async fn import(&self, revision: Revision) -> Result<(), Failure> {
-        let read = self.head().await?;
+        let read = self.head_to_write().await?;
         let last = read.head.revisions.last().map_or(0, |e| e.summary.number);
         if revision.number <= last {
             return Err(Failure::Store(StoreError::Backend {
@@ -232,7 +250,7 @@ impl Ctx {
         number: u64,
         change: impl FnOnce(&mut Revision, BTreeMap<String, Record>),
     ) -> Result<(), Failure> {
-        let read = self.head().await?;
+        let read = self.head_to_write().await?;
         let entry = read
             .head
             .entry(number)
@@ -253,8 +271,9 @@ impl Ctx {
     }
 
     /// Mark the revisions a dead holder left running as interrupted, sweep the pieces
-    /// nothing points at, and write the head if there is none yet.
+    /// nothing points at, and write the head naming this holder (creating it if missing).
     pub async fn recover(&self) -> Result<(), Failure> {
+        // Taken over from whoever wrote last: from now on only this holder writes.
         let read = self.head().await?;
         let running: Vec<u64> = read
             .head
@@ -263,9 +282,9 @@ impl Ctx {
             .filter(|e| e.summary.result == RevisionResult::Running)
             .map(|e| e.summary.number)
             .collect();
-        if read.version.is_none() {
-            self.commit(read, &Head::default()).await?;
-        }
+        let mut head = read.head.clone();
+        head.holder = self.fence.clone();
+        self.commit(read, &head).await?;
         for number in running {
             self.change_revision(number, |revision, records| {
                 revision.result = RevisionResult::Interrupted;
