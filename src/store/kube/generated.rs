@@ -47,6 +47,8 @@ pub async fn read(ctx: &Ctx) -> Result<BTreeMap<String, Vec<u8>>, Failure> {
 
 /// Replace the files with `files`.
 pub async fn write(ctx: &Ctx, files: BTreeMap<String, Vec<u8>>) -> Result<(), Failure> {
+    // Only while the head names this writer (it has not lost its Lease).
+    ctx.head_to_write().await?;
     let name = name(&ctx.state);
     let existing = ctx
         .api

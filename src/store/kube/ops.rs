@@ -65,7 +65,7 @@ impl Ctx {
     }
 
     /// The head, for a write: refused unless it names this writer's Lease.
-    async fn head_to_write(&self) -> Result<head::Read, Failure> {
+    pub async fn head_to_write(&self) -> Result<head::Read, Failure> {
         let read = self.head().await?;
         if read.head.holder.is_some() && read.head.holder != self.fence {
             return Err(Failure::Fenced {
