@@ -46,6 +46,7 @@ pub fn location(cli: &Cli) -> Result<Location, String> {
 pub fn access(cli: &Cli) -> Access {
     Access {
         kubeconfig: cli.kubeconfig.clone(),
+        request_timeout: Some(cli.request_timeout),
     }
 }
 

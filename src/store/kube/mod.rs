@@ -32,7 +32,7 @@ use std::time::Duration;
 
 pub use self::lease::LeaseLock as KubeLock;
 
-/// How long one call to the cluster may wait for an answer.
+/// How long one call to the cluster may wait for an answer, unless `Access` says.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// State in a cluster. A store opened with its lease (`open_locked`) writes; one opened
@@ -78,11 +78,13 @@ pub enum KubeStoreError {
     ReadOnly { location: Box<KubeLocation> },
 }
 
-/// Where the clusters' contexts are read from.
+/// Where the clusters' contexts are read from, and how long a call may wait.
 #[derive(Clone, Debug, Default)]
 pub struct Access {
     /// `--kubeconfig`; else KUBECONFIG or ~/.kube/config.
     pub kubeconfig: Option<PathBuf>,
+    /// `--request-timeout`; else 30 s.
+    pub request_timeout: Option<Duration>,
 }
 
 /// Take the state's lease for `command` (waiting up to `wait` for a holder to end or
@@ -159,11 +161,16 @@ fn connect(
     };
     let bridge = Arc::new(Bridge::new().map_err(|e| failed(format!("no runtime: {e}")))?);
     let (context, kubeconfig) = (location.context.clone(), access.kubeconfig.clone());
-    let client = bridge.run(async move { client(context, kubeconfig.as_deref()).await });
+    let timeout = access.request_timeout.unwrap_or(REQUEST_TIMEOUT);
+    let client = bridge.run(async move { client(context, kubeconfig.as_deref(), timeout).await });
     Ok((bridge, client.map_err(failed)?))
 }
 
-async fn client(context: String, kubeconfig: Option<&Path>) -> Result<Client, String> {
+async fn client(
+    context: String,
+    kubeconfig: Option<&Path>,
+    timeout: Duration,
+) -> Result<Client, String> {
     let options = KubeConfigOptions {
         context: Some(context.clone()),
         ..KubeConfigOptions::default()
@@ -185,9 +192,9 @@ async fn client(context: String, kubeconfig: Option<&Path>) -> Result<Client, St
         }
         other => format!("cannot load context {context} from {source}: {other}"),
     })?;
-    config.connect_timeout = Some(Duration::from_secs(10));
-    config.read_timeout = Some(REQUEST_TIMEOUT);
-    config.write_timeout = Some(REQUEST_TIMEOUT);
+    config.connect_timeout = Some(timeout.min(Duration::from_secs(10)));
+    config.read_timeout = Some(timeout);
+    config.write_timeout = Some(timeout);
     Client::try_from(config).map_err(|e| format!("cannot make a client for {context}: {e}"))
 }
 

@@ -24,8 +24,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 /// How often a read starts again when a writer swept what it was reading.
 const ATTEMPTS: usize = 5;
-/// Decoded blobs kept in memory (their JSON), by digest: a blob never changes.
-const CACHED: usize = 16;
+/// Blobs kept in memory (their JSON), by digest: a blob never changes. A writer needs two
+/// (the records and the running revision); a revision may be megabytes.
+const CACHED: usize = 4;
 
 #[derive(Clone, Debug)]
 pub struct Ctx {
