@@ -635,3 +635,117 @@ fn apply_drift_and_destroy_keep_state_and_generated_values_in_the_cluster() {
     assert_eq!(kept_key(&space), None);
     let _ = support::kubectl(CONTEXT, &["delete", "namespace", &applied, "--wait=false"]);
 }
+
+/// A plan whose apply holds its state until killed: its wait never succeeds.
+fn stuck_plan(namespace: &str) -> support::Fixture {
+    let stage = r#"title: Base
+steps:
+  - name: ns
+    title: A namespace, then a wait that never ends
+    what: Creates a namespace and waits for a pod nobody makes
+    why: An apply that holds the state for as long as the test needs
+    cluster: east
+    namespace: NS
+    manifests: [manifests/ns.yaml]
+    waits:
+      - { name: never, kind: Pod, selector: app=never, condition: Ready, timeout: 300s }
+"#;
+    support::Fixture::empty()
+        .file(
+            "plan.yaml",
+            "plan: stuck\ntitle: Stuck\nvariables:\n  TOKEN: { sensitive: true, default: none }\nclusters:\n  east: { context: east-ag }\nstages: [base]\n",
+        )
+        .file("stages/base.yaml", &stage.replace("NS", namespace))
+        .file(
+            "manifests/ns.yaml",
+            &format!("apiVersion: v1\nkind: Namespace\nmetadata: {{ name: {namespace} }}\n"),
+        )
+}
+
+#[test]
+fn two_laptops_running_mtm_share_one_lease() {
+    let space = Space::new("laptops");
+    let applied = support::unique("ks", "stuck");
+    let plan = stuck_plan(&applied);
+    let url = space.url("mtm", "3s");
+    let plan_dir = plan.path().to_str().unwrap().to_string();
+    let (first_dir, second_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let mut first = Holder(
+        Command::new(support::bin())
+            .args([
+                "--plan",
+                &plan_dir,
+                "--state",
+                &url,
+                "--var",
+                "TOKEN=hunter2-secret",
+            ])
+            .args(["apply", "--auto-approve"])
+            .current_dir(first_dir.path())
+            .env("NO_COLOR", "1")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    // The first laptop's apply is under way once its revision is recorded.
+    let history = || support::mtm_live(second_dir.path(), &["--state", &url, "state", "history"]);
+    let mut seen = history();
+    for _ in 0..120 {
+        if seen.stdout.contains("running") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+        seen = history();
+    }
+    assert!(seen.stdout.contains("running"), "{}", seen.stdout);
+
+    let destroy = [
+        "--plan",
+        &plan_dir,
+        "--state",
+        &url,
+        "destroy",
+        "--auto-approve",
+    ];
+    let refused = support::mtm_live(second_dir.path(), &destroy);
+    assert_eq!(refused.code, 1, "{}", refused.stderr);
+    let holder = format!("held by pid {} on host ", first.0.id());
+    assert!(refused.stderr.contains(&holder), "{}", refused.stderr);
+    assert!(
+        refused
+            .stderr
+            .contains("--var TOKEN=(sensitive) apply --auto-approve"),
+        "{}",
+        refused.stderr
+    );
+    let lease = space.objects("leases");
+    assert!(
+        lease.contains("apply --auto-approve") && !lease.contains("hunter2"),
+        "{lease}"
+    );
+    assert!(!refused.stderr.contains("hunter2"), "{}", refused.stderr);
+
+    // kill -9: the first laptop stops renewing; the second waits for the Lease to expire,
+    // finds the first's revision interrupted, and destroys what it recorded.
+    first.0.kill().unwrap();
+    first.0.wait().unwrap();
+    let mut waiting = vec!["--lock-timeout", "60s"];
+    waiting.extend_from_slice(&destroy);
+    support::mtm_live(second_dir.path(), &waiting).ok();
+    let after = history();
+    let lines: Vec<&str> = after.ok().stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{}", after.stdout);
+    assert!(lines[0].contains("interrupted"), "{}", lines[0]);
+    assert!(
+        lines[1].contains("succeeded") && lines[1].contains("destroy"),
+        "{}",
+        lines[1]
+    );
+    let gone = support::get_json(CONTEXT, &["namespace", &applied]);
+    assert!(
+        gone.as_ref()
+            .is_none_or(|ns| ns["status"]["phase"] == "Terminating"),
+        "{gone:?}"
+    );
+}
