@@ -3,7 +3,7 @@
 //! The library is the engine; `main.rs` only calls [`cli::main`]. The pure core (`plan`,
 //! `graph`) loads and computes; `sched` walks a graph; `store` persists; `render` is the one
 //! place that formats output. Cluster I/O lives in provider crates behind
-//! `mtm_provider::Provider`.
+//! `mtm_provider::Provider`, and for state kept in a cluster in `store::kube`.
 
 pub mod cli;
 pub mod cmdline;

@@ -12,14 +12,14 @@ use crate::engine::Engine;
 use crate::engine::apply::Progress;
 use crate::engine::planner::cluster_of;
 use crate::render::Renderer;
-use crate::store::{Record, SledStore};
+use crate::store::{Record, Store};
 use std::collections::BTreeMap;
 
 /// What the one walk works with, as `apply` prepared it.
 pub struct Walk<'a> {
     pub loaded: &'a Loaded,
     pub engine: Engine<'a>,
-    pub store: &'a SledStore,
+    pub store: &'a dyn Store,
     pub records: &'a BTreeMap<String, Record>,
     pub targets: &'a [String],
     pub explain: bool,

@@ -44,7 +44,7 @@ pub struct Cli {
     /// The plan directory (default: the only plan under ./plans)
     #[arg(long, global = true, value_name = "DIR", env = "MTM_PLAN", help_heading = GLOBAL)]
     pub plan: Option<PathBuf>,
-    /// The state directory
+    /// The state directory, or kube://CONTEXT/NAMESPACE[/NAME] for state in a cluster
     #[arg(long, global = true, value_name = "DIR", default_value = "state", env = "MTM_STATE", help_heading = GLOBAL)]
     pub state: PathBuf,
     /// The kubeconfig to read the clusters' contexts from (default: KUBECONFIG, else
@@ -171,6 +171,7 @@ pub fn main() -> ExitCode {
         Command::Unlock => state::unlock(&cli, &renderer),
         Command::Completions(args) => completions::run(args),
     };
+    state::forget_generated(&cli);
     ExitCode::from(code)
 }
 

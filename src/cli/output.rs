@@ -41,7 +41,9 @@ pub fn run(cli: &Cli, args: &Args, renderer: &mut Renderer) -> u8 {
             return 1;
         }
     };
-    let gens = match values::existing(&cli.state, &plan) {
+    let gens = match super::state::engine_dir(cli)
+        .and_then(|dir| values::existing(&dir, &plan).map_err(|e| e.to_string()))
+    {
         Ok(g) => g,
         Err(e) => {
             renderer.error(&e.to_string());

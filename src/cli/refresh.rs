@@ -6,7 +6,7 @@ use super::run;
 use crate::engine::Engine;
 use crate::engine::apply::Outcome;
 use crate::render::Renderer;
-use crate::store::{Record, SledStore};
+use crate::store::{Record, Store};
 use std::collections::BTreeMap;
 
 fn line(o: &Outcome) -> Option<String> {
@@ -22,7 +22,7 @@ fn line(o: &Outcome) -> Option<String> {
 
 pub fn run(
     engine: &Engine<'_>,
-    store: &SledStore,
+    store: &dyn Store,
     records: &BTreeMap<String, Record>,
     targets: &[String],
     auto_approve: bool,

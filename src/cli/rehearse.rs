@@ -179,7 +179,7 @@ fn stage_checks(cli: &Cli, args: &Args, stage: &str, renderer: &mut Renderer) ->
 
 /// The revisions state holds (none when it cannot be read: the stage's line then says 0).
 fn revisions(cli: &Cli) -> Vec<crate::store::RevisionSummary> {
-    crate::store::open_read(&cli.state, &run::command_line(None))
+    super::state::open_read(cli, &run::command_line(None))
         .ok()
         .and_then(|s| s.revisions().ok())
         .unwrap_or_default()

@@ -9,7 +9,7 @@ use crate::engine::{Engine, Wiring};
 use crate::graph::{self, Selection};
 use crate::plan::Plan;
 use crate::render::Renderer;
-use crate::store::{Lock, Record, SledStore, Store, open_locked, open_read};
+use crate::store::{Backend, Record, StateLock, Store};
 use std::collections::BTreeMap;
 use std::io::{BufRead, IsTerminal};
 
@@ -60,12 +60,11 @@ pub fn open_state(
     cli: &Cli,
     plan: &Plan,
     renderer: &Renderer,
-) -> Option<(Lock, SledStore, BTreeMap<String, Record>)> {
-    let opened = open_locked(&cli.state, &command_line(Some(plan)), cli.lock_timeout);
-    let (lock, store) = match opened {
+) -> Option<(StateLock, Backend, BTreeMap<String, Record>)> {
+    let (lock, store) = match super::state::open_locked(cli, &command_line(Some(plan))) {
         Ok(v) => v,
         Err(e) => {
-            renderer.error(&super::state::chain(&e));
+            renderer.error(&e);
             return None;
         }
     };
@@ -107,7 +106,8 @@ pub fn engine<'a>(
         force_conflicts,
         ..Wiring::default()
     };
-    let mut engine = Engine::new(&loaded.plan, &loaded.sel, cli.state.clone(), wiring);
+    let dir = super::state::engine_dir(cli)?;
+    let mut engine = Engine::new(&loaded.plan, &loaded.sel, dir, wiring);
     engine.parallelism = common.parallelism.max(1);
     let known = crate::engine::values::existing(&engine.state_dir, &loaded.plan)
         .map_err(|e| e.to_string())?;
@@ -192,7 +192,7 @@ pub fn start(
     cli: &Cli,
     targets: &[String],
     renderer: &mut Renderer,
-) -> Result<(Loaded, Lock, SledStore, BTreeMap<String, Record>), u8> {
+) -> Result<(Loaded, StateLock, Backend, BTreeMap<String, Record>), u8> {
     let loaded = load(cli, targets, renderer).map_err(|d| {
         renderer.diagnostics(&d);
         1u8
@@ -212,10 +212,10 @@ pub fn start_reading(
         renderer.diagnostics(&d);
         1u8
     })?;
-    match open_read(&cli.state, &command_line(Some(&loaded.plan))) {
+    match super::state::open_read(cli, &command_line(Some(&loaded.plan))) {
         Ok(state) => Ok((loaded, state)),
         Err(e) => {
-            renderer.error(&super::state::chain(&e));
+            renderer.error(&e);
             Err(1)
         }
     }

@@ -1,10 +1,13 @@
-//! `mtm state list|show|history` and `mtm unlock`: what state holds, and breaking a
-//! stale lock after checking that its holder is gone.
+//! `mtm state list|show|history|migrate` and `mtm unlock`: what state holds, copying it
+//! to another location, and breaking a stale lock after checking that its holder is gone.
+//! Also where `--state` becomes a location and is opened, for every command.
 
 use super::Cli;
 use crate::render::{Renderer, Versioned};
-use crate::store::{Lock, open_read};
+use crate::store::kube::Access;
+use crate::store::{Backend, Location, Lock, ReadState, StateLock};
 use std::error::Error;
+use std::path::PathBuf;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum StateCommand {
@@ -23,6 +26,61 @@ pub enum StateCommand {
     /// The revisions, oldest first
     #[command(after_help = "Example: mtm state history --output json")]
     History,
+    /// Copy the state (records, revisions, generated values) to an empty location
+    #[command(
+        after_help = "Example: mtm --state state state migrate --to kube://east-ag/mtm-state"
+    )]
+    Migrate {
+        /// Where to: a directory or kube://CONTEXT/NAMESPACE[/NAME]
+        #[arg(long, value_name = "LOCATION")]
+        to: PathBuf,
+    },
+}
+
+/// Where `--state` points, or the message saying why it is malformed.
+pub fn location(cli: &Cli) -> Result<Location, String> {
+    Location::parse(&cli.state).map_err(|e| e.to_string())
+}
+
+/// How a cluster that holds state is reached.
+pub fn access(cli: &Cli) -> Access {
+    Access {
+        kubeconfig: cli.kubeconfig.clone(),
+        request_timeout: Some(cli.request_timeout),
+    }
+}
+
+/// The state, locked for `command` (waiting up to `--lock-timeout`), in a directory or a
+/// cluster; the message when it cannot be.
+pub fn open_locked(cli: &Cli, command: &str) -> Result<(StateLock, Backend), String> {
+    let location = location(cli)?;
+    crate::store::open_locked_at(&location, &access(cli), command, cli.lock_timeout)
+        .map_err(|e| chain(&e))
+}
+
+/// The state for reading, in a directory or a cluster; the message when it cannot be.
+pub fn open_read(cli: &Cli, command: &str) -> Result<ReadState, String> {
+    let location = location(cli)?;
+    crate::store::open_read_at(&location, &access(cli), command).map_err(|e| chain(&e))
+}
+
+/// The directory the engine keeps generated values in: the state directory, or for state
+/// in a cluster this process's private copy of its Secret (written back when a revision
+/// finishes, removed by `forget_generated` when the command ends).
+pub fn engine_dir(cli: &Cli) -> Result<PathBuf, String> {
+    match location(cli)? {
+        Location::Dir(dir) => Ok(dir),
+        Location::Kube(kube) => crate::store::kube::open_read(&kube, &access(cli))
+            .map_err(|e| chain(&e))
+            .and_then(|store| store.materialize().map_err(|e| chain(&e))),
+    }
+}
+
+/// Remove the private copy `engine_dir` made, if it made one.
+pub fn forget_generated(cli: &Cli) {
+    if let Ok(Location::Kube(kube)) = location(cli) {
+        crate::store::kube::KubeStore::forget_workdir(&kube);
+    }
 }
 
 /// An error with its causes, one per line.
@@ -37,7 +95,11 @@ pub fn chain(err: &dyn Error) -> String {
 }
 
 pub fn run(cli: &Cli, cmd: &StateCommand, renderer: &Renderer) -> u8 {
-    if !cli.state.exists() {
+    if let StateCommand::Migrate { to } = cmd {
+        return migrate(cli, to, renderer);
+    }
+    let is_dir = matches!(location(cli), Ok(Location::Dir(_)));
+    if is_dir && !cli.state.exists() {
         if renderer.json_mode() {
             let key = match cmd {
                 StateCommand::History => "revisions",
@@ -53,10 +115,10 @@ pub fn run(cli: &Cli, cmd: &StateCommand, renderer: &Renderer) -> u8 {
             0
         };
     }
-    let store = match open_read(&cli.state, &super::run::command_line(None)) {
+    let store = match open_read(cli, &super::run::command_line(None)) {
         Ok(v) => v,
         Err(e) => {
-            renderer.error(&chain(&e));
+            renderer.error(&e);
             return 1;
         }
     };
@@ -111,6 +173,7 @@ pub fn run(cli: &Cli, cmd: &StateCommand, renderer: &Renderer) -> u8 {
             renderer.error("state show needs an address or --revision N");
             return 1;
         }
+        StateCommand::Migrate { .. } => unreachable!("migrate returned above"),
         StateCommand::History => store.revisions().map(|revs| {
             if renderer.json_mode() {
                 renderer.json(&Versioned::new(serde_json::json!({ "revisions": revs })));
@@ -140,7 +203,82 @@ pub fn run(cli: &Cli, cmd: &StateCommand, renderer: &Renderer) -> u8 {
     }
 }
 
+/// `mtm state migrate --to LOCATION`: both ends locked, the copy checked by reading it
+/// back; the source is left as it was.
+fn migrate(cli: &Cli, to: &std::path::Path, renderer: &Renderer) -> u8 {
+    let target = match Location::parse(to) {
+        Ok(target) => target,
+        Err(e) => {
+            renderer.error(&e.to_string());
+            return 1;
+        }
+    };
+    let source = match location(cli) {
+        Ok(Location::Dir(dir)) if !dir.join("db").exists() => {
+            renderer.error(&format!(
+                "no state in {} to migrate\n  help: pass --state with the state to copy",
+                dir.display()
+            ));
+            return 1;
+        }
+        Ok(source) => source,
+        Err(e) => {
+            renderer.error(&e);
+            return 1;
+        }
+    };
+    if source == target {
+        renderer.error(&format!(
+            "{source} is both the source and the target of the migration"
+        ));
+        return 1;
+    }
+    let command = super::run::command_line(None);
+    let opened = open_locked(cli, &command).and_then(|from| {
+        crate::store::open_locked_at(&target, &access(cli), &command, cli.lock_timeout)
+            .map(|to| (from, to))
+            .map_err(|e| chain(&e))
+    });
+    let ((_from_lock, from), (_to_lock, to)) = match opened {
+        Ok(opened) => opened,
+        Err(e) => {
+            renderer.error(&e);
+            return 1;
+        }
+    };
+    match crate::store::migrate::migrate(&from, &to) {
+        Ok(copied) => {
+            renderer.heading(
+                "migrated",
+                &format!(
+                    "{} revisions, {} records and {} generated values from {source} to {target}",
+                    copied.revisions, copied.records, copied.generated
+                ),
+            );
+            0
+        }
+        Err(e) => {
+            renderer.error(&chain(&e));
+            1
+        }
+    }
+}
+
 pub fn unlock(cli: &Cli, renderer: &Renderer) -> u8 {
+    if let Ok(Location::Kube(kube)) = location(cli) {
+        let holder = match crate::store::kube::holder(&kube, &access(cli)) {
+            Ok(Some(holder)) => format!("its Lease names {holder}"),
+            Ok(None) => {
+                renderer.print(&format!("{kube} is not locked (no live Lease)\n"));
+                return 0;
+            }
+            Err(e) => chain(&e),
+        };
+        renderer.error(&format!(
+            "state in {kube} is locked by a Lease, never broken by hand: {holder}\n  help: a holder that is gone stops renewing it, and it expires on its own"
+        ));
+        return 1;
+    }
     match Lock::break_stale(&cli.state) {
         Ok(Some(broken)) => {
             renderer.heading(

@@ -280,8 +280,8 @@ pub fn after_apply(
 
 /// The stages state says were applied: those with a record, and what they need.
 fn applied_stages(cli: &Cli, renderer: &Renderer) -> Result<Vec<String>, u8> {
-    let state = crate::store::open_read(&cli.state, &run::command_line(None)).map_err(|e| {
-        renderer.error(&super::state::chain(&e));
+    let state = super::state::open_read(cli, &run::command_line(None)).map_err(|e| {
+        renderer.error(&e);
         1u8
     })?;
     let records = run::records_of(&state, renderer)?;

@@ -1,12 +1,13 @@
 //! What every `Store` must do, as test bodies that each implementation's tests call.
 //!
-//! These only use the trait; what is particular to one backend (persistence across
+//! Compiled into the library (hidden) so that the integration tests run it against the
+//! kube backend too. These only use the trait; what is particular to one backend (persistence across
 //! opens, schema checks, locks) is tested beside that backend.
 
 use super::{Change, Identity, Record, RevisionResult, Store, StoreError};
 use serde_json::json;
 
-pub(crate) fn record(address: &str, revision: u64) -> Record {
+pub fn record(address: &str, revision: u64) -> Record {
     let name = address.rsplit('/').next().unwrap_or(address);
     Record {
         address: address.to_string(),
@@ -40,7 +41,7 @@ fn addresses(records: &[Record]) -> Vec<&str> {
     records.iter().map(|r| r.address.as_str()).collect()
 }
 
-pub(crate) fn records(store: &dyn Store) {
+pub fn records(store: &dyn Store) {
     assert!(store.records().unwrap().is_empty());
     for address in [
         "lab1/east/v1/ConfigMap/lab/b",
@@ -72,7 +73,7 @@ pub(crate) fn records(store: &dyn Store) {
     assert_eq!(store.records().unwrap().len(), 2);
 }
 
-pub(crate) fn revisions(store: &dyn Store) {
+pub fn revisions(store: &dyn Store) {
     assert!(store.revisions().unwrap().is_empty());
     assert_eq!(store.revision(1).unwrap(), None);
 
@@ -116,7 +117,7 @@ pub(crate) fn revisions(store: &dyn Store) {
     assert_eq!(store.revision(3).unwrap(), None);
 }
 
-pub(crate) fn snapshots(store: &dyn Store) {
+pub fn snapshots(store: &dyn Store) {
     store.put_record(&record("a", 1)).unwrap();
     store.put_record(&record("b", 1)).unwrap();
     let first = store.begin_revision("test-plan", "mtm apply", &[]).unwrap();
@@ -141,7 +142,7 @@ pub(crate) fn snapshots(store: &dyn Store) {
     assert_eq!(applied["a"], record("a", second));
 }
 
-pub(crate) fn finished_revisions_are_closed(store: &dyn Store) {
+pub fn finished_revisions_are_closed(store: &dyn Store) {
     let n = store.begin_revision("test-plan", "mtm apply", &[]).unwrap();
     assert!(matches!(
         store.finish_revision(n, RevisionResult::Running),

@@ -327,7 +327,7 @@ fn this_host() -> String {
 }
 
 impl Holder {
-    fn current(command: &str, reading: bool) -> Holder {
+    pub(crate) fn current(command: &str, reading: bool) -> Holder {
         Holder {
             pid: std::process::id(),
             host: this_host(),

@@ -10,15 +10,21 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
+pub mod kube;
+pub mod location;
 pub mod lock;
 mod memory;
+pub mod migrate;
+pub mod open;
 mod published;
 mod read;
 mod sled;
 mod time;
 
+pub use self::location::{KubeLocation, Location, LocationError};
 pub use self::lock::{Holder, Lock, LockError};
 pub use self::memory::MemoryStore;
+pub use self::open::{Backend, OpenStateError, StateLock, open_locked_at, open_read_at};
 pub use self::read::{ReadState, open_read};
 pub use self::sled::{OpenError, SledStore, open_locked};
 pub use self::time::{now_rfc3339, rfc3339};
@@ -233,5 +239,7 @@ impl<T: for<'de> Deserialize<'de>> Envelope<T> {
     }
 }
 
-#[cfg(test)]
-pub(crate) mod contract;
+/// The contract every store passes, for the tests of each backend (the kube backend's
+/// run in the integration tests, against the local clusters).
+#[doc(hidden)]
+pub mod contract;

@@ -7,6 +7,7 @@
 //! committed revision. This module decides which; it does not know what callers do with
 //! what they read.
 
+use super::kube::KubeStore;
 use super::lock::{Lock, LockError};
 use super::published::{self, Head};
 use super::sled::{OpenError, SledStore};
@@ -22,6 +23,8 @@ pub enum ReadState {
     Live { store: SledStore, _lock: Lock },
     /// What the writer holding the state last published.
     Published { dir: PathBuf, head: Head },
+    /// State in a cluster, read as some write left it (`kube/`).
+    Kube(Box<KubeStore>),
 }
 
 /// Open the state in `dir` for reading; `command` names this reader in the lock.
@@ -55,6 +58,7 @@ impl ReadState {
         match self {
             ReadState::Empty => Ok(Vec::new()),
             ReadState::Live { store, .. } => store.records(),
+            ReadState::Kube(store) => store.records(),
             ReadState::Published { head, .. } => Ok(head.records.clone()),
         }
     }
@@ -62,6 +66,7 @@ impl ReadState {
     pub fn record(&self, address: &str) -> Result<Option<Record>, StoreError> {
         match self {
             ReadState::Live { store, .. } => store.record(address),
+            ReadState::Kube(store) => store.record(address),
             _ => Ok(self.records()?.into_iter().find(|r| r.address == address)),
         }
     }
@@ -70,6 +75,7 @@ impl ReadState {
         match self {
             ReadState::Empty => Ok(Vec::new()),
             ReadState::Live { store, .. } => store.revisions(),
+            ReadState::Kube(store) => store.revisions(),
             ReadState::Published { head, .. } => Ok(head.revisions.clone()),
         }
     }
@@ -78,6 +84,7 @@ impl ReadState {
         match self {
             ReadState::Empty => Ok(None),
             ReadState::Live { store, .. } => store.revision(number),
+            ReadState::Kube(store) => store.revision(number),
             ReadState::Published { dir, .. } => published::read_revision(dir, number),
         }
     }

@@ -349,6 +349,66 @@ impl SledStore {
         self.flush()
     }
 
+    /// Add a finished revision as it was (`mtm state migrate`): its number, times,
+    /// changes and snapshot, after the last revision.
+    pub fn import_revision(&self, revision: &Revision) -> Result<(), StoreError> {
+        let _guard = self
+            .revision_guard
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let number = revision.number;
+        let last = self.revisions.last().map_err(backend("read revisions"))?;
+        let last = last.and_then(|(key, _)| revision_number(&key)).unwrap_or(0);
+        if number <= last || revision.result == RevisionResult::Running {
+            return Err(StoreError::Backend {
+                action: format!("import revision {number}"),
+                source: format!("it is running, or not after the last revision ({last})").into(),
+            });
+        }
+        for change in &revision.changes {
+            let sequence = self.db.generate_id().map_err(backend("number a change"))?;
+            let mut key = [0; 16];
+            key[..8].copy_from_slice(&number.to_be_bytes());
+            key[8..].copy_from_slice(&sequence.to_be_bytes());
+            let bytes = Envelope::encode("change", change)?;
+            self.changes
+                .insert(key, bytes)
+                .map_err(backend(&format!("write a change of revision {number}")))?;
+        }
+        let applied: BTreeMap<&String, Envelope<&Record>> = revision
+            .applied
+            .iter()
+            .map(|(address, record)| {
+                (
+                    address,
+                    Envelope {
+                        schema: SCHEMA,
+                        data: record,
+                    },
+                )
+            })
+            .collect();
+        let snapshot = Envelope::encode("snapshot", applied)?;
+        self.snapshots
+            .insert(number.to_be_bytes(), snapshot)
+            .map_err(backend(&format!("write revision {number}")))?;
+        let header = Header {
+            number,
+            plan: revision.plan.clone(),
+            command: revision.command.clone(),
+            targets: revision.targets.clone(),
+            started_at: revision.started_at.clone(),
+            finished_at: revision.finished_at.clone(),
+            result: revision.result.clone(),
+        };
+        self.revisions
+            .insert(number.to_be_bytes(), Envelope::encode("revision", header)?)
+            .map_err(backend(&format!("write revision {number}")))?;
+        self.flush()?;
+        self.publish(SledStore::publish_all);
+        Ok(())
+    }
+
     fn flush(&self) -> Result<(), StoreError> {
         self.db
             .flush()

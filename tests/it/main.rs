@@ -10,6 +10,7 @@ mod generate;
 mod golden;
 mod habits;
 mod json_schema;
+mod kube_state;
 mod loader_props;
 mod malformed;
 mod malformed_loader;
