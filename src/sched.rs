@@ -10,7 +10,7 @@
 //! - A failure skips every node that waits for it, directly or not; the others carry on.
 //! - Once the cancel receiver reads `true`, nothing more starts; running workers are
 //!   awaited to their end and recorded as usual; the nodes never started are
-//!   [`Outcome::NotStarted`]. A worker that should stop early watches the receiver too.
+//!   [`NodeState::NotStarted`]. A worker that should stop early watches the receiver too.
 //! - A worker that panics fails its node with the panic message.
 //!
 //! Workers run concurrently on the task that awaits [`run`] (not spawned), so they may
@@ -33,7 +33,7 @@ use futures::FutureExt;
 use futures::stream::{FuturesUnordered, StreamExt};
 use tokio::sync::watch;
 
-pub use outcome::{Event, Outcome, Report};
+pub use outcome::{Event, NodeState, Report};
 pub use schedule::Schedule;
 pub use signal::cancel_channel;
 use walk::Walk;

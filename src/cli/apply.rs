@@ -80,32 +80,33 @@ fn on_down_cluster(planned: &Planned, p: &Progress) -> bool {
     cluster_of(address).is_some_and(|c| planned.down.iter().any(|d| d.cluster == c))
 }
 
+/// Reads a plan saved by `mtm plan --out FILE`, refusing another schema.
+fn read_saved(path: &std::path::Path, renderer: &Renderer) -> Result<SavedPlan, u8> {
+    let read = std::fs::read_to_string(path)
+        .map_err(|e| e.to_string())
+        .and_then(|t| serde_json::from_str::<SavedPlan>(&t).map_err(|e| e.to_string()));
+    match read {
+        Ok(s) if s.schema == SAVED_SCHEMA => Ok(s),
+        Ok(s) => {
+            renderer.error(&format!(
+                "{}: saved plan schema {} is not {SAVED_SCHEMA}: plan again with this mtm",
+                path.display(),
+                s.schema
+            ));
+            Err(1)
+        }
+        Err(e) => {
+            renderer.error(&format!("{}: not a saved plan: {e}", path.display()));
+            Err(1)
+        }
+    }
+}
+
 pub fn run(cli: &Cli, args: &Args, renderer: &mut Renderer) -> u8 {
-    let saved: Option<SavedPlan> = match &args.file {
+    let saved = match args.file.as_deref().map(|p| read_saved(p, renderer)) {
         None => None,
-        Some(path) => match std::fs::read_to_string(path)
-            .map_err(|e| e.to_string())
-            .and_then(|t| serde_json::from_str(&t).map_err(|e| e.to_string()))
-        {
-            Ok(
-                s @ SavedPlan {
-                    schema: SAVED_SCHEMA,
-                    ..
-                },
-            ) => Some(s),
-            Ok(s) => {
-                renderer.error(&format!(
-                    "{}: saved plan schema {} is not {SAVED_SCHEMA}: plan again with this mtm",
-                    path.display(),
-                    s.schema
-                ));
-                return 1;
-            }
-            Err(e) => {
-                renderer.error(&format!("{}: not a saved plan: {e}", path.display()));
-                return 1;
-            }
-        },
+        Some(Ok(s)) => Some(s),
+        Some(Err(code)) => return code,
     };
     let targets = saved
         .as_ref()
@@ -120,74 +121,84 @@ pub fn run(cli: &Cli, args: &Args, renderer: &mut Renderer) -> u8 {
             Err(code) => return code,
         };
     if args.refresh_only {
-        return super::refresh::run(
-            &engine,
-            &store,
-            &records,
-            &targets,
-            args.auto_approve,
-            renderer,
-        );
+        let auto = args.auto_approve;
+        return super::refresh::run(&engine, &store, &records, &targets, auto, renderer);
     }
+    let walk = super::apply_walk::Walk {
+        loaded: &loaded,
+        engine,
+        store: &store,
+        records: &records,
+        targets: &targets,
+        explain: args.explain,
+        verify: args.verify,
+    };
     if saved.is_none() && args.auto_approve {
         // Nothing to show before acting: plan and apply in one walk.
-        let walk = super::apply_walk::Walk {
-            loaded: &loaded,
-            engine,
-            store: &store,
-            records: &records,
-            targets: &targets,
-            explain: args.explain,
-            verify: args.verify,
-        };
         return super::apply_walk::run(cli, walk, renderer);
     }
-    let rt = run::runtime();
-    let planned = rt.block_on(engine.plan_all(&records));
-    show(renderer, &planned, args.explain, false);
+    match plan_then_apply(&walk, saved.as_ref(), args.auto_approve, renderer) {
+        Some(code) if code != 0 => code,
+        _ if !args.verify => 0,
+        _ => {
+            drop(walk);
+            super::verify::after_apply(cli, &loaded, &targets, renderer)
+        }
+    }
+}
+
+/// Whether the plan can be applied as shown: no errors, and (for a saved plan) nothing
+/// moved since it was saved.
+fn applicable(planned: &Planned, saved: Option<&SavedPlan>, renderer: &Renderer) -> bool {
     if planned.blocking_errors().next().is_some() {
         renderer.error("the plan has errors: nothing was changed");
-        return 1;
+        return false;
     }
     if !planned.down.is_empty() {
         renderer.error(
             "a cluster could not be reached: what needs it is not attempted, the rest goes on",
         );
     }
-    if let Some(saved) = &saved {
-        let moved = moved(&saved.changes, &planned.changes);
-        if !moved.is_empty() {
-            renderer.error(&format!(
-                "the clusters or the plan moved since the plan was saved; nothing was changed:\n  {}\n  help: run `mtm plan --out FILE` again",
-                moved.join("\n  ")
-            ));
-            return 1;
-        }
+    let moved = saved.map_or(Vec::new(), |s| moved(&s.changes, &planned.changes));
+    if !moved.is_empty() {
+        renderer.error(&format!(
+            "the clusters or the plan moved since the plan was saved; nothing was changed:\n  {}\n  help: run `mtm plan --out FILE` again",
+            moved.join("\n  ")
+        ));
+        return false;
+    }
+    true
+}
+
+/// Plans, shows, asks (not for a saved plan), then applies: the exit code, or `None`
+/// when there was nothing to change (the checks may still run).
+fn plan_then_apply(
+    w: &super::apply_walk::Walk<'_>,
+    saved: Option<&SavedPlan>,
+    auto_approve: bool,
+    renderer: &mut Renderer,
+) -> Option<u8> {
+    let rt = run::runtime();
+    let planned = rt.block_on(w.engine.plan_all(w.records));
+    show(renderer, &planned, w.explain, false);
+    if !applicable(&planned, saved, renderer) {
+        return Some(1);
     }
     if !planned.has_changes() && planned.errors.is_empty() {
         renderer.print("No changes.\n");
-        if args.verify {
-            drop(engine);
-            return super::verify::after_apply(cli, &loaded, &targets, renderer);
-        }
-        return 0;
+        return None;
     }
-    if saved.is_none() && !run::confirm("Apply these changes?", args.auto_approve, renderer) {
-        return 1;
+    if saved.is_none() && !run::confirm("Apply these changes?", auto_approve, renderer) {
+        return Some(1);
     }
     let cancel = match run::cancel(&rt, renderer) {
         Ok(c) => c,
-        Err(code) => return code,
+        Err(code) => return Some(code),
     };
-    let ledger = run::ledger(&store, &loaded.plan, &targets);
-    let bar = renderer.progress_bar(
-        planned
-            .changes
-            .iter()
-            .filter(|c| c.action.changes())
-            .count() as u64,
-    );
-    let finished = rt.block_on(engine.apply(&planned, &records, &ledger, cancel, |p| {
+    let ledger = run::ledger(w.store, &w.loaded.plan, w.targets);
+    let changing = planned.changes.iter().filter(|c| c.action.changes());
+    let bar = renderer.progress_bar(changing.count() as u64);
+    let finished = rt.block_on(w.engine.apply(&planned, w.records, &ledger, cancel, |p| {
         // The resources of a cluster that is down were said in one line already.
         if !on_down_cluster(&planned, &p) {
             show_progress(renderer, bar.as_ref(), &p)
@@ -196,10 +207,5 @@ pub fn run(cli: &Cli, args: &Args, renderer: &mut Renderer) -> u8 {
     if let Some(bar) = &bar {
         bar.finish();
     }
-    let code = run::report(finished, "applied", renderer);
-    if code != 0 || !args.verify {
-        return code;
-    }
-    drop(engine);
-    super::verify::after_apply(cli, &loaded, &targets, renderer)
+    Some(run::report(finished, "applied", renderer))
 }

@@ -8,7 +8,8 @@ use super::run::show_progress;
 use super::run::{self, Common};
 use crate::engine::rollback;
 use crate::render::Renderer;
-use crate::store::{RevisionResult, Store};
+use crate::store::{Record, RevisionResult, Store};
+use std::collections::BTreeMap;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -48,49 +49,9 @@ pub fn run(cli: &Cli, args: &Args, renderer: &mut Renderer) -> u8 {
             return 1;
         }
     };
-    let revisions = match store.revisions() {
-        Ok(r) => r,
-        Err(e) => {
-            renderer.error(&format!("cannot read state: {e}"));
-            return 1;
-        }
-    };
-    if let Err(message) = run::require_applied(&cli.state, &loaded.plan.name, &revisions) {
-        renderer.error(&message);
-        return 1;
-    }
-    let succeeded: Vec<u64> = revisions
-        .iter()
-        .filter(|r| r.result == RevisionResult::Succeeded)
-        .map(|r| r.number)
-        .collect();
-    let to = match args.to {
-        Some(n) if succeeded.contains(&n) => n,
-        Some(n) => {
-            renderer.error(&format!(
-                "revision {n} is not a successful revision of this state\n  help: `mtm state history` lists them (successful: {})",
-                succeeded.iter().map(u64::to_string).collect::<Vec<_>>().join(", ")
-            ));
-            return 1;
-        }
-        None => match succeeded.len() {
-            0 | 1 => {
-                renderer.error("no earlier successful revision to roll back to\n  help: `mtm state history` lists the revisions");
-                return 1;
-            }
-            n => succeeded[n - 2],
-        },
-    };
-    let target = match store.revision(to) {
-        Ok(Some(r)) => r.applied,
-        Ok(None) => {
-            renderer.error(&format!("revision {to} is gone from state"));
-            return 1;
-        }
-        Err(e) => {
-            renderer.error(&format!("cannot read state: {e}"));
-            return 1;
-        }
+    let (to, target) = match target(cli, &loaded.plan.name, &store, args.to, renderer) {
+        Ok(v) => v,
+        Err(code) => return code,
     };
     let steps = rollback::steps(&records, &target);
     if steps.is_empty() {
@@ -134,5 +95,60 @@ pub fn run(cli: &Cli, args: &Args, renderer: &mut Renderer) -> u8 {
             0
         }
         other => run::report(other, "rolled back", renderer),
+    }
+}
+
+/// The revision to go back to (`--to`, or the one before the latest successful one) and
+/// its snapshot of records.
+fn target(
+    cli: &Cli,
+    plan: &str,
+    store: &dyn Store,
+    to: Option<u64>,
+    renderer: &Renderer,
+) -> Result<(u64, BTreeMap<String, Record>), u8> {
+    let revisions = match store.revisions() {
+        Ok(r) => r,
+        Err(e) => {
+            renderer.error(&format!("cannot read state: {e}"));
+            return Err(1);
+        }
+    };
+    if let Err(message) = run::require_applied(&cli.state, plan, &revisions) {
+        renderer.error(&message);
+        return Err(1);
+    }
+    let succeeded: Vec<u64> = revisions
+        .iter()
+        .filter(|r| r.result == RevisionResult::Succeeded)
+        .map(|r| r.number)
+        .collect();
+    let to = match to {
+        Some(n) if succeeded.contains(&n) => n,
+        Some(n) => {
+            renderer.error(&format!(
+                "revision {n} is not a successful revision of this state\n  help: `mtm state history` lists them (successful: {})",
+                succeeded.iter().map(u64::to_string).collect::<Vec<_>>().join(", ")
+            ));
+            return Err(1);
+        }
+        None => match succeeded.len() {
+            0 | 1 => {
+                renderer.error("no earlier successful revision to roll back to\n  help: `mtm state history` lists the revisions");
+                return Err(1);
+            }
+            n => succeeded[n - 2],
+        },
+    };
+    match store.revision(to) {
+        Ok(Some(r)) => Ok((to, r.applied)),
+        Ok(None) => {
+            renderer.error(&format!("revision {to} is gone from state"));
+            Err(1)
+        }
+        Err(e) => {
+            renderer.error(&format!("cannot read state: {e}"));
+            Err(1)
+        }
     }
 }

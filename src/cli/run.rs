@@ -161,7 +161,7 @@ pub fn counts(actions: impl Iterator<Item = Action>) -> String {
 /// One progress event: a line (above the bar on a terminal), and the bar moved on.
 pub fn show_progress(
     renderer: &Renderer,
-    bar: Option<&crate::render::Progress>,
+    bar: Option<&crate::render::ProgressBar>,
     p: &crate::engine::apply::Progress,
 ) {
     use crate::engine::apply::Progress as P;

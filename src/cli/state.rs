@@ -98,22 +98,8 @@ pub fn run(cli: &Cli, cmd: &StateCommand, renderer: &Renderer) -> u8 {
     if let StateCommand::Migrate { to } = cmd {
         return migrate(cli, to, renderer);
     }
-    let is_dir = matches!(location(cli), Ok(Location::Dir(_)));
-    if is_dir && !cli.state.exists() {
-        if renderer.json_mode() {
-            let key = match cmd {
-                StateCommand::History => "revisions",
-                _ => "resources",
-            };
-            renderer.json(&Versioned::new(serde_json::json!({ key: [] })));
-        } else {
-            renderer.print(&format!("no state yet in {}\n", cli.state.display()));
-        }
-        return if matches!(cmd, StateCommand::Show { .. }) {
-            1
-        } else {
-            0
-        };
+    if let Some(code) = no_state_yet(cli, cmd, renderer) {
+        return code;
     }
     let store = match open_read(cli, &super::run::command_line(None)) {
         Ok(v) => v,
@@ -123,29 +109,12 @@ pub fn run(cli: &Cli, cmd: &StateCommand, renderer: &Renderer) -> u8 {
         }
     };
     let result = match cmd {
-        StateCommand::List => store.records().map(|records| {
-            if renderer.json_mode() {
-                renderer.json(&Versioned::new(serde_json::json!({ "resources": records })));
-            } else if records.is_empty() {
-                renderer.print("no resources in state\n");
-            } else {
-                for r in &records {
-                    renderer.print(&format!(
-                        "{}  rev {}  {}  {}\n",
-                        r.address, r.revision, r.kind, r.applied_at
-                    ));
-                }
-            }
-            0
-        }),
+        StateCommand::List => store.records().map(|records| list(&records, renderer)),
         StateCommand::Show {
             address: _,
             revision: Some(n),
         } => store.revision(*n).map(|rev| match rev {
-            Some(rev) => {
-                renderer.json(&Versioned::new(&rev));
-                0
-            }
+            Some(rev) => shown(&rev, renderer),
             None => {
                 renderer.error(&format!("no revision {n} in {}", cli.state.display()));
                 1
@@ -155,10 +124,7 @@ pub fn run(cli: &Cli, cmd: &StateCommand, renderer: &Renderer) -> u8 {
             address: Some(address),
             revision: None,
         } => store.record(address).map(|r| match r {
-            Some(r) => {
-                renderer.json(&Versioned::new(&r));
-                0
-            }
+            Some(r) => shown(&r, renderer),
             None => {
                 renderer.error(&format!(
                     "{address} is not in state\n  help: `mtm state list` shows what is"
@@ -174,25 +140,7 @@ pub fn run(cli: &Cli, cmd: &StateCommand, renderer: &Renderer) -> u8 {
             return 1;
         }
         StateCommand::Migrate { .. } => unreachable!("migrate returned above"),
-        StateCommand::History => store.revisions().map(|revs| {
-            if renderer.json_mode() {
-                renderer.json(&Versioned::new(serde_json::json!({ "revisions": revs })));
-            } else if revs.is_empty() {
-                renderer.print("no revisions yet\n");
-            } else {
-                for r in &revs {
-                    let result = serde_json::to_value(&r.result)
-                        .ok()
-                        .and_then(|v| v["state"].as_str().map(str::to_string))
-                        .unwrap_or_default();
-                    renderer.print(&format!(
-                        "{:>4}  {}  {:<11}  {} changes  {}\n",
-                        r.number, r.started_at, result, r.changes, r.command
-                    ));
-                }
-            }
-            0
-        }),
+        StateCommand::History => store.revisions().map(|revs| history(&revs, renderer)),
     };
     match result {
         Ok(code) => code,
@@ -201,6 +149,67 @@ pub fn run(cli: &Cli, cmd: &StateCommand, renderer: &Renderer) -> u8 {
             1
         }
     }
+}
+
+/// A state directory that does not exist yet: nothing to list (show has nothing to show).
+fn no_state_yet(cli: &Cli, cmd: &StateCommand, renderer: &Renderer) -> Option<u8> {
+    let is_dir = matches!(location(cli), Ok(Location::Dir(_)));
+    if !is_dir || cli.state.exists() {
+        return None;
+    }
+    if renderer.json_mode() {
+        let key = match cmd {
+            StateCommand::History => "revisions",
+            _ => "resources",
+        };
+        renderer.json(&Versioned::new(serde_json::json!({ key: [] })));
+    } else {
+        renderer.print(&format!("no state yet in {}\n", cli.state.display()));
+    }
+    Some(u8::from(matches!(cmd, StateCommand::Show { .. })))
+}
+
+fn shown(value: &impl serde::Serialize, renderer: &Renderer) -> u8 {
+    renderer.json(&Versioned::new(value));
+    0
+}
+
+/// `mtm state list`.
+fn list(records: &[crate::store::Record], renderer: &Renderer) -> u8 {
+    if renderer.json_mode() {
+        renderer.json(&Versioned::new(serde_json::json!({ "resources": records })));
+    } else if records.is_empty() {
+        renderer.print("no resources in state\n");
+    } else {
+        for r in records {
+            renderer.print(&format!(
+                "{}  rev {}  {}  {}\n",
+                r.address, r.revision, r.kind, r.applied_at
+            ));
+        }
+    }
+    0
+}
+
+/// `mtm state history`.
+fn history(revs: &[crate::store::RevisionSummary], renderer: &Renderer) -> u8 {
+    if renderer.json_mode() {
+        renderer.json(&Versioned::new(serde_json::json!({ "revisions": revs })));
+    } else if revs.is_empty() {
+        renderer.print("no revisions yet\n");
+    } else {
+        for r in revs {
+            let result = serde_json::to_value(&r.result)
+                .ok()
+                .and_then(|v| v["state"].as_str().map(str::to_string))
+                .unwrap_or_default();
+            renderer.print(&format!(
+                "{:>4}  {}  {:<11}  {} changes  {}\n",
+                r.number, r.started_at, result, r.changes, r.command
+            ));
+        }
+    }
+    0
 }
 
 /// `mtm state migrate --to LOCATION`: both ends locked, the copy checked by reading it

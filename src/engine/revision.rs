@@ -9,7 +9,7 @@
 
 use super::apply::Outcome;
 use crate::sched::Report;
-use crate::store::{Change, RevisionResult, Store, StoreError};
+use crate::store::{RevisionEntry, RevisionResult, Store, StoreError};
 use std::sync::Mutex;
 
 /// Where a command's revision goes, and what it says of the command.
@@ -136,8 +136,8 @@ impl<'l, 's> Revision<'l, 's> {
     }
 }
 
-fn change(address: &str, action: super::change::Action, hash: Option<&String>) -> Change {
-    Change {
+fn change(address: &str, action: super::change::Action, hash: Option<&String>) -> RevisionEntry {
+    RevisionEntry {
         address: address.to_string(),
         action: action.word().to_string(),
         hash: hash.cloned(),

@@ -141,7 +141,7 @@ impl Renderer {
     /// A progress bar for `total` steps when stdout is a terminal (else `None`: callers
     /// print one plain line per event instead). It is drawn on stdout, where the lines
     /// printed through it go, above it; stderr lines move it out of the way.
-    pub fn progress_bar(&self, total: u64) -> Option<Progress> {
+    pub fn progress_bar(&self, total: u64) -> Option<ProgressBar> {
         if !std::io::stdout().is_terminal() || self.json_mode() || self.quiet {
             return None;
         }
@@ -155,7 +155,7 @@ impl Renderer {
         bar.set_style(style);
         bar.enable_steady_tick(std::time::Duration::from_millis(120));
         logs::set_bar(Some(bar.clone()));
-        Some(Progress { bar })
+        Some(ProgressBar { bar })
     }
 
     /// Every diagnostic to stderr.
@@ -196,11 +196,11 @@ pub fn usage(e: &clap::Error) -> std::process::ExitCode {
 }
 
 /// A live progress bar; lines printed through it stay above the bar.
-pub struct Progress {
+pub struct ProgressBar {
     bar: indicatif::ProgressBar,
 }
 
-impl Progress {
+impl ProgressBar {
     pub fn line(&self, renderer: &Renderer, text: &str) {
         self.bar.println(renderer.redact(text.trim_end()));
     }

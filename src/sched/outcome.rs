@@ -1,11 +1,11 @@
 //! What a run tells its caller: an [`Event`] as each thing happens, and a [`Report`] with
-//! one [`Outcome`] per node at the end.
+//! one [`NodeState`] per node at the end.
 //!
 //! Plain values; how they are shown or stored is the caller's business.
 
 /// What happened to one node by the end of a run.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Outcome {
+pub enum NodeState {
     /// Its worker returned `Ok`.
     Succeeded,
     /// Its worker returned this error, or panicked with this message.
@@ -42,7 +42,7 @@ pub enum Event<T> {
 /// The end of a run: `outcomes[i]` is node `i`'s outcome.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Report {
-    pub outcomes: Vec<Outcome>,
+    pub outcomes: Vec<NodeState>,
     /// Cancellation was seen while there was still work to do; [`Report::not_started`]
     /// lists what was left out.
     pub cancelled: bool,
@@ -51,32 +51,32 @@ pub struct Report {
 impl Report {
     /// The nodes that succeeded, ascending.
     pub fn succeeded(&self) -> Vec<usize> {
-        self.nodes(|o| matches!(o, Outcome::Succeeded))
+        self.nodes(|o| matches!(o, NodeState::Succeeded))
     }
 
     /// The nodes whose worker failed, ascending.
     pub fn failed(&self) -> Vec<usize> {
-        self.nodes(|o| matches!(o, Outcome::Failed(_)))
+        self.nodes(|o| matches!(o, NodeState::Failed(_)))
     }
 
     /// The nodes skipped because a dependency failed, ascending.
     pub fn skipped(&self) -> Vec<usize> {
-        self.nodes(|o| matches!(o, Outcome::Skipped { .. }))
+        self.nodes(|o| matches!(o, NodeState::Skipped { .. }))
     }
 
     /// The nodes left out because the run was cancelled, ascending.
     pub fn not_started(&self) -> Vec<usize> {
-        self.nodes(|o| matches!(o, Outcome::NotStarted))
+        self.nodes(|o| matches!(o, NodeState::NotStarted))
     }
 
     /// Every node succeeded (true for an empty schedule).
     pub fn all_succeeded(&self) -> bool {
         self.outcomes
             .iter()
-            .all(|o| matches!(o, Outcome::Succeeded))
+            .all(|o| matches!(o, NodeState::Succeeded))
     }
 
-    fn nodes(&self, keep: impl Fn(&Outcome) -> bool) -> Vec<usize> {
+    fn nodes(&self, keep: impl Fn(&NodeState) -> bool) -> Vec<usize> {
         (0..self.outcomes.len())
             .filter(|&i| keep(&self.outcomes[i]))
             .collect()

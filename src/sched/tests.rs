@@ -8,7 +8,7 @@ mod fake;
 mod limits;
 mod order;
 
-use super::Outcome;
+use super::NodeState;
 
 pub fn chain(len: usize) -> Vec<Vec<usize>> {
     (0..len)
@@ -20,6 +20,6 @@ pub fn independent(len: usize) -> Vec<Vec<usize>> {
     vec![vec![]; len]
 }
 
-pub fn skipped_by(failed_dependency: usize) -> Outcome {
-    Outcome::Skipped { failed_dependency }
+pub fn skipped_by(failed_dependency: usize) -> NodeState {
+    NodeState::Skipped { failed_dependency }
 }

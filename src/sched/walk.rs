@@ -6,13 +6,13 @@
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
 
-use super::{Event, Outcome, Report, Schedule};
+use super::{Event, NodeState, Report, Schedule};
 
 pub(super) struct Walk<'s> {
     schedule: &'s Schedule,
     /// How many dependency entries of each node have not succeeded yet.
     waiting: Vec<usize>,
-    outcomes: Vec<Option<Outcome>>,
+    outcomes: Vec<Option<NodeState>>,
     /// Nodes whose dependencies all succeeded and that have not started, lowest first.
     ready: BinaryHeap<Reverse<usize>>,
     /// Scratch space for skipping; empty between calls.
@@ -53,7 +53,7 @@ impl<'s> Walk<'s> {
         value: T,
         on_event: &mut impl FnMut(Event<T>),
     ) {
-        self.outcomes[node] = Some(Outcome::Succeeded);
+        self.outcomes[node] = Some(NodeState::Succeeded);
         on_event(Event::Succeeded(node, value));
         for &dependent in self.schedule.dependents(node) {
             self.waiting[dependent] -= 1;
@@ -73,13 +73,13 @@ impl<'s> Walk<'s> {
         error: String,
         on_event: &mut impl FnMut(Event<T>),
     ) {
-        self.outcomes[node] = Some(Outcome::Failed(error.clone()));
+        self.outcomes[node] = Some(NodeState::Failed(error.clone()));
         on_event(Event::Failed { node, error });
         self.to_skip.push_back(node);
         while let Some(skipped) = self.to_skip.pop_front() {
             for &dependent in self.schedule.dependents(skipped) {
                 if self.outcomes[dependent].is_none() {
-                    self.outcomes[dependent] = Some(Outcome::Skipped {
+                    self.outcomes[dependent] = Some(NodeState::Skipped {
                         failed_dependency: node,
                     });
                     on_event(Event::Skipped {
@@ -96,7 +96,9 @@ impl<'s> Walk<'s> {
     pub(super) fn finish(self, cancelled: bool) -> Report {
         let outcomes = self.outcomes.into_iter();
         Report {
-            outcomes: outcomes.map(|o| o.unwrap_or(Outcome::NotStarted)).collect(),
+            outcomes: outcomes
+                .map(|o| o.unwrap_or(NodeState::NotStarted))
+                .collect(),
             cancelled,
         }
     }

@@ -4,7 +4,7 @@
 //! kube backend too. These only use the trait; what is particular to one backend (persistence across
 //! opens, schema checks, locks) is tested beside that backend.
 
-use super::{Change, Identity, Record, RevisionResult, Store, StoreError};
+use super::{Identity, Record, RevisionEntry, RevisionResult, Store, StoreError};
 use serde_json::json;
 
 pub fn record(address: &str, revision: u64) -> Record {
@@ -29,8 +29,8 @@ pub fn record(address: &str, revision: u64) -> Record {
     }
 }
 
-fn change(address: &str, action: &str) -> Change {
-    Change {
+fn change(address: &str, action: &str) -> RevisionEntry {
+    RevisionEntry {
         address: address.to_string(),
         action: action.to_string(),
         hash: Some("ab".repeat(32)),

@@ -5,7 +5,8 @@
 //! persist anything, so it knows no schema, no lock and no interrupted revision.
 
 use super::{
-    Change, Record, Revision, RevisionResult, RevisionSummary, Store, StoreError, now_rfc3339,
+    Record, Revision, RevisionEntry, RevisionResult, RevisionSummary, Store, StoreError,
+    now_rfc3339,
 };
 use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -93,7 +94,7 @@ impl Store for MemoryStore {
         Ok(number)
     }
 
-    fn record_change(&self, revision: u64, change: &Change) -> Result<(), StoreError> {
+    fn record_change(&self, revision: u64, change: &RevisionEntry) -> Result<(), StoreError> {
         self.inner().running(revision)?.changes.push(change.clone());
         Ok(())
     }

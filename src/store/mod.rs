@@ -79,7 +79,7 @@ pub struct Revision {
     pub finished_at: Option<String>,
     pub result: RevisionResult,
     /// In the order they were recorded.
-    pub changes: Vec<Change>,
+    pub changes: Vec<RevisionEntry>,
     /// Every record as it stood when the revision finished, so a rollback needs nothing
     /// else. Empty while the revision runs.
     pub applied: BTreeMap<String, Record>,
@@ -113,7 +113,7 @@ pub enum RevisionResult {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Change {
+pub struct RevisionEntry {
     pub address: String,
     /// create, update, delete or restore.
     pub action: String,
@@ -139,7 +139,7 @@ pub trait Store: Send + Sync {
         targets: &[String],
     ) -> Result<u64, StoreError>;
     /// Append a change to a running revision; flushed on return.
-    fn record_change(&self, revision: u64, change: &Change) -> Result<(), StoreError>;
+    fn record_change(&self, revision: u64, change: &RevisionEntry) -> Result<(), StoreError>;
     /// Close a running revision with a final result and snapshot the current records
     /// into it; flushed on return.
     fn finish_revision(&self, revision: u64, result: RevisionResult) -> Result<(), StoreError>;

@@ -5,7 +5,7 @@
 //! whole state needs (revisions imported as they were, the generated secret material).
 //! This module chooses; it does not know how either backend keeps anything.
 
-use super::Change;
+use super::RevisionEntry;
 use super::kube::{self, Access, KubeLock, KubeStore, KubeStoreError};
 use super::location::Location;
 use super::lock::Lock;
@@ -197,7 +197,7 @@ impl Store for Backend {
         self.store().begin_revision(plan, command, targets)
     }
 
-    fn record_change(&self, revision: u64, change: &Change) -> Result<(), StoreError> {
+    fn record_change(&self, revision: u64, change: &RevisionEntry) -> Result<(), StoreError> {
         self.store().record_change(revision, change)
     }
 

@@ -12,8 +12,8 @@
 use super::lock::{Holder, Lock, LockError};
 use super::published;
 use super::{
-    Change, Envelope, Record, Revision, RevisionResult, RevisionSummary, SCHEMA, Store, StoreError,
-    now_rfc3339,
+    Envelope, Record, Revision, RevisionEntry, RevisionResult, RevisionSummary, SCHEMA, Store,
+    StoreError, now_rfc3339,
 };
 use ::sled::transaction::{ConflictableTransactionError, TransactionError};
 use ::sled::{Db, Transactional, Tree};
@@ -34,7 +34,7 @@ pub struct SledStore {
     records: Tree,
     /// Revision number (big-endian) to `Header`.
     revisions: Tree,
-    /// Revision number then a sequence number (both big-endian) to `Change`.
+    /// Revision number then a sequence number (both big-endian) to `RevisionEntry`.
     changes: Tree,
     /// Revision number to the records as the revision finished.
     snapshots: Tree,
@@ -486,7 +486,7 @@ impl Store for SledStore {
         Ok(number)
     }
 
-    fn record_change(&self, revision: u64, change: &Change) -> Result<(), StoreError> {
+    fn record_change(&self, revision: u64, change: &RevisionEntry) -> Result<(), StoreError> {
         self.running(revision)?;
         let sequence = self.db.generate_id().map_err(backend("number a change"))?;
         let mut key = [0; 16];

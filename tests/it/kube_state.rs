@@ -348,7 +348,7 @@ fn seed(dir: &Path) {
         store
             .record_change(
                 first,
-                &mtm::store::Change {
+                &mtm::store::RevisionEntry {
                     address: record.address.clone(),
                     action: "create".to_string(),
                     hash: Some(record.hash.clone()),

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use mtm::sched::{self, Event, Outcome, Report, Schedule};
+use mtm::sched::{self, Event, NodeState, Report, Schedule};
 use tokio::sync::watch;
 
 /// Two clusters: east holds the root CA; west's gateway needs east's CA too.
@@ -165,14 +165,14 @@ async fn a_failed_release_skips_what_needs_it_while_the_other_cluster_finishes()
     let (report, recorder, _) = apply(provider, 10, cancel, |_| {}).await;
     assert_eq!(
         report.outcomes[east_istiod],
-        Outcome::Failed("east/helm/istiod: release failed".into())
+        NodeState::Failed("east/helm/istiod: release failed".into())
     );
     let skipped: Vec<_> = report.skipped().into_iter().map(name).collect();
     assert_eq!(skipped, ["east/gateway/eastwest", "west/app/bookinfo"]);
     for node in report.skipped() {
         assert_eq!(
             report.outcomes[node],
-            Outcome::Skipped {
+            NodeState::Skipped {
                 failed_dependency: east_istiod
             }
         );
@@ -238,10 +238,10 @@ async fn ctrl_c_mid_apply_lets_running_work_finish_saves_it_and_starts_nothing_m
         started
     });
     assert_eq!(recorder.saved.len(), started_before.len());
-    assert_eq!(report.outcomes[east_istiod], Outcome::Succeeded);
+    assert_eq!(report.outcomes[east_istiod], NodeState::Succeeded);
     assert_eq!(
         report.outcomes[index("east/gateway/eastwest")],
-        Outcome::NotStarted
+        NodeState::NotStarted
     );
     assert_eq!(
         report.not_started().len(),

@@ -5,7 +5,7 @@ use tokio::sync::{mpsc, watch};
 
 use super::fake::{self, Fake};
 use super::{chain, independent, skipped_by};
-use crate::sched::{Event, Outcome, Schedule};
+use crate::sched::{Event, NodeState, Schedule};
 
 #[tokio::test]
 async fn cancel_lets_running_nodes_finish_and_starts_nothing_more() {
@@ -104,9 +104,9 @@ async fn a_failure_after_the_cancel_still_skips_its_dependents() {
     assert_eq!(
         report.outcomes,
         [
-            Outcome::Failed("node 0 failed".into()),
+            NodeState::Failed("node 0 failed".into()),
             skipped_by(0),
-            Outcome::NotStarted
+            NodeState::NotStarted
         ]
     );
 }

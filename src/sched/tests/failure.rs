@@ -5,7 +5,7 @@ use tokio::sync::watch;
 
 use super::fake::{self, Fake};
 use super::{independent, skipped_by};
-use crate::sched::{Event, Outcome, Schedule};
+use crate::sched::{Event, NodeState, Schedule};
 
 #[tokio::test]
 async fn a_failure_skips_its_transitive_dependents_and_the_rest_finishes() {
@@ -16,13 +16,13 @@ async fn a_failure_skips_its_transitive_dependents_and_the_rest_finishes() {
     assert_eq!(
         report.outcomes,
         [
-            Outcome::Succeeded,
-            Outcome::Failed("node 1 failed".into()),
+            NodeState::Succeeded,
+            NodeState::Failed("node 1 failed".into()),
             skipped_by(1),
             skipped_by(1),
             skipped_by(1),
-            Outcome::Succeeded,
-            Outcome::Succeeded,
+            NodeState::Succeeded,
+            NodeState::Succeeded,
         ]
     );
     assert_eq!(
@@ -67,7 +67,7 @@ async fn a_node_waiting_for_two_branches_is_skipped_when_one_fails() {
     let deps = vec![vec![], vec![0], vec![0], vec![1, 2]];
     let fake = Fake::new(4).fail(1).steps(2, 20);
     let (report, _) = fake::run(&deps, 10, &fake).await;
-    assert_eq!(report.outcomes[2], Outcome::Succeeded);
+    assert_eq!(report.outcomes[2], NodeState::Succeeded);
     assert_eq!(report.outcomes[3], skipped_by(1));
 }
 
@@ -79,9 +79,9 @@ async fn a_panicking_worker_fails_its_node_with_the_message() {
     assert_eq!(
         report.outcomes,
         [
-            Outcome::Failed("worker panicked: boom 0".into()),
+            NodeState::Failed("worker panicked: boom 0".into()),
             skipped_by(0),
-            Outcome::Succeeded
+            NodeState::Succeeded
         ]
     );
 }
@@ -98,8 +98,8 @@ async fn a_worker_that_panics_before_returning_a_future_fails_its_node() {
     assert_eq!(
         report.outcomes,
         [
-            Outcome::Succeeded,
-            Outcome::Failed("worker panicked: no future for node 1".into())
+            NodeState::Succeeded,
+            NodeState::Failed("worker panicked: no future for node 1".into())
         ]
     );
 }

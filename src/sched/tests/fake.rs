@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::{Notify, watch};
 
-use crate::sched::{self, Event, Outcome, Report, Schedule};
+use crate::sched::{self, Event, NodeState, Report, Schedule};
 
 pub struct Fake {
     steps: Vec<usize>,
@@ -196,7 +196,7 @@ fn check_node(deps: &[Vec<usize>], node: usize, log: &Log, report: &Report, even
     let started = events.iter().position(|e| *e == Event::Started(node));
     let ran = matches!(
         report.outcomes[node],
-        Outcome::Succeeded | Outcome::Failed(_)
+        NodeState::Succeeded | NodeState::Failed(_)
     );
     assert_eq!(
         log.calls[node],
@@ -208,12 +208,12 @@ fn check_node(deps: &[Vec<usize>], node: usize, log: &Log, report: &Report, even
     if let Some(started) = started {
         check_dependencies_first(deps, node, started, log, report, events);
     }
-    if !ran && !matches!(report.outcomes[node], Outcome::NotStarted) {
+    if !ran && !matches!(report.outcomes[node], NodeState::NotStarted) {
         assert!(
             ancestors(deps, node)
                 .iter()
                 .enumerate()
-                .any(|(a, &is)| is && matches!(report.outcomes[a], Outcome::Failed(_)))
+                .any(|(a, &is)| is && matches!(report.outcomes[a], NodeState::Failed(_)))
         );
     }
 }
@@ -222,15 +222,15 @@ fn check_node(deps: &[Vec<usize>], node: usize, log: &Log, report: &Report, even
 fn check_terminal(deps: &[Vec<usize>], node: usize, report: &Report, events: &[Event<()>]) {
     let terminal: Vec<&Event<()>> = events.iter().filter(|e| is_terminal_for(e, node)).collect();
     match &report.outcomes[node] {
-        Outcome::Succeeded => assert_eq!(terminal, [&Event::Succeeded(node, ())]),
-        Outcome::Failed(error) => assert_eq!(
+        NodeState::Succeeded => assert_eq!(terminal, [&Event::Succeeded(node, ())]),
+        NodeState::Failed(error) => assert_eq!(
             terminal,
             [&Event::Failed {
                 node,
                 error: error.clone()
             }]
         ),
-        Outcome::Skipped { failed_dependency } => {
+        NodeState::Skipped { failed_dependency } => {
             assert_eq!(
                 terminal,
                 [&Event::Skipped {
@@ -240,14 +240,14 @@ fn check_terminal(deps: &[Vec<usize>], node: usize, report: &Report, events: &[E
             );
             assert!(matches!(
                 report.outcomes[*failed_dependency],
-                Outcome::Failed(_)
+                NodeState::Failed(_)
             ));
             assert!(
                 ancestors(deps, node)[*failed_dependency],
                 "node {node} names {failed_dependency}, which it does not wait for"
             );
         }
-        Outcome::NotStarted => {
+        NodeState::NotStarted => {
             assert!(report.cancelled, "node {node} not started without a cancel");
             assert!(terminal.is_empty());
         }
@@ -264,7 +264,7 @@ fn check_dependencies_first(
     events: &[Event<()>],
 ) {
     for &dependency in &deps[node] {
-        assert_eq!(report.outcomes[dependency], Outcome::Succeeded);
+        assert_eq!(report.outcomes[dependency], NodeState::Succeeded);
         let succeeded = events
             .iter()
             .position(|e| *e == Event::Succeeded(dependency, ()))

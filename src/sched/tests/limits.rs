@@ -6,7 +6,7 @@ use std::sync::Mutex;
 use tokio::sync::watch;
 
 use super::fake::{self, Fake};
-use crate::sched::{Error, Event, Outcome, Report, Schedule};
+use crate::sched::{Error, Event, NodeState, Report, Schedule};
 
 #[tokio::test]
 async fn an_empty_schedule_returns_at_once() {
@@ -177,11 +177,11 @@ async fn random_graphs_with_failures_keep_every_rule() {
                 .any(|(a, &is)| is && broken[a]);
             let ran = matches!(
                 report.outcomes[node],
-                Outcome::Succeeded | Outcome::Failed(_)
+                NodeState::Succeeded | NodeState::Failed(_)
             );
             assert_eq!(ran, !upstream_broken, "seed {seed} node {node}");
             assert_eq!(
-                matches!(report.outcomes[node], Outcome::Failed(_)),
+                matches!(report.outcomes[node], NodeState::Failed(_)),
                 ran && broken[node],
                 "seed {seed} node {node}"
             );

@@ -11,7 +11,7 @@ use super::KubeStore;
 use super::chunks::{self, Blob, ChunkError};
 use super::head::{self, Entry, Head, HeadError};
 use crate::store::{
-    Change, Envelope, Record, Revision, RevisionResult, RevisionSummary, Store, StoreError,
+    Envelope, Record, Revision, RevisionEntry, RevisionResult, RevisionSummary, Store, StoreError,
     now_rfc3339,
 };
 use k8s_openapi::api::core::v1::Secret;
@@ -181,7 +181,7 @@ impl Ctx {
         Ok(head.revisions.into_iter().map(|e| e.summary).collect())
     }
 
-    /// Change the records with `change`; its answer is returned once committed.
+    /// Alter the records with `change`; its answer is returned once committed.
     pub async fn change_records<T>(
         &self,
         change: impl FnOnce(&mut BTreeMap<String, Record>) -> T,
@@ -245,7 +245,7 @@ impl Ctx {
         self.commit(read, &head).await
     }
 
-    /// Change running revision `number` with `change`, and commit it.
+    /// Alter running revision `number` with `change`, and commit it.
     pub async fn change_revision(
         &self,
         number: u64,
@@ -390,7 +390,7 @@ impl Store for KubeStore {
         })
     }
 
-    fn record_change(&self, revision: u64, change: &Change) -> Result<(), StoreError> {
+    fn record_change(&self, revision: u64, change: &RevisionEntry) -> Result<(), StoreError> {
         let change = change.clone();
         let action = format!("write a change of revision {revision}");
         self.write(&action, |ctx| async move {

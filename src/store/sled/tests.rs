@@ -4,7 +4,7 @@
 
 use super::{OpenError, SCHEMA_KEY, SledStore, open_locked};
 use crate::store::contract::{self, record};
-use crate::store::{Change, Lock, LockError, RevisionResult, Store, StoreError};
+use crate::store::{Lock, LockError, RevisionEntry, RevisionResult, Store, StoreError};
 use serde_json::json;
 
 fn fresh() -> (tempfile::TempDir, SledStore) {
@@ -40,7 +40,7 @@ fn everything_survives_a_reopen() {
     let n = store
         .begin_revision("test-plan", "mtm apply", &["lab1".to_string()])
         .unwrap();
-    let change = Change {
+    let change = RevisionEntry {
         address: "a".to_string(),
         action: "create".to_string(),
         hash: None,
