@@ -9,7 +9,7 @@ use super::planner::Planned;
 use super::record::{self, redact_value};
 use super::revision::{Finished, Ledger, Revision};
 use super::values;
-use super::{Engine, EngineError, NodeError};
+use super::{Engine, EngineError, Family, NodeError, family};
 use crate::plan::Node;
 use crate::sched::{self, Event, Schedule};
 use crate::store::{Record, Store};
@@ -141,7 +141,7 @@ impl Engine<'_> {
         let picked: Vec<_> = self
             .nodes()
             .into_iter()
-            .filter(|(_, n)| !matches!(n.resource.spec, Spec::Check { .. }))
+            .filter(|(_, n)| family(&n.resource.spec) != Family::Check)
             .collect();
         let pos: HashMap<usize, usize> = picked
             .iter()
@@ -257,18 +257,19 @@ impl Engine<'_> {
         let Some(provider) = self.router.provider(r) else {
             return Ok(Outcome::Nothing(Action::Check));
         };
-        match &r.spec {
-            Spec::Absent { .. } if record.is_none() => return Ok(Outcome::Nothing(Action::NoOp)),
-            Spec::Absent { .. } => {
+        let settled = record.is_some_and(|r| r.hash != PENDING);
+        match family(&r.spec) {
+            Family::Absent if record.is_none() => return Ok(Outcome::Nothing(Action::NoOp)),
+            Family::Absent => {
                 provider.apply(r, cancel).await?;
                 return Ok(Outcome::Remove(r.address.to_string(), Action::Delete));
             }
-            Spec::Object { .. } | Spec::Patch { .. } | Spec::Release { .. }
-                if action == Action::NoOp && record.is_some_and(|r| r.hash != PENDING) =>
+            Family::Object | Family::Patch | Family::Release
+                if action == Action::NoOp && settled =>
             {
                 return Ok(Outcome::Nothing(Action::NoOp));
             }
-            Spec::Wait { .. } | Spec::Require { .. } => {
+            Family::Wait | Family::Require => {
                 provider.apply(r, cancel).await?;
                 return Ok(Outcome::Nothing(Action::Check));
             }
@@ -300,7 +301,7 @@ impl Engine<'_> {
         intents: &dyn Store,
     ) -> Result<Option<Value>, EngineError> {
         let r = &node.resource;
-        let Spec::Object { manifest, .. } = &r.spec else {
+        let Some(manifest) = r.manifest() else {
             return Ok(None);
         };
         let prior = self.provider(r)?.live(r).await?.map(strip_server_fields);
@@ -325,41 +326,27 @@ impl Engine<'_> {
         let r = &node.resource;
         let secrets = self.secrets();
         let uid = done.uid.clone();
-        match (&r.spec, &filled.spec) {
-            (
-                Spec::Object {
-                    manifest: template, ..
-                },
-                Spec::Object { manifest, .. },
-            ) => {
-                let mut rec = record::record(r, manifest, uid, prior, revision, &secrets);
-                rec.manifest = redact_value(template, &secrets);
-                rec
-            }
-            (
-                Spec::Patch {
-                    fields, manager, ..
-                },
-                _,
-            ) => {
-                let body = json!({ "manager": manager, "fields": fields });
-                record::record(r, &body, uid, None, revision, &secrets)
-            }
-            _ => {
-                let body = done.record.clone().unwrap_or(Value::Null);
-                record::record(r, &body, uid, prior, revision, &secrets)
-            }
+        if let (Some(template), Some(manifest)) = (r.manifest(), filled.manifest()) {
+            let mut rec = record::record(r, manifest, uid, prior, revision, &secrets);
+            rec.manifest = redact_value(template, &secrets);
+            return rec;
         }
+        if let Some((fields, manager)) = r.patch() {
+            let body = json!({ "manager": manager, "fields": fields });
+            return record::record(r, &body, uid, None, revision, &secrets);
+        }
+        let body = done.record.clone().unwrap_or(Value::Null);
+        record::record(r, &body, uid, prior, revision, &secrets)
     }
 }
 
 /// The action an apply of `spec` planned as `action` records.
 fn applied_action(spec: &Spec, action: Action) -> Action {
-    match spec {
-        Spec::Object { .. } if action == Action::NoOp => Action::Create,
-        Spec::Patch { .. } if action == Action::NoOp => Action::Update,
-        Spec::Generated(_) if action == Action::Create => Action::Create,
-        Spec::Generated(_) => Action::NoOp,
+    match family(spec) {
+        Family::Object if action == Action::NoOp => Action::Create,
+        Family::Patch if action == Action::NoOp => Action::Update,
+        Family::Value if action == Action::Create => Action::Create,
+        Family::Value => Action::NoOp,
         _ => action,
     }
 }

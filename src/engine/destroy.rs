@@ -6,11 +6,10 @@
 use super::apply::{Outcome, Progress, relay};
 use super::change::{Action, Change};
 use super::revision::{Finished, Ledger, Revision};
-use super::{Engine, EngineError, NodeError};
+use super::{Engine, EngineError, Family, NodeError, family};
 use crate::plan::Node;
 use crate::sched;
 use crate::store::Record;
-use mtm_provider::resource::Spec;
 use std::collections::BTreeMap;
 use std::time::Instant;
 use tokio::sync::watch;
@@ -120,15 +119,15 @@ impl Engine<'_> {
         cancel: watch::Receiver<bool>,
     ) -> Result<Outcome, EngineError> {
         let address = r.address.to_string();
-        let provider = match &r.spec {
-            Spec::Require { .. } | Spec::Wait { .. } | Spec::Check { .. } => {
+        let provider = match family(&r.spec) {
+            Family::Wait | Family::Require | Family::Check => {
                 return Ok(Outcome::Nothing(Action::NoOp));
             }
             _ => self.provider(r)?,
         };
         // A patch's prior is never restored: its fields are let go.
         match &record.prior {
-            Some(prior) if !matches!(r.spec, Spec::Patch { .. }) => {
+            Some(prior) if family(&r.spec) != Family::Patch => {
                 provider.restore(r, prior, cancel).await?;
                 Ok(Outcome::Remove(address, Action::Restore))
             }

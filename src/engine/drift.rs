@@ -4,12 +4,11 @@
 //! The expected side is the manifest in state. Sensitive strings are stored there as their
 //! `sha256:` hash, so a field whose live value hashes to the stored hash is not drift.
 
-use super::{Engine, EngineError, NodeError, secret_drift};
+use super::{Engine, EngineError, Family, NodeError, family, secret_drift};
 use crate::generate::fingerprint as sha256;
 use crate::store::Record;
 use futures::StreamExt;
 use mtm_provider::DriftField;
-use mtm_provider::resource::Spec;
 use serde::Serialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -93,9 +92,10 @@ impl Engine<'_> {
             return Ok(Vec::new());
         };
         // Objects are compared with their recorded manifest, generated values put back.
-        let expected = match &r.spec {
-            Spec::Object { .. } => self.substitute(&record.manifest)?,
-            _ => record.manifest.clone(),
+        let object = family(&r.spec) == Family::Object;
+        let expected = match object {
+            true => self.substitute(&record.manifest)?,
+            false => record.manifest.clone(),
         };
         let found = provider.drift(r, &expected).await?;
         let mut out: Vec<Drift> = found
@@ -104,7 +104,7 @@ impl Engine<'_> {
             .map(drift)
             .collect();
         if let Some(id) = r.object_id()
-            && matches!(r.spec, Spec::Object { .. })
+            && object
             && mtm_kube::secret::is_secret(&id.group, &id.kind)
             && !out.iter().any(|d| d.path.is_empty())
         {

@@ -22,7 +22,7 @@ pub mod values;
 pub mod walk;
 
 pub use error::EngineError;
-pub use router::{Router, Wiring};
+pub use router::{Family, Router, Wiring, family};
 
 use crate::graph::Selection;
 use crate::plan::{Node, Plan};
@@ -90,7 +90,7 @@ impl<'a> Engine<'a> {
     /// `resource` with its manifest's templates filled in (an object), ready for its
     /// provider; other resources as they are.
     pub fn filled<'r>(&self, resource: &'r Resource) -> Result<Cow<'r, Resource>, EngineError> {
-        let Spec::Object { id, manifest } = &resource.spec else {
+        let (Some(id), Some(manifest)) = (resource.object_id(), resource.manifest()) else {
             return Ok(Cow::Borrowed(resource));
         };
         let mut out = resource.clone();

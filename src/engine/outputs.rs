@@ -8,7 +8,6 @@
 
 use super::values::GenValues;
 use crate::plan::Plan;
-use mtm_provider::resource::Spec;
 use serde::Serialize;
 
 /// One named value.
@@ -47,10 +46,7 @@ pub fn all(plan: &Plan, gens: &GenValues) -> Vec<Output> {
         .stages
         .iter()
         .flat_map(|s| &s.decls)
-        .filter_map(|d| match &d.spec {
-            Spec::Generated(g) => Some(g),
-            _ => None,
-        });
+        .filter_map(|d| d.spec.generated());
     let mut seen = std::collections::BTreeSet::new();
     for spec in specs.filter(|g| seen.insert(g.name.clone())) {
         let made = gens.get(&spec.name);

@@ -6,12 +6,11 @@
 //! is changed on any cluster.
 
 use super::change::{Action, Change, FieldChange, FieldClaim};
-use super::{Engine, EngineError, NodeError};
+use super::{Engine, EngineError, Family, NodeError, family};
 use crate::plan::Node;
 use crate::store::Record;
 use futures::StreamExt;
 use mtm_provider::Verdict;
-use mtm_provider::resource::Spec;
 use std::collections::BTreeMap;
 
 /// The plan of a selection: one change per selected resource (checks excluded).
@@ -121,7 +120,7 @@ impl Engine<'_> {
             .nodes()
             .into_iter()
             .map(|(_, n)| n)
-            .filter(|n| !matches!(n.resource.spec, Spec::Check { .. }))
+            .filter(|n| family(&n.resource.spec) != Family::Check)
             .collect();
         let results: Vec<Result<Change, NodeError>> = futures::stream::iter(nodes.iter().copied())
             .map(|n| self.plan_node(n, records))
@@ -183,10 +182,11 @@ impl Engine<'_> {
         if let Some(cluster) = r.cluster() {
             self.router.reach(cluster).await?;
         }
-        if matches!(r.spec, Spec::Check { .. }) {
+        let kind = family(&r.spec);
+        if kind == Family::Check {
             return Ok(change(node, Action::Check));
         }
-        if matches!(r.spec, Spec::Absent { .. }) && record.is_none() {
+        if kind == Family::Absent && record.is_none() {
             let mut c = change(node, Action::NoOp);
             c.note = Some("removed by the plan; not in state, so left alone".into());
             return Ok(c);

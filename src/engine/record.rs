@@ -6,7 +6,7 @@
 
 use crate::generate::fingerprint as sha256;
 use crate::store::{Identity, Record, now_rfc3339};
-use mtm_provider::resource::{Resource, Spec};
+use mtm_provider::resource::Resource;
 use serde_json::Value;
 use std::collections::BTreeSet;
 
@@ -42,19 +42,14 @@ pub fn record(
     revision: u64,
     secrets: &BTreeSet<String>,
 ) -> Record {
-    let identity = match &resource.spec {
-        Spec::Object { id, .. } | Spec::Absent { id } | Spec::Patch { target: id, .. } => {
-            Some(Identity {
-                group: id.group.clone(),
-                version: id.version.clone(),
-                kind: id.kind.clone(),
-                namespace: id.namespace.clone(),
-                name: id.name.clone(),
-                uid,
-            })
-        }
-        _ => None,
-    };
+    let identity = resource.object_id().map(|id| Identity {
+        group: id.group.clone(),
+        version: id.version.clone(),
+        kind: id.kind.clone(),
+        namespace: id.namespace.clone(),
+        name: id.name.clone(),
+        uid,
+    });
     Record {
         address: resource.address.to_string(),
         cluster: resource.cluster().map(str::to_string),

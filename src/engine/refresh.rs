@@ -11,13 +11,12 @@ use super::apply::Outcome;
 use super::change::Action;
 use super::record::{hash_value, redact_value};
 use super::revision::{Finished, Ledger, Revision};
-use super::{Engine, EngineError, NodeError};
+use super::{Engine, EngineError, Family, NodeError, family};
 use crate::generate::fingerprint_bytes;
 use crate::store::{Record, now_rfc3339};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use mtm_kube::diff::{declared, owned_set};
-use mtm_provider::resource::Spec;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 
@@ -85,8 +84,9 @@ impl Engine<'_> {
         let mut errors = report.errors;
         for (_, node) in self.nodes() {
             let address = node.resource.address.as_str();
-            let (Spec::Object { id, .. }, Some(record)) =
-                (&node.resource.spec, records.get(address))
+            let r = &node.resource;
+            let (Family::Object, Some(id), Some(record)) =
+                (family(&r.spec), r.object_id(), records.get(address))
             else {
                 continue;
             };

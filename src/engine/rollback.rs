@@ -303,16 +303,11 @@ impl Engine<'_> {
             .stages
             .iter()
             .flat_map(|s| &s.decls)
-            .find_map(|d| match &d.spec {
-                Spec::Release { release, .. }
-                    if release.name == now.name && release.namespace == now.namespace =>
-                {
-                    Some(Spec::Release {
-                        cluster: record.cluster.clone().unwrap_or_default(),
-                        release: release.clone(),
-                    })
-                }
-                _ => None,
+            .filter_map(|d| d.spec.release())
+            .find(|(_, r)| r.name == now.name && r.namespace == now.namespace)
+            .map(|(_, release)| Spec::Release {
+                cluster: record.cluster.clone().unwrap_or_default(),
+                release: release.clone(),
             })
             .ok_or_else(|| EngineError::NotInPlan(format!("{}/{}", now.namespace, now.name)))
     }

@@ -14,6 +14,44 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+/// What the engine needs to know of a kind of resource: which provider takes it, how it
+/// is recorded, planned and taken away. The one place that looks at a resource's spec to
+/// decide; everything else in the engine asks this.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Family {
+    /// A Kubernetes object mtm applies: its intent written first, adopted if it exists,
+    /// restored (what existed before) or deleted by destroy.
+    Object,
+    /// An object a later stage removes: deleted only when state knows it.
+    Absent,
+    /// Fields set on an object mtm does not own: let go by destroy.
+    Patch,
+    /// A helm release: its provider says what state keeps.
+    Release,
+    /// A generated value: recorded by fingerprint, kept through rollbacks.
+    Value,
+    /// A wait: waited for, never recorded.
+    Wait,
+    /// A requirement (what the standup made): checked, never made or recorded.
+    Require,
+    /// One of the workshop's proofs: `mtm verify` runs it, no provider does.
+    Check,
+}
+
+/// The family of a spec.
+pub fn family(spec: &Spec) -> Family {
+    match spec {
+        Spec::Object { .. } => Family::Object,
+        Spec::Absent { .. } => Family::Absent,
+        Spec::Patch { .. } => Family::Patch,
+        Spec::Release { .. } => Family::Release,
+        Spec::Generated(_) => Family::Value,
+        Spec::Wait { .. } => Family::Wait,
+        Spec::Require { .. } => Family::Require,
+        Spec::Check { .. } => Family::Check,
+    }
+}
+
 /// How the real providers are set up for one run.
 #[derive(Clone, Debug, Default)]
 pub struct Wiring {
@@ -81,15 +119,13 @@ impl Router {
 
     /// The provider of `resource`; `None` for a check (`mtm verify` runs those).
     pub fn provider(&self, resource: &Resource) -> Option<&dyn Provider> {
-        match &resource.spec {
-            Spec::Object { .. }
-            | Spec::Absent { .. }
-            | Spec::Patch { .. }
-            | Spec::Wait { .. }
-            | Spec::Require { .. } => Some(self.objects.as_ref()),
-            Spec::Release { .. } => Some(self.releases.as_ref()),
-            Spec::Generated(_) => Some(self.values.as_ref()),
-            Spec::Check { .. } => None,
+        match family(&resource.spec) {
+            Family::Object | Family::Absent | Family::Patch | Family::Wait | Family::Require => {
+                Some(self.objects.as_ref())
+            }
+            Family::Release => Some(self.releases.as_ref()),
+            Family::Value => Some(self.values.as_ref()),
+            Family::Check => None,
         }
     }
 

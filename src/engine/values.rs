@@ -7,7 +7,7 @@
 
 use crate::generate::{self, GenerateError, Generated};
 use crate::plan::Plan;
-use mtm_provider::resource::{GenSpec, Spec};
+use mtm_provider::resource::GenSpec;
 use mtm_provider::{
     Answer, Applied, Cancel, DriftField, Observed, Provider, ProviderError, Resource, Verdict,
 };
@@ -33,7 +33,7 @@ pub fn secrets(gens: &GenValues) -> BTreeSet<String> {
 pub fn existing(dir: &Path, plan: &Plan) -> Result<GenValues, GenerateError> {
     let mut out = GenValues::new();
     for d in plan.stages.iter().flat_map(|s| &s.decls) {
-        if let Spec::Generated(spec) = &d.spec
+        if let Some(spec) = d.spec.generated()
             && let Some(g) = generate::load_existing(dir, spec, SystemTime::now())?
         {
             out.insert(spec.name.clone(), g);
@@ -64,13 +64,13 @@ impl ValueProvider {
 }
 
 fn spec_of(resource: &Resource) -> Result<&GenSpec, ProviderError> {
-    match &resource.spec {
-        Spec::Generated(spec) => Ok(spec),
-        _ => Err(ProviderError::Resource {
+    resource
+        .spec
+        .generated()
+        .ok_or_else(|| ProviderError::Resource {
             address: resource.address.to_string(),
             message: format!("a {} is not a generated value", resource.type_name()),
-        }),
-    }
+        })
 }
 
 fn failed(resource: &Resource, message: String) -> ProviderError {

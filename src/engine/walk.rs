@@ -16,7 +16,7 @@ use super::apply::{Outcome, PENDING, Progress, relay};
 use super::change::{Action, Change};
 use super::planner::Planned;
 use super::revision::{Finished, Ledger, Revision};
-use super::{Engine, EngineError, NodeError};
+use super::{Engine, EngineError, Family, NodeError, family};
 use crate::plan::Node;
 use crate::sched;
 use crate::store::Record;
@@ -40,12 +40,12 @@ pub struct Walked {
 /// Whether applying `spec` as planned (`action`, with its `record`) leaves every cluster
 /// and the generated values' files as they are.
 pub fn at_rest(spec: &Spec, action: Action, record: Option<&Record>) -> bool {
-    match spec {
-        Spec::Object { .. } => action == Action::NoOp && record.is_some_and(|r| r.hash != PENDING),
-        Spec::Absent { .. } => record.is_none(),
-        Spec::Patch { .. } | Spec::Release { .. } => action == Action::NoOp && record.is_some(),
-        Spec::Generated(_) => action != Action::Create,
-        Spec::Require { .. } | Spec::Wait { .. } | Spec::Check { .. } => true,
+    match family(spec) {
+        Family::Object => action == Action::NoOp && record.is_some_and(|r| r.hash != PENDING),
+        Family::Absent => record.is_none(),
+        Family::Patch | Family::Release => action == Action::NoOp && record.is_some(),
+        Family::Value => action != Action::Create,
+        Family::Wait | Family::Require | Family::Check => true,
     }
 }
 
@@ -125,7 +125,7 @@ impl Engine<'_> {
         let r = &node.resource;
         let record = records.get(r.address.as_str());
         // A requirement was checked while planning.
-        if matches!(r.spec, Spec::Require { .. }) {
+        if family(&r.spec) == Family::Require {
             return Ok(Outcome::Nothing(Action::Check));
         }
         let number = if at_rest(&r.spec, change.action, record) {

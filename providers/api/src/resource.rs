@@ -69,6 +69,24 @@ impl Resource {
         }
     }
 
+    /// The manifest of a declared object.
+    pub fn manifest(&self) -> Option<&Arc<Value>> {
+        match &self.spec {
+            Spec::Object { manifest, .. } => Some(manifest),
+            _ => None,
+        }
+    }
+
+    /// A field patch's fields and field manager.
+    pub fn patch(&self) -> Option<(&Value, &str)> {
+        match &self.spec {
+            Spec::Patch {
+                fields, manager, ..
+            } => Some((fields, manager)),
+            _ => None,
+        }
+    }
+
     /// A short word for the kind of resource, for output.
     pub fn type_name(&self) -> &'static str {
         match &self.spec {
@@ -80,6 +98,24 @@ impl Resource {
             Spec::Require { .. } => "require",
             Spec::Wait { .. } => "wait",
             Spec::Check { .. } => "check",
+        }
+    }
+}
+
+impl Spec {
+    /// The release it declares, with its cluster.
+    pub fn release(&self) -> Option<(&str, &ReleaseSpec)> {
+        match self {
+            Spec::Release { cluster, release } => Some((cluster, release)),
+            _ => None,
+        }
+    }
+
+    /// The generated value it declares.
+    pub fn generated(&self) -> Option<&GenSpec> {
+        match self {
+            Spec::Generated(g) => Some(g),
+            _ => None,
         }
     }
 }

@@ -41,7 +41,10 @@ impl KubeProvider {
         let manifest = prepare(id, Some(&kind), manifest)?;
         let api = cluster.api(&kind, id.namespace.as_deref()).await?;
         let object = id.to_string();
-        let before = cluster.get(&api, &id.name, &object).await?;
+        let ns = id.namespace.as_deref();
+        let before = (cluster.listings)
+            .find(cluster, &api, &kind, ns, &id.name, &object)
+            .await?;
         let target = Target {
             cluster,
             api: &api,
@@ -50,6 +53,7 @@ impl KubeProvider {
             manager: MANAGER,
         };
         let applied = takeover::apply(&target, &self.ownership, &manifest, force_conflicts).await?;
+        (cluster.listings).note(&kind, ns, &id.name, Some(applied.clone()));
         let summary = match &before {
             None => "created",
             Some(b) if b.metadata.resource_version == applied.metadata.resource_version => {

@@ -63,6 +63,8 @@ pub(crate) struct Cluster {
     server: std::sync::OnceLock<String>,
     fault: std::sync::Mutex<Option<Fault>>,
     discovery: Mutex<Option<Cached>>,
+    /// Objects listed a kind and namespace at a time (`listing.rs`).
+    pub listings: crate::listing::Listings,
 }
 
 impl Cluster {
@@ -83,6 +85,7 @@ impl Cluster {
             server: std::sync::OnceLock::new(),
             fault: std::sync::Mutex::new(None),
             discovery: Mutex::new(None),
+            listings: Default::default(),
         }
     }
 

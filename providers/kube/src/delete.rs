@@ -31,7 +31,10 @@ impl KubeProvider {
             .await;
         match deleted {
             Ok(_) => {}
-            Err(e) if e.code() == Some(404) => return Ok(()),
+            Err(e) if e.code() == Some(404) => {
+                (cluster.listings).note(&kind, id.namespace.as_deref(), &id.name, None);
+                return Ok(());
+            }
             Err(e) => return Err(e),
         }
         let start = Instant::now();
@@ -39,6 +42,7 @@ impl KubeProvider {
         loop {
             let live = cluster.get(&api, &id.name, &object).await?;
             let Some(live) = live else {
+                (cluster.listings).note(&kind, id.namespace.as_deref(), &id.name, None);
                 tracing::debug!(object = %id, after = ?start.elapsed(), "deleted");
                 return Ok(());
             };

@@ -25,6 +25,7 @@ mod delete;
 pub mod diff;
 pub mod error;
 mod exec;
+mod listing;
 mod manifest;
 mod nodes;
 pub mod ownership;

@@ -48,6 +48,8 @@ impl KubeProvider {
             manager,
         };
         let applied = takeover::apply(&t, &self.ownership, &body, force_conflicts).await?;
+        let ns = target.namespace.as_deref();
+        (cluster.listings).note(&kind, ns, &target.name, Some(applied.clone()));
         let summary = if live.metadata.resource_version == applied.metadata.resource_version {
             "unchanged"
         } else {
@@ -82,7 +84,11 @@ impl KubeProvider {
             .call(&object, || api.patch(&target.name, &params, &patch))
             .await;
         match released {
-            Ok(_) => Ok(()),
+            Ok(now) => {
+                let ns = target.namespace.as_deref();
+                (cluster.listings).note(&kind, ns, &target.name, Some(now));
+                Ok(())
+            }
             // Deleted between the read and the apply: nothing left to release.
             Err(e) if matches!(e.code(), Some(404) | Some(409)) => {
                 match cluster.get(&api, &target.name, &object).await? {

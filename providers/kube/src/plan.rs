@@ -87,23 +87,7 @@ impl KubeProvider {
     ) -> Result<ObjectPlan, KubeError> {
         let cluster = self.cluster(&id.cluster)?;
         let Some(kind) = cluster.resolve(&gvk_of(id)).await? else {
-            if is_builtin_group(&id.group) {
-                return Err(unknown_kind(cluster, id));
-            }
-            let manifest = prepare(id, None, manifest)?;
-            let group = if id.group.is_empty() {
-                "core"
-            } else {
-                &id.group
-            };
-            return Ok(ObjectPlan::unvalidated(
-                Verdict::Pending,
-                &shown(id, manifest),
-                format!(
-                    "no CRD serves {group}/{} {} yet: validated at apply",
-                    id.version, id.kind
-                ),
-            ));
+            return not_served(cluster, id, manifest);
         };
         let mut manifest = prepare(id, Some(&kind), manifest)?;
         let api = cluster.api(&kind, id.namespace.as_deref()).await?;
@@ -112,54 +96,49 @@ impl KubeProvider {
         } else {
             id.to_string()
         };
-        let live = cluster.get(&api, &id.name, &object).await?;
+        let ns = id.namespace.as_deref();
+        let live = (cluster.listings)
+            .find(cluster, &api, &kind, ns, &id.name, &object)
+            .await?;
         if is_patch {
             let Some(live) = &live else {
+                let why = format!(
+                    "{} {} does not exist yet: patched at apply",
+                    id.kind, id.name
+                );
                 return Ok(ObjectPlan::unvalidated(
                     Verdict::Create,
                     &shown(id, manifest),
-                    format!(
-                        "{} {} does not exist yet: patched at apply",
-                        id.kind, id.name
-                    ),
+                    why,
                 ));
             };
             // As at apply: pinned to the object seen, never creating one.
             manifest["metadata"]["uid"] = serde_json::json!(live.metadata.uid);
         }
-        let live = live
-            .map(|l| to_value(id, &l).map(|v| shown(id, v)))
-            .transpose()?;
-        let params = PatchParams::apply(manager).force().dry_run();
-        let patch = Patch::Apply(&manifest);
-        let dry = cluster
-            .call(&object, || api.patch(&id.name, &params, &patch))
-            .await;
-        let after = match dry {
-            Ok(obj) => shown(id, to_value(id, &obj)?),
-            Err(e) => {
-                return match missing_namespace(&e) {
-                    Some(ns) if live.is_none() => Ok(ObjectPlan::unvalidated(
-                        Verdict::Create,
-                        &shown(id, manifest),
-                        format!("namespace {ns} does not exist yet: validated at apply"),
-                    )),
-                    _ => Err(e),
-                };
-            }
+        let live = live.map(|l| to_value(id, &l)).transpose()?;
+        if !is_patch
+            && let Some(l) = &live
+            && unchanged(l, &manifest, manager)
+        {
+            // What mtm holds of the object is exactly the declaration: nothing to apply,
+            // and no dry run needed to know it.
+            tracing::debug!(object = %id, "unchanged: planned without a dry run");
+            return Ok(ObjectPlan {
+                action: Verdict::NoOp,
+                diff: Vec::new(),
+                live: Some(shown(id, l.clone())),
+                unvalidated: None,
+            });
+        }
+        let live = live.map(|v| shown(id, v));
+        let dry = DryRun {
+            cluster,
+            api: &api,
+            id,
+            object: &object,
+            manager,
         };
-        let diff = diff::object_diff(live.as_ref(), &after, manager);
-        let action = match (&live, diff.is_empty()) {
-            (None, _) => Verdict::Create,
-            (Some(_), true) => Verdict::NoOp,
-            (Some(_), false) => Verdict::Update,
-        };
-        Ok(ObjectPlan {
-            action,
-            diff,
-            live,
-            unvalidated: None,
-        })
+        dry.plan(live, manifest).await
     }
 
     /// The live object as the server holds it, `None` when it does not exist (or its kind
@@ -206,5 +185,158 @@ impl KubeProvider {
             live: Some(live),
             unvalidated: None,
         })
+    }
+}
+
+/// Whether applying `manifest` as `manager` would leave `live` as it is: the fields the
+/// manager holds are exactly the declared ones, with the declared values. Anything else
+/// (a field to let go, a value the server would normalise, a Secret's `stringData`) is
+/// left to the dry run.
+pub(crate) fn unchanged(live: &Value, manifest: &Value, manager: &str) -> bool {
+    let owned = diff::owned_set(live, manager);
+    if owned.is_empty() {
+        return false;
+    }
+    // Listed objects carry no apiVersion and kind: the identity is the same by lookup.
+    let without_type = |v: Value| match v {
+        Value::Object(mut m) => {
+            m.remove("apiVersion");
+            m.remove("kind");
+            Value::Object(m)
+        }
+        other => other,
+    };
+    without_type(diff::declared(live, &owned)) == without_type(manifest.clone())
+}
+
+/// The plan of an object whose kind is not served: an error for a built-in kind, else a
+/// custom resource whose CRD comes in the same run.
+fn not_served(
+    cluster: &crate::cluster::Cluster,
+    id: &ObjectId,
+    manifest: &Value,
+) -> Result<ObjectPlan, KubeError> {
+    if is_builtin_group(&id.group) {
+        return Err(unknown_kind(cluster, id));
+    }
+    let manifest = prepare(id, None, manifest)?;
+    let group = if id.group.is_empty() {
+        "core"
+    } else {
+        &id.group
+    };
+    Ok(ObjectPlan::unvalidated(
+        Verdict::Pending,
+        &shown(id, manifest),
+        format!(
+            "no CRD serves {group}/{} {} yet: validated at apply",
+            id.version, id.kind
+        ),
+    ))
+}
+
+/// A server-side dry-run apply of one object, compared with the live one.
+struct DryRun<'a> {
+    cluster: &'a crate::cluster::Cluster,
+    api: &'a kube::Api<kube::api::DynamicObject>,
+    id: &'a ObjectId,
+    object: &'a str,
+    manager: &'a str,
+}
+
+impl DryRun<'_> {
+    async fn plan(&self, live: Option<Value>, manifest: Value) -> Result<ObjectPlan, KubeError> {
+        let id = self.id;
+        let params = PatchParams::apply(self.manager).force().dry_run();
+        let patch = Patch::Apply(&manifest);
+        let dry = self
+            .cluster
+            .call(self.object, || self.api.patch(&id.name, &params, &patch))
+            .await;
+        let after = match dry {
+            Ok(obj) => shown(id, to_value(id, &obj)?),
+            Err(e) => {
+                return match missing_namespace(&e) {
+                    Some(ns) if live.is_none() => Ok(ObjectPlan::unvalidated(
+                        Verdict::Create,
+                        &shown(id, manifest),
+                        format!("namespace {ns} does not exist yet: validated at apply"),
+                    )),
+                    _ => Err(e),
+                };
+            }
+        };
+        let diff = diff::object_diff(live.as_ref(), &after, self.manager);
+        let action = match (&live, diff.is_empty()) {
+            (None, _) => Verdict::Create,
+            (Some(_), true) => Verdict::NoOp,
+            (Some(_), false) => Verdict::Update,
+        };
+        Ok(ObjectPlan {
+            action,
+            diff,
+            live,
+            unvalidated: None,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::unchanged;
+    use serde_json::{Value, json};
+
+    fn live(value: &str, fields: Value) -> Value {
+        // A manager's fields are always in the object (the server drops the claim with
+        // the field).
+        json!({
+            "metadata": {"name": "cfg", "namespace": "demo", "resourceVersion": "7",
+                "managedFields": [
+                    {"manager": "mtm", "operation": "Apply", "fieldsV1": fields},
+                    {"manager": "kubectl-edit", "operation": "Update",
+                        "fieldsV1": {"f:data": {"f:other": {}}}}
+                ]},
+            "data": {"colour": value, "other": "x", "size": "2"}
+        })
+    }
+
+    fn ours() -> Value {
+        json!({"f:data": {"f:colour": {}}})
+    }
+
+    fn declared(value: &str) -> Value {
+        json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "cfg", "namespace": "demo"}, "data": {"colour": value}})
+    }
+
+    #[test]
+    fn only_exactly_what_mtm_holds_skips_the_dry_run() {
+        assert!(unchanged(&live("blue", ours()), &declared("blue"), "mtm"));
+        assert!(
+            !unchanged(&live("red", ours()), &declared("blue"), "mtm"),
+            "a value changed"
+        );
+        let more = json!({"f:data": {"f:colour": {}, "f:size": {}}});
+        assert!(
+            !unchanged(&live("blue", more), &declared("blue"), "mtm"),
+            "a field to let go"
+        );
+        assert!(
+            !unchanged(
+                &live("blue", ours()),
+                &json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "cfg", "namespace": "demo"}, "data": {"colour": "blue", "size": "2"}}),
+                "mtm"
+            ),
+            "a field to take"
+        );
+        assert!(
+            !unchanged(&live("blue", json!({})), &declared("blue"), "mtm"),
+            "not ours yet"
+        );
+        assert!(
+            !unchanged(&live("blue", ours()), &declared("blue"), "other"),
+            "another manager"
+        );
     }
 }
