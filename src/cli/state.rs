@@ -109,7 +109,13 @@ pub fn run(cli: &Cli, cmd: &StateCommand, renderer: &Renderer) -> u8 {
         }
     };
     let result = match cmd {
-        StateCommand::List => store.records().map(|records| list(&records, renderer)),
+        StateCommand::List if renderer.json_mode() => store.records().map(|records| {
+            renderer.json(&Versioned::new(serde_json::json!({ "resources": records })));
+            0
+        }),
+        StateCommand::List => store
+            .record_summaries()
+            .map(|records| list(&records, renderer)),
         StateCommand::Show {
             address: _,
             revision: Some(n),
@@ -174,11 +180,9 @@ fn shown(value: &impl serde::Serialize, renderer: &Renderer) -> u8 {
     0
 }
 
-/// `mtm state list`.
-fn list(records: &[crate::store::Record], renderer: &Renderer) -> u8 {
-    if renderer.json_mode() {
-        renderer.json(&Versioned::new(serde_json::json!({ "resources": records })));
-    } else if records.is_empty() {
+/// `mtm state list` as text: read without the stored manifests.
+fn list(records: &[crate::store::RecordSummary], renderer: &Renderer) -> u8 {
+    if records.is_empty() {
         renderer.print("no resources in state\n");
     } else {
         for r in records {

@@ -67,10 +67,16 @@ pub fn records(store: &dyn Store) {
     assert_eq!(store.record("z").unwrap(), Some(replaced));
     assert_eq!(store.records().unwrap().len(), 3);
 
+    let summaries: Vec<super::RecordSummary> =
+        store.records().unwrap().iter().map(Into::into).collect();
+    assert_eq!(store.record_summaries().unwrap(), summaries);
+    assert_eq!(summaries[2].revision, 2);
+
     assert!(store.remove_record("z").unwrap());
     assert!(!store.remove_record("z").unwrap());
     assert_eq!(store.record("z").unwrap(), None);
     assert_eq!(store.records().unwrap().len(), 2);
+    assert_eq!(store.record_summaries().unwrap().len(), 2);
 }
 
 pub fn revisions(store: &dyn Store) {

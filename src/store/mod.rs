@@ -56,6 +56,31 @@ pub struct Record {
     pub prior: Option<Value>,
 }
 
+/// A record without its manifest and prior: what a listing shows, read without decoding
+/// the stored objects.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordSummary {
+    pub address: String,
+    pub cluster: Option<String>,
+    pub kind: String,
+    pub hash: String,
+    pub revision: u64,
+    pub applied_at: String,
+}
+
+impl From<&Record> for RecordSummary {
+    fn from(r: &Record) -> Self {
+        RecordSummary {
+            address: r.address.clone(),
+            cluster: r.cluster.clone(),
+            kind: r.kind.clone(),
+            hash: r.hash.clone(),
+            revision: r.revision,
+            applied_at: r.applied_at.clone(),
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Identity {
     pub group: String,
@@ -125,6 +150,11 @@ pub struct RevisionEntry {
 pub trait Store: Send + Sync {
     /// All records, ordered by address.
     fn records(&self) -> Result<Vec<Record>, StoreError>;
+    /// All records without their manifests, ordered by address (a store may read these
+    /// without decoding what it keeps of each object).
+    fn record_summaries(&self) -> Result<Vec<RecordSummary>, StoreError> {
+        Ok(self.records()?.iter().map(RecordSummary::from).collect())
+    }
     fn record(&self, address: &str) -> Result<Option<Record>, StoreError>;
     /// Insert or replace the record at `record.address`; flushed on return.
     fn put_record(&self, record: &Record) -> Result<(), StoreError>;

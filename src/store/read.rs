@@ -11,7 +11,7 @@ use super::kube::KubeStore;
 use super::lock::{Lock, LockError};
 use super::published::{self, Head};
 use super::sled::{OpenError, SledStore};
-use super::{Record, Revision, RevisionSummary, Store, StoreError};
+use super::{Record, RecordSummary, Revision, RevisionSummary, Store, StoreError};
 use std::path::{Path, PathBuf};
 
 /// What a reader reads from.
@@ -60,6 +60,15 @@ impl ReadState {
             ReadState::Live { store, .. } => store.records(),
             ReadState::Kube(store) => store.records(),
             ReadState::Published { head, .. } => Ok(head.records.clone()),
+        }
+    }
+
+    /// Every record without its manifest (`state list`).
+    pub fn record_summaries(&self) -> Result<Vec<RecordSummary>, StoreError> {
+        match self {
+            ReadState::Live { store, .. } => store.record_summaries(),
+            ReadState::Kube(store) => store.record_summaries(),
+            _ => Ok(self.records()?.iter().map(RecordSummary::from).collect()),
         }
     }
 

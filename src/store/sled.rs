@@ -12,8 +12,8 @@
 use super::lock::{Holder, Lock, LockError};
 use super::published;
 use super::{
-    Envelope, Record, Revision, RevisionEntry, RevisionResult, RevisionSummary, SCHEMA, Store,
-    StoreError, now_rfc3339,
+    Envelope, Record, RecordSummary, Revision, RevisionEntry, RevisionResult, RevisionSummary,
+    SCHEMA, Store, StoreError, now_rfc3339,
 };
 use ::sled::transaction::{ConflictableTransactionError, TransactionError};
 use ::sled::{Db, Transactional, Tree};
@@ -425,6 +425,15 @@ impl Store for SledStore {
             records.push(Envelope::decode(&record_name(&key), &value)?);
         }
         Ok(records)
+    }
+
+    fn record_summaries(&self) -> Result<Vec<RecordSummary>, StoreError> {
+        let mut out = Vec::new();
+        for entry in &self.records {
+            let (key, value) = entry.map_err(backend("read records"))?;
+            out.push(Envelope::decode(&record_name(&key), &value)?);
+        }
+        Ok(out)
     }
 
     fn record(&self, address: &str) -> Result<Option<Record>, StoreError> {
