@@ -13,7 +13,7 @@ mod schema;
 mod step;
 pub mod varfile;
 pub mod vars;
-mod yaml;
+pub(crate) mod yaml;
 
 pub use fold::{Node, fold};
 pub use kinds::runs_pods;
