@@ -119,8 +119,9 @@ pub fn run(cli: &Cli, args: &Args, renderer: &mut Renderer) -> u8 {
         }
     };
     let verb = verb(&cli.command);
-    if chosen.is_empty() {
-        // A CI matrix may have more runners than instances: theirs is an empty share.
+    if chosen.is_empty() && !renderer.json_mode() {
+        // A CI matrix may have more runners than instances: theirs is an empty share
+        // (as data: a summary of no instance).
         renderer.print(&format!(
             "Fleet {verb}: no instance of {} in this share; nothing to do.\n",
             fleet.file

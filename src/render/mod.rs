@@ -300,4 +300,27 @@ mod tests {
         assert_eq!(r.redact("x abcdef y abc"), "x (sensitive) y (sensitive)");
         assert_eq!(r.redact("nothing"), "nothing");
     }
+
+    #[test]
+    fn a_captured_renderer_keeps_its_lines_redacted_and_in_order() {
+        let mut top = Renderer::new(OutputFormat::Json, true);
+        top.add_secrets(["hunter2".to_string()]);
+        let capture = Arc::new(Capture::default());
+        let mut r = top.captured(capture.clone());
+        assert!(!r.json_mode(), "an instance's detail is text");
+        r.add_secrets(["licence-xyz".to_string()]);
+        r.print("plan with hunter2\n");
+        r.error("cannot use licence-xyz");
+        r.quieted().print("not kept: quiet\n");
+        r.quieted().error("kept: errors of a quiet one");
+        r.found("3 to change");
+        assert!(r.progress_bar(3).is_none());
+        assert_eq!(
+            capture.text(),
+            "plan with (sensitive)\nerror: cannot use (sensitive)\nerror: kept: errors of a quiet one\n"
+        );
+        assert_eq!(capture.found().as_deref(), Some("3 to change"));
+        // Not captured: found is nothing to keep.
+        top.found("1 drifted");
+    }
 }
