@@ -125,6 +125,8 @@ fn second_instance() -> Instance {
         port_base: 29400,
         standup: true,
     };
+    // One left running by a run that was killed may hold its objects: start afresh.
+    let _ = instance.run("down");
     let up = instance.run("up");
     assert!(
         up.status.success(),
