@@ -262,3 +262,56 @@ fn run_one(cli: &Cli, instance: &Instance, renderer: &Renderer) -> InstanceResul
         },
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn instance(kubeconfig: Option<&str>) -> Instance {
+        Instance {
+            name: "alice".into(),
+            vars: vec!["CLUSTER1=alice-east".into()],
+            kubeconfig: kubeconfig.map(PathBuf::from),
+            state: PathBuf::from("kube://alice-east/mtm-state"),
+            line: 2,
+        }
+    }
+
+    #[test]
+    fn an_instance_has_its_state_and_kubeconfig_and_its_vars_win() {
+        let cli = Cli::try_parse_from([
+            "mtm",
+            "--var",
+            "CLUSTER1=everyone",
+            "--kubeconfig",
+            "all.yaml",
+            "drift",
+            "--fleet",
+            "fleet.yaml",
+        ])
+        .unwrap();
+        assert!(requested(&cli.command).is_some());
+        let own = instance_cli(&cli, &instance(Some("alice.yaml")));
+        assert_eq!(own.state, PathBuf::from("kube://alice-east/mtm-state"));
+        assert_eq!(own.kubeconfig, Some(PathBuf::from("alice.yaml")));
+        // A later --var wins: the instance's value comes after the command line's.
+        assert_eq!(own.vars, ["CLUSTER1=everyone", "CLUSTER1=alice-east"]);
+        let shared = instance_cli(&cli, &instance(None));
+        assert_eq!(shared.kubeconfig, Some(PathBuf::from("all.yaml")));
+    }
+
+    #[test]
+    fn questions_and_one_file_for_all_are_refused_with_a_fleet() {
+        let conflict_of = |args: &[&str]| {
+            let cli = Cli::try_parse_from(args).unwrap();
+            conflict(&cli.command)
+        };
+        assert!(conflict_of(&["mtm", "apply", "--fleet", "f.yaml"]).is_some());
+        assert!(conflict_of(&["mtm", "destroy", "--fleet", "f.yaml"]).is_some());
+        assert!(conflict_of(&["mtm", "plan", "--fleet", "f.yaml", "--out", "p"]).is_some());
+        assert!(conflict_of(&["mtm", "rehearse", "--fleet", "f.yaml", "--local"]).is_some());
+        assert!(conflict_of(&["mtm", "apply", "--fleet", "f.yaml", "--auto-approve"]).is_none());
+        assert!(conflict_of(&["mtm", "apply"]).is_none());
+    }
+}
