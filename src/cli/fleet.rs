@@ -111,6 +111,17 @@ pub fn run(cli: &Cli, args: &Args, renderer: &mut Renderer) -> u8 {
             return 1;
         }
     };
+    if let Some(declared) = super::plan_dir(cli)
+        .ok()
+        .and_then(|dir| crate::plan::declared_variables(&dir))
+    {
+        let declared: Vec<&str> = declared.iter().map(String::as_str).collect();
+        let undeclared = fleet.undeclared(&declared);
+        if !undeclared.is_empty() {
+            renderer.diagnostics(&undeclared);
+            return 1;
+        }
+    }
     let chosen = match crate::fleet::pick(&fleet, &args.instances, args.shard) {
         Ok(c) => c,
         Err(e) => {
@@ -275,6 +286,7 @@ mod tests {
             kubeconfig: kubeconfig.map(PathBuf::from),
             state: PathBuf::from("kube://alice-east/mtm-state"),
             line: 2,
+            var_at: Default::default(),
         }
     }
 

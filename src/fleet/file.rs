@@ -43,6 +43,36 @@ pub struct Instance {
     pub state: PathBuf,
     /// Where the instance is declared.
     pub line: u64,
+    /// Where each of its variables is set (line, column): the instance's own, else the
+    /// fleet's.
+    pub var_at: BTreeMap<String, (u64, u64)>,
+}
+
+impl Fleet {
+    /// Every variable an instance sets that `declared` lacks, at its line: the plan's
+    /// loader would only name it as a `--var`.
+    pub fn undeclared(&self, declared: &[&str]) -> Diagnostics {
+        let mut diags = Diagnostics::default();
+        let mut said: Vec<(u64, u64)> = Vec::new();
+        for i in &self.instances {
+            for (name, &(line, column)) in &i.var_at {
+                if declared.contains(&name.as_str()) || said.contains(&(line, column)) {
+                    continue;
+                }
+                said.push((line, column));
+                diags.push(
+                    Diagnostic::new(
+                        &self.file,
+                        line,
+                        column,
+                        format!("the plan has no variable `{name}`"),
+                    )
+                    .help(format!("variables of the plan: {}", declared.join(", "))),
+                );
+            }
+        }
+        diags
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -137,6 +167,7 @@ pub fn parse(file: &str, text: &str, base: &Path) -> Result<Fleet, Diagnostics> 
         }
         let mut all = shared.clone();
         all.extend(vars(file, &d.vars, &mut diags));
+        let var_at = all.iter().map(|(k, (_, at))| (k.clone(), *at)).collect();
         let state = match &d.state {
             Some(s) => placed(file, s, base, &mut diags),
             None => base.join("state").join(&name),
@@ -161,7 +192,11 @@ pub fn parse(file: &str, text: &str, base: &Path) -> Result<Fleet, Diagnostics> 
         }
         instances.push(Instance {
             name,
-            vars: all.into_iter().map(|(k, v)| format!("{k}={v}")).collect(),
+            vars: all
+                .into_iter()
+                .map(|(k, (v, _))| format!("{k}={v}"))
+                .collect(),
+            var_at,
             kubeconfig: d.kubeconfig.as_ref().map(|k| base.join(&k.value)),
             state,
             line,
@@ -192,12 +227,12 @@ fn placed(file: &str, s: &Spanned<String>, base: &Path, diags: &mut Diagnostics)
     }
 }
 
-/// Variables by name, each name checked.
+/// Variables by name with where they are set, each name checked.
 fn vars(
     file: &str,
     decl: &BTreeMap<String, Spanned<Scalar>>,
     diags: &mut Diagnostics,
-) -> BTreeMap<String, String> {
+) -> BTreeMap<String, (String, (u64, u64))> {
     let mut out = BTreeMap::new();
     for (name, value) in decl {
         if !valid_var_name(name) {
@@ -208,7 +243,8 @@ fn vars(
                 format!("variable name `{name}` must be letters, digits and underscores"),
             ));
         }
-        out.insert(name.clone(), value.value.text());
+        let at = (value.referenced.line(), value.referenced.column());
+        out.insert(name.clone(), (value.value.text(), at));
     }
     out
 }
@@ -312,6 +348,34 @@ mod tests {
             p[3].starts_with("fleet.yaml:7:12: `state`: state location kube://east"),
             "{p:?}"
         );
+    }
+
+    #[test]
+    fn a_variable_the_plan_lacks_is_named_at_its_line_once() {
+        let f = fleet(
+            "vars: { NOPE: 1 }\ninstances:\n  - name: a\n    vars: { CLUSTER1: x, CLUSTR2: y }\n  - name: b\n",
+        )
+        .unwrap();
+        let p: Vec<String> = f
+            .undeclared(&["CLUSTER1", "CLUSTER2"])
+            .0
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(p.len(), 2, "{p:?}");
+        assert!(
+            p[0].starts_with("fleet.yaml:4:35: the plan has no variable `CLUSTR2`"),
+            "{p:?}"
+        );
+        assert!(
+            p[0].ends_with("help: variables of the plan: CLUSTER1, CLUSTER2"),
+            "{p:?}"
+        );
+        assert!(
+            p[1].starts_with("fleet.yaml:1:15: the plan has no variable `NOPE`"),
+            "{p:?}"
+        );
+        assert!(f.undeclared(&["CLUSTER1", "CLUSTR2", "NOPE"]).is_empty());
     }
 
     #[test]

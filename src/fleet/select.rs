@@ -112,6 +112,7 @@ mod tests {
                     kubeconfig: None,
                     state: PathBuf::from(format!("state/{n}")),
                     line: i as u64 + 2,
+                    var_at: Default::default(),
                 })
                 .collect(),
         }

@@ -1,6 +1,7 @@
 //! `--fleet FILE`: one plan for many instances in one process. Offline: a bad fleet file
-//! is refused at its line, an unknown `--instances` name lists the known ones, `--shard
-//! 3/2` is refused, and shards 1/2 and 2/2 of a fleet name every instance exactly once.
+//! (a bad key, a missing name, a variable the plan lacks) is refused at its line, an
+//! unknown `--instances` name lists the known ones, `--shard 3/2` is refused, and shards
+//! 1/2 and 2/2 of a fleet name every instance exactly once.
 //! On the local clusters: the workshop applied to two testbed instances (the shared one
 //! and a second started here, four clusters in all), drift clean, a `kubectl scale` on
 //! the second found and named, and destroy leaving nothing. The per-instance licence key
@@ -56,6 +57,14 @@ fn a_bad_key_or_a_missing_name_is_refused_at_its_line() {
         .fails("no-name.yaml:3:5: invalid YAML: missing field `name`");
     f.run(&["drift", "--fleet", "absent.yaml"])
         .fails("cannot read the fleet file absent.yaml");
+    // A variable the plan does not declare: at the fleet file's line, not as a `--var`.
+    let f = f.file(
+        "typo.yaml",
+        "instances:\n  - name: alice\n    vars: { CLUSTR1: x }\n",
+    );
+    f.run(&["drift", "--fleet", "typo.yaml"]).fails(
+        "typo.yaml:3:22: the plan has no variable `CLUSTR1`\n  help: variables of the plan: CLUSTER1, CLUSTER2, TOKEN",
+    );
 }
 
 #[test]
