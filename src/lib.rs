@@ -10,6 +10,7 @@ pub mod cmdline;
 pub mod diag;
 pub mod duration;
 pub mod engine;
+pub mod fleet;
 pub mod generate;
 pub mod graph;
 pub mod plan;

@@ -13,13 +13,15 @@ use crate::engine::planner::{Planned, cluster_of};
 use crate::render::Renderer;
 use std::path::PathBuf;
 
-#[derive(Debug, clap::Args)]
+#[derive(Clone, Debug, clap::Args)]
 pub struct Args {
     /// A plan saved by `mtm plan --out FILE` (it holds its own selection: no --target)
     #[arg(conflicts_with = "targets")]
     pub file: Option<PathBuf>,
     #[command(flatten)]
     pub common: Common,
+    #[command(flatten)]
+    pub fleet: super::fleet::Args,
     /// Apply without asking
     #[arg(long)]
     pub auto_approve: bool,
@@ -181,6 +183,7 @@ fn plan_then_apply(
     let rt = run::runtime();
     let planned = rt.block_on(w.engine.plan_all(w.records));
     show(renderer, &planned, w.explain, false);
+    renderer.found(&super::plan::changing(&planned, "changes"));
     if !applicable(&planned, saved, renderer) {
         return Some(1);
     }

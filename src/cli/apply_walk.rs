@@ -53,6 +53,7 @@ pub fn run(cli: &Cli, w: Walk<'_>, renderer: &mut Renderer) -> u8 {
         }
     };
     show(renderer, &walked.planned, w.explain, false);
+    renderer.found(&super::plan::changing(&walked.planned, "changes"));
     if !walked.planned.down.is_empty() {
         renderer.error(
             "a cluster could not be reached: what needs it is not attempted, the rest goes on",

@@ -64,6 +64,9 @@ pub fn check(cli: &Cli) -> Result<(), clap::Error> {
              nodes and edges as data, --format draws it (text, dot, mermaid); drop one",
         ));
     }
+    if let Some(problem) = super::fleet::conflict(&cli.command) {
+        return Err(Cli::command().error(ErrorKind::ArgumentConflict, problem));
+    }
     Ok(())
 }
 

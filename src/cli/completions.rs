@@ -11,7 +11,7 @@ use crate::plan::{LoadOptions, Plan};
 use clap::CommandFactory;
 use clap_complete::engine::CompletionCandidate;
 
-#[derive(Debug, clap::Args)]
+#[derive(Clone, Debug, clap::Args)]
 pub struct Args {
     /// The shell to print completions for
     #[arg(value_enum)]

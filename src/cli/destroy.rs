@@ -6,10 +6,12 @@ use super::run::show_progress;
 use super::run::{self, Common};
 use crate::render::Renderer;
 
-#[derive(Debug, clap::Args)]
+#[derive(Clone, Debug, clap::Args)]
 pub struct Args {
     #[command(flatten)]
     pub common: Common,
+    #[command(flatten)]
+    pub fleet: super::fleet::Args,
     /// Destroy without asking
     #[arg(long)]
     pub auto_approve: bool,
@@ -25,6 +27,7 @@ pub fn run(cli: &Cli, args: &Args, renderer: &mut Renderer) -> u8 {
         Err(code) => return code,
     };
     let doomed = engine.destroy_plan(&records);
+    renderer.found(&format!("{} to destroy", doomed.len()));
     if doomed.is_empty() {
         renderer.print("Nothing to destroy: state records nothing of the selection.\n");
         return 0;

@@ -7,10 +7,12 @@ use super::run::{self, Common};
 use crate::render::Renderer;
 use serde_json::Value;
 
-#[derive(Debug, clap::Args)]
+#[derive(Clone, Debug, clap::Args)]
 pub struct Args {
     #[command(flatten)]
     pub common: Common,
+    #[command(flatten)]
+    pub fleet: super::fleet::Args,
 }
 
 fn short(v: &Option<Value>) -> String {
@@ -45,6 +47,7 @@ pub fn run(cli: &Cli, args: &Args, renderer: &mut Renderer) -> u8 {
         Err(code) => return code,
     };
     let report = run::runtime().block_on(engine.drift(&records));
+    renderer.found(&format!("{} drifted", report.drift.len()));
     if renderer.json_mode() {
         renderer.json(&crate::render::Versioned::new(&report));
     } else {

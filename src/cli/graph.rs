@@ -7,7 +7,7 @@ use crate::render::Renderer;
 use petgraph::visit::EdgeRef;
 use serde::Serialize;
 
-#[derive(Debug, clap::Args)]
+#[derive(Clone, Debug, clap::Args)]
 pub struct Args {
     /// Graph format
     #[arg(long, value_enum, default_value = "text")]

@@ -11,6 +11,7 @@ mod args;
 mod completions;
 mod destroy;
 mod drift;
+mod fleet;
 mod graph;
 mod output;
 mod plan;
@@ -33,7 +34,7 @@ use std::process::ExitCode;
 /// The heading global options are listed under in every help page.
 const GLOBAL: &str = "Global options";
 
-#[derive(Debug, Parser)]
+#[derive(Clone, Debug, Parser)]
 #[command(
     name = "mtm",
     version,
@@ -79,7 +80,7 @@ pub struct Cli {
     pub command: Command,
 }
 
-#[derive(Debug, Subcommand)]
+#[derive(Clone, Debug, Subcommand)]
 pub enum Command {
     /// Load the plan offline: files, variables, graph; report every problem
     #[command(after_help = "Example: mtm validate --var-file lab.yaml")]
@@ -155,24 +156,32 @@ pub fn main() -> ExitCode {
         .with_ansi(renderer.color_err())
         .without_time()
         .try_init();
-    let code = match &cli.command {
-        Command::Validate => validate::run(&cli, &mut renderer),
-        Command::Graph(args) => graph::run(&cli, args, &mut renderer),
-        Command::Plan(args) => plan::run(&cli, args, &mut renderer),
-        Command::Show(args) => show::run(args, &mut renderer),
-        Command::Apply(args) => apply::run(&cli, args, &mut renderer),
-        Command::Destroy(args) => destroy::run(&cli, args, &mut renderer),
-        Command::Drift(args) => drift::run(&cli, args, &mut renderer),
-        Command::Rollback(args) => rollback::run(&cli, args, &mut renderer),
-        Command::Verify(args) => verify::run(&cli, args, &mut renderer),
-        Command::Rehearse(args) => rehearse::run(&cli, args, &mut renderer),
-        Command::Output(args) => output::run(&cli, args, &mut renderer),
-        Command::State(cmd) => state::run(&cli, cmd, &renderer),
-        Command::Unlock => state::unlock(&cli, &renderer),
-        Command::Completions(args) => completions::run(args),
+    let code = match fleet::requested(&cli.command) {
+        Some(args) => fleet::run(&cli, args, &mut renderer),
+        None => dispatch(&cli, &mut renderer),
     };
     state::forget_generated(&cli);
     ExitCode::from(code)
+}
+
+/// Runs the command `cli` names; its exit code.
+fn dispatch(cli: &Cli, renderer: &mut Renderer) -> u8 {
+    match &cli.command {
+        Command::Validate => validate::run(cli, renderer),
+        Command::Graph(args) => graph::run(cli, args, renderer),
+        Command::Plan(args) => plan::run(cli, args, renderer),
+        Command::Show(args) => show::run(args, renderer),
+        Command::Apply(args) => apply::run(cli, args, renderer),
+        Command::Destroy(args) => destroy::run(cli, args, renderer),
+        Command::Drift(args) => drift::run(cli, args, renderer),
+        Command::Rollback(args) => rollback::run(cli, args, renderer),
+        Command::Verify(args) => verify::run(cli, args, renderer),
+        Command::Rehearse(args) => rehearse::run(cli, args, renderer),
+        Command::Output(args) => output::run(cli, args, renderer),
+        Command::State(cmd) => state::run(cli, cmd, renderer),
+        Command::Unlock => state::unlock(cli, renderer),
+        Command::Completions(args) => completions::run(args),
+    }
 }
 
 /// Finds the plan directory: `--plan`, else the only plan under ./plans.

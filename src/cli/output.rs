@@ -10,7 +10,7 @@ use crate::engine::values;
 use crate::plan::LoadOptions;
 use crate::render::{REDACTED, Renderer};
 
-#[derive(Debug, clap::Args)]
+#[derive(Clone, Debug, clap::Args)]
 pub struct Args {
     /// One output, e.g. gen.lab-jwt.token.alice or var.CLUSTER1: its value alone
     pub name: Option<String>,

@@ -10,10 +10,12 @@ use crate::render::{Renderer, show_changes};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
-#[derive(Debug, clap::Args)]
+#[derive(Clone, Debug, clap::Args)]
 pub struct Args {
     #[command(flatten)]
     pub common: Common,
+    #[command(flatten)]
+    pub fleet: super::fleet::Args,
     /// Exit 2 when there are changes (0 none, 1 error)
     #[arg(long)]
     pub detailed_exitcode: bool,
@@ -88,6 +90,17 @@ pub fn show(renderer: &Renderer, planned: &Planned, explain: bool, all: bool) {
     ));
 }
 
+/// How many resources the plan changes (`to change`, or for apply `changes`), for a
+/// fleet's summary.
+pub fn changing(planned: &Planned, word: &str) -> String {
+    let n = planned
+        .changes
+        .iter()
+        .filter(|c| c.action.changes())
+        .count();
+    format!("{n} {word}")
+}
+
 pub fn run(cli: &Cli, args: &Args, renderer: &mut Renderer) -> u8 {
     if args.destroy {
         return super::show::plan_destroy(cli, args, renderer);
@@ -102,6 +115,7 @@ pub fn run(cli: &Cli, args: &Args, renderer: &mut Renderer) -> u8 {
     };
     let planned = run::runtime().block_on(engine.plan_all(&records));
     show(renderer, &planned, args.explain, args.all);
+    renderer.found(&changing(&planned, "to change"));
     if !planned.errors.is_empty() {
         return 1;
     }

@@ -16,7 +16,7 @@ use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-#[derive(Debug, clap::Args)]
+#[derive(Clone, Debug, clap::Args)]
 pub struct Args {
     /// The last stage to rehearse (default: every stage)
     #[arg(long = "target", value_name = "STAGE",
@@ -43,6 +43,8 @@ pub struct Args {
     /// How many resources are worked on at once, across clusters
     #[arg(long, default_value_t = 10)]
     pub parallelism: usize,
+    #[command(flatten)]
+    pub fleet: super::fleet::Args,
 }
 
 /// One stage's rehearsal.
@@ -126,6 +128,7 @@ fn rehearse_stage(cli: &Cli, args: &Args, stage: &str, renderer: &mut Renderer) 
         explain: false,
         verify: false,
         refresh_only: false,
+        fleet: super::fleet::Args::default(),
     };
     let code = super::apply::run(cli, &apply, &mut renderer.quieted());
     let applied = changes_since(cli, before);
@@ -206,6 +209,7 @@ fn destroy_all(cli: &Cli, args: &Args, renderer: &mut Renderer) -> bool {
             parallelism: args.parallelism,
         },
         auto_approve: true,
+        fleet: super::fleet::Args::default(),
     };
     super::destroy::run(cli, &destroy, &mut renderer.quieted()) == 0
 }
@@ -254,6 +258,8 @@ fn finish(
     destroyed: Option<bool>,
 ) -> u8 {
     let ok = rows.iter().all(|r| r.outcome == "ok") && destroyed != Some(false);
+    let good = rows.iter().filter(|r| r.outcome == "ok").count();
+    renderer.found(&format!("{good} of {} stages ok", rows.len()));
     if renderer.json_mode() {
         renderer.json(&crate::render::Versioned::new(Rehearsal {
             plan,

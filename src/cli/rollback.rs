@@ -11,7 +11,7 @@ use crate::render::Renderer;
 use crate::store::{Record, RevisionResult, Store};
 use std::collections::BTreeMap;
 
-#[derive(Debug, clap::Args)]
+#[derive(Clone, Debug, clap::Args)]
 pub struct Args {
     /// The revision to go back (or forward) to
     #[arg(long, value_name = "REV")]

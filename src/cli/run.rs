@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use std::io::{BufRead, IsTerminal};
 
 /// Options every cluster command takes.
-#[derive(Debug, clap::Args)]
+#[derive(Clone, Debug, clap::Args)]
 pub struct Common {
     /// Stages or resource addresses (globs allowed): these and what they depend on
     #[arg(long = "target", value_name = "STAGE|ADDRESS",

@@ -8,7 +8,7 @@ use crate::engine::planner::Planned;
 use crate::render::Renderer;
 use std::path::PathBuf;
 
-#[derive(Debug, clap::Args)]
+#[derive(Clone, Debug, clap::Args)]
 pub struct Args {
     /// The saved plan
     #[arg(value_name = "PLANFILE")]

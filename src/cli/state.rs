@@ -9,7 +9,7 @@ use crate::store::{Backend, Location, Lock, ReadState, StateLock};
 use std::error::Error;
 use std::path::PathBuf;
 
-#[derive(Debug, clap::Subcommand)]
+#[derive(Clone, Debug, clap::Subcommand)]
 pub enum StateCommand {
     /// Every resource state records
     #[command(after_help = "Example: mtm state list --output json")]

@@ -17,10 +17,12 @@ use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-#[derive(Debug, clap::Args)]
+#[derive(Clone, Debug, clap::Args)]
 pub struct Args {
     #[command(flatten)]
     pub common: Common,
+    #[command(flatten)]
+    pub fleet: super::fleet::Args,
     /// A capability the clusters have (e.g. istio; exec: pods run commands even on kwok
     /// nodes, as the testbed's exec stand-in does); checks requiring others are not applicable
     #[arg(long = "capability", value_name = "NAME")]
@@ -189,6 +191,9 @@ struct Report<'a> {
 fn show(renderer: &Renderer, rows: &[Row], left_out: &LeftOut, strict: bool) -> u8 {
     let not_applied = &left_out.not_applied;
     let (passed, failed, not_applicable) = tally(rows);
+    renderer.found(&format!(
+        "{passed} passed, {failed} failed, {not_applicable} n/a"
+    ));
     if renderer.json_mode() {
         renderer.json(&crate::render::Versioned::new(Report {
             checks: rows,
@@ -273,6 +278,7 @@ pub fn after_apply(
         capabilities: Vec::new(),
         local: false,
         timeout: 30,
+        fleet: super::fleet::Args::default(),
         strict: false,
     };
     verify(cli, loaded, &args, &LeftOut::default(), renderer)

@@ -66,6 +66,15 @@ fn valid_var_name(name: &str) -> bool {
 /// variable of the bare name (`MTM_VAR_CLUSTER1` over `CLUSTER1`).
 pub const VAR_ENV_PREFIX: &str = "MTM_VAR_";
 
+/// The names of the variables `plan.yaml` in `dir` declares, none of them resolved;
+/// `None` when the file cannot be read or parsed (loading the plan says why).
+pub fn declared_variables(dir: &Path) -> Option<Vec<String>> {
+    let shown = dir.display().to_string();
+    let plan_path = format!("{}/plan.yaml", shown.trim_end_matches('/'));
+    let (_, file) = read_plan_file(&PlanDir::new(dir, &shown), &plan_path).ok()?;
+    Some(file.variables.into_keys().collect())
+}
+
 /// Loads the plan in `dir`.
 pub fn load(dir: &Path, opts: &LoadOptions) -> LoadResult {
     load_with_var_files(dir, opts, &[])

@@ -13,11 +13,11 @@ mod schema;
 mod step;
 pub mod varfile;
 pub mod vars;
-mod yaml;
+pub(crate) mod yaml;
 
 pub use fold::{Node, fold};
 pub use kinds::runs_pods;
-pub use load::{LoadOptions, VAR_ENV_PREFIX, load, load_with_var_files};
+pub use load::{LoadOptions, VAR_ENV_PREFIX, declared_variables, load, load_with_var_files};
 
 use crate::diag::Diagnostics;
 use mtm_provider::resource::{Origin, Spec, StepInfo};

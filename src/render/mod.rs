@@ -12,6 +12,7 @@ use owo_colors::OwoColorize;
 use serde::Serialize;
 use std::collections::BTreeSet;
 use std::io::{IsTerminal, Write};
+use std::sync::{Arc, Mutex};
 
 mod diff;
 mod logs;
@@ -57,6 +58,36 @@ pub struct Renderer {
     /// Nothing to stdout (errors still go to stderr): for a command run inside another
     /// that prints its own summary (`rehearse`).
     quiet: bool,
+    /// Where the text goes instead of stdout and stderr, for a command run as one of
+    /// many (`--fleet`).
+    capture: Option<Arc<Capture>>,
+}
+
+/// What a command run as one of many printed, and what it said it found: kept, redacted,
+/// for a summary to show (`--fleet`), instead of interleaving on the terminal.
+#[derive(Debug, Default)]
+pub struct Capture {
+    text: Mutex<String>,
+    found: Mutex<Option<String>>,
+}
+
+impl Capture {
+    /// Everything printed, stdout's and stderr's lines in the order they came.
+    pub fn text(&self) -> String {
+        self.text.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// What the command found, in counts (`3 to change`, `2 drifted`), if it said.
+    pub fn found(&self) -> Option<String> {
+        self.found.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    fn push(&self, text: &str) {
+        self.text
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push_str(text);
+    }
 }
 
 impl Renderer {
@@ -68,6 +99,28 @@ impl Renderer {
             color_err: allowed && std::io::stderr().is_terminal(),
             secrets: BTreeSet::new(),
             quiet: false,
+            capture: None,
+        }
+    }
+
+    /// A renderer like this one that writes text, without colour, into `capture`
+    /// instead of stdout and stderr.
+    pub fn captured(&self, capture: Arc<Capture>) -> Renderer {
+        Renderer {
+            format: OutputFormat::Text,
+            color_out: false,
+            color_err: false,
+            secrets: self.secrets.clone(),
+            quiet: false,
+            capture: Some(capture),
+        }
+    }
+
+    /// Says what the command found, in counts only (`3 to change`): kept for a summary
+    /// when captured, nothing otherwise (the command prints its own lines).
+    pub fn found(&self, counts: &str) {
+        if let Some(capture) = &self.capture {
+            *capture.found.lock().unwrap_or_else(|e| e.into_inner()) = Some(self.redact(counts));
         }
     }
 
@@ -79,6 +132,7 @@ impl Renderer {
             color_err: self.color_err,
             secrets: self.secrets.clone(),
             quiet: true,
+            capture: self.capture.clone(),
         }
     }
 
@@ -116,6 +170,10 @@ impl Renderer {
             return;
         }
         let text = self.redact(text);
+        if let Some(capture) = &self.capture {
+            capture.push(&text);
+            return;
+        }
         logs::around_bar(|| {
             let mut out = std::io::stdout().lock();
             let _ = out.write_all(text.as_bytes());
@@ -142,7 +200,11 @@ impl Renderer {
     /// print one plain line per event instead). It is drawn on stdout, where the lines
     /// printed through it go, above it; stderr lines move it out of the way.
     pub fn progress_bar(&self, total: u64) -> Option<ProgressBar> {
-        if !std::io::stdout().is_terminal() || self.json_mode() || self.quiet {
+        if !std::io::stdout().is_terminal()
+            || self.json_mode()
+            || self.quiet
+            || self.capture.is_some()
+        {
             return None;
         }
         let bar = indicatif::ProgressBar::with_draw_target(
@@ -167,7 +229,7 @@ impl Renderer {
         if diags.0.len() > 1 {
             out.push_str(&format!("{} problems found\n", diags.0.len()));
         }
-        logs::to_stderr(out.as_bytes());
+        self.to_stderr(&out);
     }
 
     fn error_line(&self, message: &str) -> String {
@@ -181,7 +243,15 @@ impl Renderer {
 
     /// One error message to stderr.
     pub fn error(&self, message: &str) {
-        logs::to_stderr(self.error_line(message).as_bytes());
+        self.to_stderr(&self.error_line(message));
+    }
+
+    /// Redacted lines to stderr, or to the capture.
+    fn to_stderr(&self, text: &str) {
+        match &self.capture {
+            Some(capture) => capture.push(text),
+            None => logs::to_stderr(text.as_bytes()),
+        }
     }
 }
 
@@ -229,5 +299,28 @@ mod tests {
         r.add_secrets(["abc".to_string(), "abcdef".to_string(), String::new()]);
         assert_eq!(r.redact("x abcdef y abc"), "x (sensitive) y (sensitive)");
         assert_eq!(r.redact("nothing"), "nothing");
+    }
+
+    #[test]
+    fn a_captured_renderer_keeps_its_lines_redacted_and_in_order() {
+        let mut top = Renderer::new(OutputFormat::Json, true);
+        top.add_secrets(["hunter2".to_string()]);
+        let capture = Arc::new(Capture::default());
+        let mut r = top.captured(capture.clone());
+        assert!(!r.json_mode(), "an instance's detail is text");
+        r.add_secrets(["licence-xyz".to_string()]);
+        r.print("plan with hunter2\n");
+        r.error("cannot use licence-xyz");
+        r.quieted().print("not kept: quiet\n");
+        r.quieted().error("kept: errors of a quiet one");
+        r.found("3 to change");
+        assert!(r.progress_bar(3).is_none());
+        assert_eq!(
+            capture.text(),
+            "plan with (sensitive)\nerror: cannot use (sensitive)\nerror: kept: errors of a quiet one\n"
+        );
+        assert_eq!(capture.found().as_deref(), Some("3 to change"));
+        // Not captured: found is nothing to keep.
+        top.found("1 drifted");
     }
 }

@@ -5,6 +5,7 @@
 mod cli;
 mod code_map;
 mod exec;
+mod fleet;
 mod fold;
 mod generate;
 mod golden;

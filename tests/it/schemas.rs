@@ -17,7 +17,7 @@ fn schema(name: &str) -> Schema {
 }
 
 /// Checks that `text` is JSON of the shape `name` documents, with `"version": 1`.
-fn conforms(name: &str, text: &str) -> Value {
+pub(crate) fn conforms(name: &str, text: &str) -> Value {
     let value: Value =
         serde_json::from_str(text).unwrap_or_else(|e| panic!("{name}: not JSON ({e}):\n{text}"));
     let validator = schema(name);

@@ -498,6 +498,9 @@ spec:
 pub(crate) struct Instance {
     pub(crate) dir: PathBuf,
     pub(crate) port_base: u16,
+    /// Whether `up` installs the standup (CRDs, GatewayClasses, the helm release), as the
+    /// shared instance has it: for a second instance a plan is applied to.
+    pub(crate) standup: bool,
 }
 
 impl Instance {
@@ -510,6 +513,7 @@ impl Instance {
         Instance {
             dir: env::temp_dir().join(unique("instance")),
             port_base,
+            standup: false,
         }
     }
 
@@ -519,8 +523,8 @@ impl Instance {
                 .arg(verb)
                 .env("MTM_TESTBED_DIR", &self.dir)
                 .env("MTM_TESTBED_PORT_BASE", self.port_base.to_string())
-                // Processes and ports are what this instance is for: no standup.
-                .env("MTM_TESTBED_STANDUP", "0"),
+                // Unless asked, processes and ports are what this instance is for.
+                .env("MTM_TESTBED_STANDUP", if self.standup { "1" } else { "0" }),
             None,
         )
     }
@@ -613,6 +617,7 @@ fn down_leaves_no_process_and_no_port_behind() {
         dir: env::temp_dir().join(unique("instance")),
         // Far from the default instance's 26400-26599.
         port_base: 27400,
+        standup: false,
     };
     let up = instance.run("up");
     assert!(
