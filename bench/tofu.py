@@ -100,8 +100,9 @@ def tools(log):
             src = os.path.join(scratch, "opentofu")
             shutil.copytree(_module_dir(TOFU_MODULE, TOFU_VERSION, log, scratch), src)
             subprocess.run(["chmod", "-R", "u+w", src], check=True)  # the module cache is read-only
-            _go(["build", "-trimpath", "-buildvcs=false", "-p", "2", "-ldflags", "-s -w", "-o", out + "/", "./cmd/tofu"],
-                src, log)
+            # version.dev=no: a release's version string (v1.12.6, not v1.12.6-dev).
+            _go(["build", "-trimpath", "-buildvcs=false", "-p", "2", "-ldflags",
+                 f"-s -w -X {TOFU_MODULE}/version.dev=no", "-o", out + "/", "./cmd/tofu"], src, log)
 
         def build_provider(out):
             _go(["install", "-trimpath", "-buildvcs=false", "-p", "2", "-ldflags", "-s -w",
