@@ -119,7 +119,9 @@ def tools(log):
 
 
 def version(tofu):
-    p = subprocess.run([tofu, "version", "-json"], capture_output=True, text=True)
+    # An empty CLI configuration: without one, tofu warns on stdout that ~/.terraformrc is missing.
+    env = dict(os.environ, TF_CLI_CONFIG_FILE=os.devnull)
+    p = subprocess.run([tofu, "version", "-json"], capture_output=True, text=True, env=env)
     try:
         return json.loads(p.stdout).get("terraform_version") or TOFU_VERSION
     except ValueError:
