@@ -49,6 +49,9 @@ impl Engine<'_> {
             .into_iter()
             .filter_map(|(_, n)| records.get(n.resource.address.as_str()).map(|r| (n, r)))
             .collect();
+        let resources: Vec<&mtm_provider::Resource> =
+            jobs.iter().map(|(n, _)| &n.resource).collect();
+        self.router.prefetch(&resources).await;
         let results: Vec<Result<Vec<Drift>, NodeError>> = futures::stream::iter(jobs)
             .map(|(n, r)| self.drift_node(&n.resource, r))
             .buffered(self.parallelism.max(1))

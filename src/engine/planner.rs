@@ -122,6 +122,8 @@ impl Engine<'_> {
             .map(|(_, n)| n)
             .filter(|n| family(&n.resource.spec) != Family::Check)
             .collect();
+        let resources: Vec<&mtm_provider::Resource> = nodes.iter().map(|n| &n.resource).collect();
+        self.router.prefetch(&resources).await;
         let results: Vec<Result<Change, NodeError>> = futures::stream::iter(nodes.iter().copied())
             .map(|n| self.plan_node(n, records))
             .buffered(self.parallelism.max(1))

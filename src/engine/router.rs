@@ -129,6 +129,13 @@ impl Router {
         }
     }
 
+    /// Lets the object provider read ahead what a pass of plans of `resources` needs.
+    pub async fn prefetch(&self, resources: &[&Resource]) {
+        if let Err(e) = self.objects.prefetch(resources).await {
+            tracing::debug!(error = %e, "no read ahead: each resource is read on its own");
+        }
+    }
+
     /// Whether `cluster` can be used, asked of the cluster's provider once per run.
     pub async fn reach(&self, cluster: &str) -> Result<(), mtm_provider::ProviderError> {
         self.objects.reach(cluster).await

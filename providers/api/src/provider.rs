@@ -145,6 +145,12 @@ pub trait Provider: Send + Sync {
         None
     }
 
+    /// Reads ahead, in as few requests as it can, what the `observe` calls that follow
+    /// for `resources` will need (one pass of plans). Changes nothing; optional.
+    fn prefetch<'a>(&'a self, _resources: &'a [&'a Resource]) -> Answer<'a, ()> {
+        Box::pin(async { Ok(()) })
+    }
+
     /// What applying `resource` would do now. Changes nothing.
     fn observe<'a>(&'a self, resource: &'a Resource) -> Answer<'a, Observed>;
 

@@ -41,10 +41,7 @@ impl KubeProvider {
         let manifest = prepare(id, Some(&kind), manifest)?;
         let api = cluster.api(&kind, id.namespace.as_deref()).await?;
         let object = id.to_string();
-        let ns = id.namespace.as_deref();
-        let before = (cluster.listings)
-            .find(cluster, &api, &kind, ns, &id.name, &object)
-            .await?;
+        let before = cluster.get(&api, &id.name, &object).await?;
         let target = Target {
             cluster,
             api: &api,
@@ -53,7 +50,8 @@ impl KubeProvider {
             manager: MANAGER,
         };
         let applied = takeover::apply(&target, &self.ownership, &manifest, force_conflicts).await?;
-        (cluster.listings).note(&kind, ns, &id.name, Some(applied.clone()));
+        let group = crate::listing::group_key(&kind, id.namespace.as_deref());
+        cluster.listings.written(&group, &id.name);
         let summary = match &before {
             None => "created",
             Some(b) if b.metadata.resource_version == applied.metadata.resource_version => {

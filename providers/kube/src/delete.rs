@@ -32,7 +32,8 @@ impl KubeProvider {
         match deleted {
             Ok(_) => {}
             Err(e) if e.code() == Some(404) => {
-                (cluster.listings).note(&kind, id.namespace.as_deref(), &id.name, None);
+                let group = crate::listing::group_key(&kind, id.namespace.as_deref());
+                cluster.listings.written(&group, &id.name);
                 return Ok(());
             }
             Err(e) => return Err(e),
@@ -42,7 +43,8 @@ impl KubeProvider {
         loop {
             let live = cluster.get(&api, &id.name, &object).await?;
             let Some(live) = live else {
-                (cluster.listings).note(&kind, id.namespace.as_deref(), &id.name, None);
+                let group = crate::listing::group_key(&kind, id.namespace.as_deref());
+                cluster.listings.written(&group, &id.name);
                 tracing::debug!(object = %id, after = ?start.elapsed(), "deleted");
                 return Ok(());
             };

@@ -1,26 +1,22 @@
-//! Objects read a group at a time: the first plan of an object of some kind in some
-//! namespace LISTs that kind there once, and every later object of the group is found in
-//! that answer instead of asking the server again. The run's own applies and deletes are
-//! written into the listing, so it stays what the server holds as far as this run knows.
+//! Objects read a group at a time, for one pass of plans: before a plan of many objects,
+//! the engine asks the provider to prefetch them, and every kind in every namespace among
+//! them is LISTed once. Each object's plan then takes its entry from that answer instead
+//! of a GET. An entry is taken once: a later plan of the same object (or one the run has
+//! written since) asks the server again, so a long-lived provider never plans from an old
+//! answer.
 //!
-//! A LIST the credentials may not make (403) falls back to a GET of the one object.
+//! A LIST that fails (forbidden, not served) leaves its objects to their own GET.
 
-use crate::cluster::{Cluster, Kind};
-use crate::error::KubeError;
-use kube::api::{Api, DynamicObject, ListParams};
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use tokio::sync::OnceCell;
+use crate::KubeProvider;
+use crate::cluster::{Cluster, Kind, gvk_of};
+use futures::StreamExt;
+use kube::api::{DynamicObject, ListParams};
+use mtm_provider::ObjectId;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Mutex;
 
-/// One kind in one namespace, by name.
-type Listing = Arc<Mutex<HashMap<String, DynamicObject>>>;
-
-#[derive(Default)]
-pub(crate) struct Listings {
-    groups: Mutex<HashMap<String, Arc<OnceCell<Listing>>>>,
-}
-
-fn group_key(kind: &Kind, namespace: Option<&str>) -> String {
+/// The group of an object: its kind (group, version, plural) and namespace.
+pub(crate) fn group_key(kind: &Kind, namespace: Option<&str>) -> String {
     let r = &kind.resource;
     let ns = if kind.namespaced { namespace } else { None };
     format!(
@@ -32,66 +28,122 @@ fn group_key(kind: &Kind, namespace: Option<&str>) -> String {
     )
 }
 
-impl Listings {
-    /// The object `name` of `kind` in `namespace`, from the group's one LIST.
-    pub async fn find(
-        &self,
-        cluster: &Cluster,
-        api: &Api<DynamicObject>,
-        kind: &Kind,
-        namespace: Option<&str>,
-        name: &str,
-        object: &str,
-    ) -> Result<Option<DynamicObject>, KubeError> {
-        let cell = {
-            let mut groups = self.groups.lock().expect("listings lock");
-            groups
-                .entry(group_key(kind, namespace))
-                .or_default()
-                .clone()
-        };
-        let listed = cell
-            .get_or_try_init(|| async {
-                let params = ListParams::default();
-                let list = cluster.call(object, || api.list(&params)).await?;
-                let by_name: HashMap<String, DynamicObject> = list
-                    .items
-                    .into_iter()
-                    .filter_map(|o| Some((o.metadata.name.clone()?, o)))
-                    .collect();
-                tracing::debug!(group = %group_key(kind, namespace), objects = by_name.len(), "listed");
-                Ok::<Listing, KubeError>(Arc::new(Mutex::new(by_name)))
-            })
-            .await;
-        match listed {
-            Ok(listing) => Ok(listing.lock().expect("listing lock").get(name).cloned()),
-            Err(e) if matches!(e.code(), Some(403 | 404)) => cluster.get(api, name, object).await,
-            Err(e) => Err(e),
-        }
-    }
+#[derive(Default)]
+struct Group {
+    objects: HashMap<String, DynamicObject>,
+    /// Names whose entry was taken or written since the LIST.
+    taken: HashSet<String>,
+}
 
-    /// Writes what the run did to `name` into its group's listing, if the group was
-    /// listed: the object as applied, or `None` once it is deleted.
-    pub fn note(
-        &self,
-        kind: &Kind,
-        namespace: Option<&str>,
-        name: &str,
-        now: Option<DynamicObject>,
-    ) {
-        let cell = self
-            .groups
+#[derive(Default)]
+pub(crate) struct Listings {
+    groups: Mutex<HashMap<String, Group>>,
+}
+
+impl Listings {
+    /// Whether `group` was listed in this pass.
+    pub fn has(&self, group: &str) -> bool {
+        self.groups
             .lock()
             .expect("listings lock")
-            .get(&group_key(kind, namespace))
-            .cloned();
-        let Some(listing) = cell.as_ref().and_then(|c| c.get()) else {
-            return;
-        };
-        let mut listing = listing.lock().expect("listing lock");
-        match now {
-            Some(obj) => listing.insert(name.to_string(), obj),
-            None => listing.remove(name),
-        };
+            .contains_key(group)
+    }
+
+    /// Keeps a LIST's answer for `group`.
+    pub fn keep(&self, group: String, items: Vec<DynamicObject>) {
+        let objects = items
+            .into_iter()
+            .filter_map(|o| Some((o.metadata.name.clone()?, o)))
+            .collect();
+        let mut groups = self.groups.lock().expect("listings lock");
+        groups.insert(
+            group,
+            Group {
+                objects,
+                taken: HashSet::new(),
+            },
+        );
+    }
+
+    /// The object `name` as listed: `Some(None)` when the LIST did not have it; `None`
+    /// when its group was not listed or its entry was taken already (ask the server).
+    pub fn take(&self, group: &str, name: &str) -> Option<Option<DynamicObject>> {
+        let mut groups = self.groups.lock().expect("listings lock");
+        let g = groups.get_mut(group)?;
+        if !g.taken.insert(name.to_string()) {
+            return None;
+        }
+        Some(g.objects.remove(name))
+    }
+
+    /// The run wrote `name`: its listed entry no longer says what the server holds.
+    pub fn written(&self, group: &str, name: &str) {
+        if let Some(g) = self.groups.lock().expect("listings lock").get_mut(group) {
+            g.objects.remove(name);
+            g.taken.insert(name.to_string());
+        }
+    }
+}
+
+/// How many LISTs run at once.
+const LISTS_AT_ONCE: usize = 8;
+
+impl KubeProvider {
+    /// Lists, once each, the groups (kind and namespace) that hold two or more of `ids`,
+    /// for the plans that follow. A group that cannot be listed is left to GETs.
+    pub async fn prefetch(&self, ids: &[&ObjectId]) {
+        let mut groups: BTreeMap<String, (&Cluster, Kind, Option<String>, usize)> = BTreeMap::new();
+        for id in ids {
+            let Ok(cluster) = self.cluster(&id.cluster) else {
+                continue;
+            };
+            let Ok(Some(kind)) = cluster.resolve(&gvk_of(id)).await else {
+                continue;
+            };
+            let key = format!(
+                "{}/{}",
+                id.cluster,
+                group_key(&kind, id.namespace.as_deref())
+            );
+            let ns = id.namespace.clone().filter(|_| kind.namespaced);
+            groups
+                .entry(key)
+                .or_insert_with(|| (cluster, kind, ns, 0))
+                .3 += 1;
+        }
+        let mut wanted = Vec::new();
+        for (cluster, kind, ns, count) in groups.into_values() {
+            if count >= 2 && !cluster.listings.has(&group_key(&kind, ns.as_deref())) {
+                wanted.push((cluster, kind, ns));
+            }
+        }
+        let mut running = futures::stream::FuturesUnordered::new();
+        for (cluster, kind, ns) in wanted {
+            if running.len() >= LISTS_AT_ONCE {
+                running.next().await;
+            }
+            running.push(list(cluster, kind, ns));
+        }
+        while running.next().await.is_some() {}
+    }
+}
+
+/// One LIST of a group, kept in its cluster's listings; a failure is only logged.
+async fn list(cluster: &Cluster, kind: Kind, namespace: Option<String>) {
+    let (kind, namespace) = (&kind, namespace.as_deref());
+    let group = group_key(kind, namespace);
+    let object = format!("cluster {}: list {group}", cluster.name);
+    let listed = async {
+        let api = cluster.api(kind, namespace).await?;
+        let params = ListParams::default();
+        cluster.call(&object, || api.list(&params)).await
+    }
+    .await;
+    match listed {
+        Ok(list) => {
+            tracing::debug!(%group, objects = list.items.len(), "listed");
+            cluster.listings.keep(group, list.items);
+        }
+        Err(e) => tracing::debug!(%group, error = %e, "not listed: planned by GET"),
     }
 }

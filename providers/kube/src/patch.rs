@@ -48,8 +48,8 @@ impl KubeProvider {
             manager,
         };
         let applied = takeover::apply(&t, &self.ownership, &body, force_conflicts).await?;
-        let ns = target.namespace.as_deref();
-        (cluster.listings).note(&kind, ns, &target.name, Some(applied.clone()));
+        let group = crate::listing::group_key(&kind, target.namespace.as_deref());
+        cluster.listings.written(&group, &target.name);
         let summary = if live.metadata.resource_version == applied.metadata.resource_version {
             "unchanged"
         } else {
@@ -84,9 +84,9 @@ impl KubeProvider {
             .call(&object, || api.patch(&target.name, &params, &patch))
             .await;
         match released {
-            Ok(now) => {
-                let ns = target.namespace.as_deref();
-                (cluster.listings).note(&kind, ns, &target.name, Some(now));
+            Ok(_) => {
+                let group = crate::listing::group_key(&kind, target.namespace.as_deref());
+                cluster.listings.written(&group, &target.name);
                 Ok(())
             }
             // Deleted between the read and the apply: nothing left to release.

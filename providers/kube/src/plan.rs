@@ -9,6 +9,7 @@ use crate::apply::MANAGER;
 use crate::cluster::gvk_of;
 use crate::diff::{self, FieldDiff};
 use crate::error::KubeError;
+use crate::listing::group_key;
 use crate::manifest::{is_builtin_group, prepare, shown, to_value, unknown_kind};
 use kube::api::{Patch, PatchParams};
 use mtm_provider::ObjectId;
@@ -96,10 +97,15 @@ impl KubeProvider {
         } else {
             id.to_string()
         };
-        let ns = id.namespace.as_deref();
-        let live = (cluster.listings)
-            .find(cluster, &api, &kind, ns, &id.name, &object)
-            .await?;
+        let group = group_key(&kind, id.namespace.as_deref());
+        let listed = match is_patch {
+            true => None,
+            false => cluster.listings.take(&group, &id.name),
+        };
+        let live = match listed {
+            Some(listed) => listed,
+            None => cluster.get(&api, &id.name, &object).await?,
+        };
         if is_patch {
             let Some(live) = &live else {
                 let why = format!(

@@ -306,6 +306,18 @@ impl Provider for KubeProvider {
         KubeProvider::unreachable(self, cluster).map(|e| e.to_string())
     }
 
+    fn prefetch<'a>(&'a self, resources: &'a [&'a Resource]) -> Answer<'a, ()> {
+        Box::pin(async move {
+            let ids: Vec<&mtm_provider::ObjectId> = resources
+                .iter()
+                .filter(|r| r.manifest().is_some())
+                .filter_map(|r| r.object_id())
+                .collect();
+            KubeProvider::prefetch(self, &ids).await;
+            Ok(())
+        })
+    }
+
     fn observe<'a>(&'a self, resource: &'a Resource) -> Answer<'a, Observed> {
         Box::pin(self.observe_resource(resource))
     }
