@@ -144,6 +144,9 @@ pub fn main() -> ExitCode {
         .into_iter()
         .map(PathBuf::from)
         .collect();
+    if args::every(&raw, "state").is_empty() {
+        state::default_from_plan(&mut cli);
+    }
     let mut renderer = Renderer::new(cli.output, cli.no_color);
     // Log lines go through the renderer: redacted, around the progress bar, coloured only
     // where its errors are; the libraries' only from -v on.

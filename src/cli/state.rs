@@ -42,6 +42,30 @@ pub fn location(cli: &Cli) -> Result<Location, String> {
     Location::parse(&cli.state).map_err(|e| e.to_string())
 }
 
+/// Takes the state location from plan.yaml's `state:` when neither `--state` nor
+/// `MTM_STATE` gave one (a directory there is relative to the plan directory). A plan that
+/// does not load leaves the default: the command reports the plan's problems itself.
+// The CLI's edge: whether MTM_STATE is set comes from the environment.
+#[allow(clippy::disallowed_methods)]
+pub fn default_from_plan(cli: &mut Cli) {
+    if std::env::var_os("MTM_STATE").is_some() {
+        return;
+    }
+    let Ok(dir) = super::plan_dir(cli) else {
+        return;
+    };
+    let opts = crate::plan::LoadOptions::from_process(cli.vars.clone());
+    let Ok(plan) = crate::plan::load_with_var_files(&dir, &opts, &cli.var_files) else {
+        return;
+    };
+    if let Some(state) = plan.state {
+        cli.state = match state.starts_with("kube://") {
+            true => PathBuf::from(state),
+            false => dir.join(state),
+        };
+    }
+}
+
 /// How a cluster that holds state is reached.
 pub fn access(cli: &Cli) -> Access {
     Access {

@@ -113,6 +113,11 @@ pub fn load_with_var_files(
         }
     }
     let stages = address_all(stages, &mut diags);
+    let state = file
+        .state
+        .as_ref()
+        .and_then(|s| variables.interpolate(&s.value).ok())
+        .filter(|s| !s.is_empty());
     let plan = Plan {
         dir: dir.to_path_buf(),
         name: file.plan.clone(),
@@ -126,6 +131,7 @@ pub fn load_with_var_files(
             .iter()
             .map(|m| m.value.clone())
             .collect(),
+        state,
     };
     check_unique_generated(&plan, &mut diags);
     let quiet = !diags.is_empty();

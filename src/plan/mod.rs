@@ -39,6 +39,9 @@ pub struct Plan {
     pub stages: Vec<Stage>,
     /// Field managers taken over as hand edits, besides the default ones (`handEditManagers`).
     pub hand_edit_managers: Vec<String>,
+    /// `state:` of plan.yaml, variables filled in: where state lives unless `--state` or
+    /// `MTM_STATE` say otherwise.
+    pub state: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

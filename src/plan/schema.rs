@@ -27,6 +27,10 @@ pub struct PlanFile {
     /// the kubectl family and mtm's own (a trailing `*` is a prefix).
     #[serde(default, rename = "handEditManagers")]
     pub hand_edit_managers: Vec<Spanned<String>>,
+    /// Where state lives when `--state` and `MTM_STATE` do not say: a directory
+    /// (relative to the plan directory) or `kube://CONTEXT/NAMESPACE[/NAME]`.
+    #[serde(default)]
+    pub state: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

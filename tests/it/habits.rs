@@ -446,3 +446,35 @@ fn target_and_var_complete_from_the_plan_here() {
     let empty = tempfile::tempdir().unwrap();
     assert!(complete(empty.path(), None, &["plan", "--target", ""]).is_empty());
 }
+
+#[test]
+fn state_in_plan_yaml_is_the_default_and_the_flag_and_the_environment_win() {
+    let f = Fixture::mini().edit(
+        "plan.yaml",
+        "stages: [base, app]\n",
+        "stages: [base, app]\nstate: team-state\n",
+    );
+    let from_plan = f.run(&["state", "list"]);
+    from_plan.ok();
+    // The plan directory is `.` here, and the state directory is relative to it.
+    assert!(
+        from_plan.stdout.contains("no state yet in ./team-state"),
+        "{}",
+        from_plan.stdout
+    );
+    let flag = f.run(&["--state", "mine", "state", "list"]);
+    assert!(
+        flag.ok().stdout.contains("no state yet in mine"),
+        "{}",
+        flag.stdout
+    );
+    let out = Command::new(bin())
+        .args(["--plan", ".", "state", "list"])
+        .current_dir(f.path())
+        .env("MTM_STATE", "from-env")
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run mtm");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("no state yet in from-env"), "{stdout}");
+}
