@@ -118,6 +118,17 @@ start_proc() {
 	echo $! >"$dir/$comp.pid"
 }
 
+# launching CLUSTER COMPONENT: the process start_proc just started is alive but not yet
+# the component (its shell has not exec'd it yet, which takes a while on a loaded machine),
+# so pid_of does not know it by its command line.
+launching() {
+	local file pid
+	file=$(cluster_dir "$1")/$2.pid
+	[[ -f $file ]] || return 1
+	pid=$(<"$file")
+	[[ $pid =~ ^[0-9]+$ ]] && alive "$pid"
+}
+
 # wait_until CLUSTER COMPONENT WHAT COMMAND...: poll COMMAND until it succeeds; fail with
 # the cluster, component, what was awaited and the tail of the component's log when the
 # component dies or TB_TIMEOUT passes.
@@ -126,7 +137,7 @@ wait_until() {
 	shift 3
 	deadline=$((SECONDS + TB_TIMEOUT))
 	until "$@" >/dev/null 2>&1; do
-		if [[ -z $(pid_of "$cluster" "$comp") ]]; then
+		if [[ -z $(pid_of "$cluster" "$comp") ]] && ! launching "$cluster" "$comp"; then
 			fail_with_log "$cluster" "$comp" "$comp exited while waiting for $what"
 		fi
 		if ((SECONDS >= deadline)); then
