@@ -43,7 +43,7 @@ pub fn location(cli: &Cli) -> Result<Location, String> {
 }
 
 /// Takes the state location from plan.yaml's `state:` when neither `--state` nor
-/// `MTM_STATE` gave one (a directory there is relative to the plan directory). A plan that
+/// `MTM_STATE` gave one (a directory there is relative to the plan directory). A plan.yaml that
 /// does not load leaves the default: the command reports the plan's problems itself.
 // The CLI's edge: whether MTM_STATE is set comes from the environment.
 #[allow(clippy::disallowed_methods)]
@@ -55,10 +55,7 @@ pub fn default_from_plan(cli: &mut Cli) {
         return;
     };
     let opts = crate::plan::LoadOptions::from_process(cli.vars.clone());
-    let Ok(plan) = crate::plan::load_with_var_files(&dir, &opts, &cli.var_files) else {
-        return;
-    };
-    if let Some(state) = plan.state {
+    if let Some(state) = crate::plan::declared_state(&dir, &opts, &cli.var_files) {
         cli.state = match state.starts_with("kube://") {
             true => PathBuf::from(state),
             false => dir.join(state),

@@ -53,16 +53,18 @@ pub enum Progress {
 
 /// Turns scheduler events into state writes (`on_outcome`) and progress; `shown` picks
 /// the resources whose start and skip are worth a line.
-pub fn relay<'a>(
+fn relay<'a>(
     addresses: &'a [String],
-    started: &'a std::sync::Mutex<HashMap<usize, Instant>>,
     shown: impl Fn(&str) -> bool + 'a,
     on_outcome: &'a mut impl FnMut(&Outcome),
     progress: &'a mut impl FnMut(Progress),
 ) -> impl FnMut(Event<Outcome>) + 'a {
     let addr = move |i: usize| addresses[i].clone();
+    // A node starts when its worker is called, which is when its Started event comes.
+    let mut started: HashMap<usize, Instant> = HashMap::new();
     move |event| match event {
         Event::Started(i) => {
+            started.insert(i, Instant::now());
             tracing::info!(address = %addr(i), "working on");
             if shown(&addr(i)) {
                 progress(Progress::Started { address: addr(i) });
@@ -74,11 +76,7 @@ pub fn relay<'a>(
             let action = match &outcome {
                 Outcome::Put(_, a) | Outcome::Remove(_, a) | Outcome::Nothing(a) => *a,
             };
-            let seconds = started
-                .lock()
-                .expect("lock")
-                .get(&i)
-                .map_or(0.0, |t| t.elapsed().as_secs_f64());
+            let seconds = started.get(&i).map_or(0.0, |t| t.elapsed().as_secs_f64());
             progress(Progress::Done {
                 address: addr(i),
                 action,
@@ -98,6 +96,13 @@ pub fn relay<'a>(
         Event::Skipped { .. } => {}
         Event::Cancelled { running } => progress(Progress::Stopping { running }),
     }
+}
+
+/// A walk of `schedule` (its nodes named by `addresses`) recorded in `revision`.
+pub(super) struct Recorded<'a> {
+    pub schedule: &'a Schedule,
+    pub addresses: &'a [String],
+    pub revision: &'a Revision<'a, 'a>,
 }
 
 /// The addresses of `nodes`, by position.
@@ -179,7 +184,7 @@ impl Engine<'_> {
         records: &BTreeMap<String, Record>,
         ledger: &Ledger<'_>,
         cancel: watch::Receiver<bool>,
-        mut progress: impl FnMut(Progress),
+        progress: impl FnMut(Progress),
     ) -> Result<Finished, EngineError> {
         let changes: HashMap<&str, &Change> = planned
             .changes
@@ -189,7 +194,6 @@ impl Engine<'_> {
         let revision = Revision::new(ledger);
         let number = revision.number()?;
         let (nodes, schedule) = self.schedule(false);
-        let started: std::sync::Mutex<HashMap<usize, Instant>> = Default::default();
         // Resources whose cluster was down when planned fail at once; their dependents
         // are skipped and the rest of the graph goes on.
         let unreachable: HashMap<&str, &str> = planned
@@ -203,7 +207,6 @@ impl Engine<'_> {
             let down = unreachable.get(address).map(|m| m.to_string());
             let change = changes.get(address).copied();
             let record = records.get(address);
-            started.lock().expect("lock").insert(i, Instant::now());
             let (cancel, store) = (cancel.clone(), revision.store());
             async move {
                 if let Some(message) = down {
@@ -215,16 +218,33 @@ impl Engine<'_> {
             }
         };
         let addresses = addresses(&nodes);
-        let mut on_outcome = |o: &Outcome| revision.record(o);
-        let events = relay(
-            &addresses,
-            &started,
-            |_| true,
-            &mut on_outcome,
-            &mut progress,
-        );
-        let report = sched::run(&schedule, self.parallelism, cancel.clone(), worker, events).await;
+        let walk = Recorded {
+            schedule: &schedule,
+            addresses: &addresses,
+            revision: &revision,
+        };
+        let report = self.walk(walk, |_| true, cancel.clone(), worker, progress).await;
         Ok(revision.finish(report)?.expect("the revision was begun"))
+    }
+
+    /// One scheduler walk whose successes are recorded in the revision as they come and
+    /// whose events become progress; `shown` picks the resources whose start and skip
+    /// are worth a line.
+    pub(super) async fn walk<W, F>(
+        &self,
+        walk: Recorded<'_>,
+        shown: impl Fn(&str) -> bool,
+        cancel: watch::Receiver<bool>,
+        worker: W,
+        mut progress: impl FnMut(Progress),
+    ) -> sched::Report
+    where
+        W: FnMut(usize) -> F,
+        F: std::future::Future<Output = Result<Outcome, String>>,
+    {
+        let mut on_outcome = |o: &Outcome| walk.revision.record(o);
+        let events = relay(walk.addresses, shown, &mut on_outcome, &mut progress);
+        sched::run(walk.schedule, self.parallelism, cancel, worker, events).await
     }
 
     pub(super) async fn apply_node(

@@ -3,15 +3,13 @@
 //! existed before mtm is restored, not deleted: objects to their earlier content,
 //! releases to their earlier revision, field patches released.
 
-use super::apply::{Outcome, Progress, relay};
+use super::apply::{Outcome, Progress, Recorded};
 use super::change::{Action, Change};
 use super::revision::{Finished, Ledger, Revision};
 use super::{Engine, EngineError, Family, NodeError, family};
 use crate::plan::Node;
-use crate::sched;
 use crate::store::Record;
 use std::collections::BTreeMap;
-use std::time::Instant;
 use tokio::sync::watch;
 
 impl Engine<'_> {
@@ -69,17 +67,14 @@ impl Engine<'_> {
         records: &BTreeMap<String, Record>,
         ledger: &Ledger<'_>,
         cancel: watch::Receiver<bool>,
-        mut progress: impl FnMut(Progress),
+        progress: impl FnMut(Progress),
     ) -> Result<Finished, EngineError> {
         let revision = Revision::new(ledger);
         revision.number()?;
         let (nodes, schedule) = self.schedule(true);
-        let started: std::sync::Mutex<std::collections::HashMap<usize, Instant>> =
-            Default::default();
         let worker = |i: usize| {
             let node = nodes[i];
             let record = records.get(node.resource.address.as_str());
-            started.lock().expect("lock").insert(i, Instant::now());
             let cancel = cancel.clone();
             async move {
                 self.destroy_node(node, record, cancel)
@@ -88,10 +83,13 @@ impl Engine<'_> {
             }
         };
         let addresses = super::apply::addresses(&nodes);
+        let walk = Recorded {
+            schedule: &schedule,
+            addresses: &addresses,
+            revision: &revision,
+        };
         let shown = |a: &str| records.contains_key(a);
-        let mut on_outcome = |o: &Outcome| revision.record(o);
-        let events = relay(&addresses, &started, shown, &mut on_outcome, &mut progress);
-        let report = sched::run(&schedule, self.parallelism, cancel.clone(), worker, events).await;
+        let report = self.walk(walk, shown, cancel.clone(), worker, progress).await;
         Ok(revision.finish(report)?.expect("the revision was begun"))
     }
 

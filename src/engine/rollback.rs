@@ -9,17 +9,16 @@
 //! CRDs first when applying, last when removing), in parallel, cancellable. Only
 //! releases and generated values are looked up in the plan.
 
-use super::apply::{Outcome, Progress, relay};
+use super::apply::{Outcome, Progress, Recorded};
 use super::change::Action;
 use super::revision::{Finished, Ledger, Revision};
 use super::{Engine, EngineError};
-use crate::sched::{self, Schedule};
+use crate::sched::Schedule;
 use crate::store::Record;
 use mtm_provider::resource::Spec;
 use mtm_provider::{ObjectId, Resource};
 use serde_json::Value;
-use std::collections::{BTreeMap, HashMap};
-use std::time::Instant;
+use std::collections::BTreeMap;
 use tokio::sync::watch;
 
 /// One step of the way back.
@@ -166,17 +165,15 @@ impl Engine<'_> {
         steps: &[Step],
         ledger: &Ledger<'_>,
         cancel: watch::Receiver<bool>,
-        mut progress: impl FnMut(Progress),
+        progress: impl FnMut(Progress),
     ) -> Result<Finished, EngineError> {
         let log = Revision::new(ledger);
         let revision = log.number()?;
         let schedule = Schedule::new(dependencies(steps, &self.sel.graph))
             .expect("steps follow an acyclic graph");
         let addresses: Vec<String> = steps.iter().map(|s| s.address.clone()).collect();
-        let started: std::sync::Mutex<HashMap<usize, Instant>> = Default::default();
         let worker = |i: usize| {
             let step = &steps[i];
-            started.lock().expect("lock").insert(i, Instant::now());
             let cancel = cancel.clone();
             async move {
                 self.rollback_step(step, revision, cancel)
@@ -184,15 +181,12 @@ impl Engine<'_> {
                     .map_err(|e| self.node_error(&step.address, &e).message)
             }
         };
-        let mut on_outcome = |o: &Outcome| log.record(o);
-        let events = relay(
-            &addresses,
-            &started,
-            |_| true,
-            &mut on_outcome,
-            &mut progress,
-        );
-        let report = sched::run(&schedule, self.parallelism, cancel.clone(), worker, events).await;
+        let walk = Recorded {
+            schedule: &schedule,
+            addresses: &addresses,
+            revision: &log,
+        };
+        let report = self.walk(walk, |_| true, cancel.clone(), worker, progress).await;
         Ok(log.finish(report)?.expect("the revision was begun"))
     }
 

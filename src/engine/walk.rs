@@ -12,18 +12,16 @@
 //! A resource whose planning fails fails its node (its dependents are skipped, the rest
 //! goes on); its error is returned with the plan, not reported as a progress failure.
 
-use super::apply::{Outcome, PENDING, Progress, relay};
+use super::apply::{Outcome, PENDING, Progress, Recorded};
 use super::change::{Action, Change};
 use super::planner::Planned;
 use super::revision::{Finished, Ledger, Revision};
 use super::{Engine, EngineError, Family, NodeError, family};
 use crate::plan::Node;
-use crate::sched;
 use crate::store::Record;
 use mtm_provider::resource::Spec;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
-use std::time::Instant;
 use tokio::sync::watch;
 
 /// What one walk found and did.
@@ -68,12 +66,10 @@ impl Engine<'_> {
     ) -> Result<Walked, EngineError> {
         let (nodes, schedule) = self.schedule(false);
         let revision = Revision::new(ledger);
-        let started: Mutex<HashMap<usize, Instant>> = Default::default();
         let found: Mutex<Found> = Default::default();
         let plan_failed: Mutex<BTreeSet<String>> = Default::default();
         let worker = |i: usize| {
             let node = nodes[i];
-            started.lock().expect("lock").insert(i, Instant::now());
             let (cancel, found, plan_failed) = (cancel.clone(), &found, &plan_failed);
             let revision = &revision;
             async move {
@@ -96,14 +92,17 @@ impl Engine<'_> {
                     .map_err(|e| e.message)
             }
         };
-        let mut on_outcome = |o: &Outcome| revision.record(o);
-        let mut shown = |p: Progress| match &p {
+        let shown = |p: Progress| match &p {
             Progress::Failed(e) if plan_failed.lock().expect("lock").contains(&e.address) => {}
             _ => progress(p),
         };
         let addresses = super::apply::addresses(&nodes);
-        let events = relay(&addresses, &started, |_| true, &mut on_outcome, &mut shown);
-        let report = sched::run(&schedule, self.parallelism, cancel.clone(), worker, events).await;
+        let walk = Recorded {
+            schedule: &schedule,
+            addresses: &addresses,
+            revision: &revision,
+        };
+        let report = self.walk(walk, |_| true, cancel.clone(), worker, shown).await;
         let clean = report.all_succeeded() && !revision.write_failed();
         let planned = self.planned_from(found.into_inner().expect("lock"), &nodes);
         Ok(Walked {

@@ -17,6 +17,7 @@
 
 use super::FleetError;
 use crate::diag::{Diagnostic, Diagnostics};
+use crate::plan::valid_var_name;
 use crate::store::Location;
 use serde::Deserialize;
 use serde_saphyr::Spanned;
@@ -257,14 +258,6 @@ fn valid_name(name: &str) -> bool {
         && name
             .chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-}
-
-fn valid_var_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 #[cfg(test)]

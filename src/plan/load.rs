@@ -54,7 +54,7 @@ fn valid_name(name: &str) -> bool {
 }
 
 /// Whether a variable name is letters, digits and underscores, not starting with a digit.
-fn valid_var_name(name: &str) -> bool {
+pub(crate) fn valid_var_name(name: &str) -> bool {
     let mut chars = name.chars();
     chars
         .next()
@@ -73,6 +73,29 @@ pub fn declared_variables(dir: &Path) -> Option<Vec<String>> {
     let plan_path = format!("{}/plan.yaml", shown.trim_end_matches('/'));
     let (_, file) = read_plan_file(&PlanDir::new(dir, &shown), &plan_path).ok()?;
     Some(file.variables.into_keys().collect())
+}
+
+/// `state:` of `plan.yaml` in `dir`, its variables filled in, without reading the stages;
+/// `None` when there is none or the file does not load (loading the plan says why).
+pub fn declared_state(
+    dir: &Path,
+    opts: &LoadOptions,
+    var_files: &[std::path::PathBuf],
+) -> Option<String> {
+    let shown = dir.display().to_string();
+    let plan_path = format!("{}/plan.yaml", shown.trim_end_matches('/'));
+    let (_, file) = read_plan_file(&PlanDir::new(dir, &shown), &plan_path).ok()?;
+    let mut diags = Diagnostics::default();
+    let variables = resolve_variables(&file, &plan_path, opts, var_files, &mut diags);
+    state_of(&file, &variables)
+}
+
+/// `state:`, variables filled in; an empty one is none.
+fn state_of(file: &PlanFile, variables: &Variables) -> Option<String> {
+    file.state
+        .as_ref()
+        .and_then(|s| variables.interpolate(&s.value).ok())
+        .filter(|s| !s.is_empty())
 }
 
 /// Loads the plan in `dir`.
@@ -113,11 +136,7 @@ pub fn load_with_var_files(
         }
     }
     let stages = address_all(stages, &mut diags);
-    let state = file
-        .state
-        .as_ref()
-        .and_then(|s| variables.interpolate(&s.value).ok())
-        .filter(|s| !s.is_empty());
+    let state = state_of(&file, &variables);
     let plan = Plan {
         dir: dir.to_path_buf(),
         name: file.plan.clone(),

@@ -17,7 +17,10 @@ pub(crate) mod yaml;
 
 pub use fold::{Node, fold};
 pub use kinds::runs_pods;
-pub use load::{LoadOptions, VAR_ENV_PREFIX, declared_variables, load, load_with_var_files};
+pub(crate) use load::valid_var_name;
+pub use load::{
+    LoadOptions, VAR_ENV_PREFIX, declared_state, declared_variables, load, load_with_var_files,
+};
 
 use crate::diag::Diagnostics;
 use mtm_provider::resource::{Origin, Spec, StepInfo};
