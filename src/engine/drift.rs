@@ -7,7 +7,6 @@
 use super::{Engine, EngineError, Family, NodeError, family, secret_drift};
 use crate::generate::fingerprint as sha256;
 use crate::store::Record;
-use futures::StreamExt;
 use mtm_provider::DriftField;
 use serde::Serialize;
 use serde_json::Value;
@@ -52,11 +51,10 @@ impl Engine<'_> {
         let resources: Vec<&mtm_provider::Resource> =
             jobs.iter().map(|(n, _)| &n.resource).collect();
         self.router.prefetch(&resources).await;
-        let results: Vec<Result<Vec<Drift>, NodeError>> = futures::stream::iter(jobs)
-            .map(|(n, r)| self.drift_node(&n.resource, r))
-            .buffered(self.parallelism.max(1))
-            .collect()
-            .await;
+        let results = super::each_at_most(jobs, self.parallelism, |(n, r)| {
+            self.drift_node(&n.resource, r)
+        })
+        .await;
         let mut report = DriftReport::default();
         for r in results {
             report.checked += 1;

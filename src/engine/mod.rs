@@ -156,3 +156,25 @@ impl NodeError {
         }
     }
 }
+
+/// Runs `work` on every item, at most `parallelism` at a time, and gives the results in
+/// the items' order. A slow item (a helm release) holds one slot only: the others keep
+/// starting as slots free up (`buffered` would stop starting new ones while it waits).
+pub(crate) async fn each_at_most<I, T, F, Fut>(items: I, parallelism: usize, work: F) -> Vec<T>
+where
+    I: IntoIterator,
+    F: Fn(I::Item) -> Fut,
+    Fut: std::future::Future<Output = T>,
+{
+    use futures::StreamExt;
+    let mut done: Vec<(usize, T)> = futures::stream::iter(items.into_iter().enumerate())
+        .map(|(i, item)| {
+            let running = work(item);
+            async move { (i, running.await) }
+        })
+        .buffer_unordered(parallelism.max(1))
+        .collect()
+        .await;
+    done.sort_by_key(|(i, _)| *i);
+    done.into_iter().map(|(_, t)| t).collect()
+}

@@ -9,7 +9,6 @@ use super::change::{Action, Change, FieldChange, FieldClaim};
 use super::{Engine, EngineError, Family, NodeError, family};
 use crate::plan::Node;
 use crate::store::Record;
-use futures::StreamExt;
 use mtm_provider::Verdict;
 use std::collections::BTreeMap;
 
@@ -124,11 +123,10 @@ impl Engine<'_> {
             .collect();
         let resources: Vec<&mtm_provider::Resource> = nodes.iter().map(|n| &n.resource).collect();
         self.router.prefetch(&resources).await;
-        let results: Vec<Result<Change, NodeError>> = futures::stream::iter(nodes.iter().copied())
-            .map(|n| self.plan_node(n, records))
-            .buffered(self.parallelism.max(1))
-            .collect()
-            .await;
+        let results = super::each_at_most(nodes.iter().copied(), self.parallelism, |n| {
+            self.plan_node(n, records)
+        })
+        .await;
         let mut planned = Planned::default();
         for r in results {
             match r {

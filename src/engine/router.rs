@@ -109,6 +109,7 @@ impl Router {
             kube = kube.with_request_timeout(timeout);
         }
         let kube = Arc::new(kube);
+        let helm = helm.with_release_secrets(Arc::new(HelmStorage(kube.clone())));
         Router {
             objects: kube.clone(),
             releases: Arc::new(helm),
@@ -149,5 +150,32 @@ impl Router {
     /// The pods of the clusters, for checks.
     pub fn pods(&self) -> &dyn Pods {
         self.pods.as_ref()
+    }
+}
+
+/// helm's storage Secrets read with the clusters' own clients, for the helm provider.
+struct HelmStorage(Arc<KubeProvider>);
+
+impl std::fmt::Debug for HelmStorage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("HelmStorage(kube provider)")
+    }
+}
+
+impl mtm_helm::ReleaseSecrets for HelmStorage {
+    fn revisions<'a>(
+        &'a self,
+        cluster: &'a str,
+        namespace: &'a str,
+        name: &'a str,
+    ) -> futures::future::BoxFuture<'a, Result<Vec<mtm_helm::StoredRevision>, String>> {
+        Box::pin(async move {
+            let found = self.0.helm_revisions(cluster, namespace, name).await;
+            Ok(found
+                .map_err(|e| e.to_string())?
+                .into_iter()
+                .map(|(version, release)| mtm_helm::StoredRevision { version, release })
+                .collect())
+        })
     }
 }

@@ -399,12 +399,26 @@ fn workshop_lifecycle_on_two_clusters() {
         "orders-mcp.ai-tools.svc.west-ag.mesh.internal"
     );
 
-    // Nothing left to do.
-    let run = workshop(state.path(), &["plan", "--detailed-exitcode"]);
+    // Nothing left to do, and known without rendering the chart or dry-running the patch:
+    // the release is read from helm's storage Secrets and mtm made it from this chart.
+    let run = workshop(state.path(), &["plan", "--detailed-exitcode", "-vv"]);
     assert_eq!(
         run.code, 0,
         "plan after a full apply is not empty:\n{}\n{}",
         run.stdout, run.stderr
+    );
+    assert!(
+        !run.stderr.contains("running helm"),
+        "a no-op plan ran helm:\n{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .lines()
+            .any(|l| l.contains("planned without a dry run")
+                && l.contains("Service/ai-tools/inventory-mcp (patch")),
+        "the field patch was dry-run although unchanged:\n{}",
+        run.stderr
     );
 
     // Someone scales a Deployment: the plan shows that field.

@@ -7,10 +7,11 @@
 //! `mtm: apply`, which is how a later run tells mtm's revisions from the ones before it.
 
 use crate::HelmProvider;
+use crate::chart;
 use crate::desired::{desired, redactor, sensitive_paths};
 use crate::error::HelmError;
 use crate::plan::same_version;
-use crate::query::MTM_DESCRIPTION;
+use crate::query::Status;
 use crate::redact::Redactor;
 use crate::release::{AppliedRelease, LiveRelease, RECORD_SCHEMA, ReleaseAction, ReleaseRecord};
 use crate::run::{Call, Target};
@@ -53,7 +54,7 @@ impl HelmProvider {
         description: &str,
         redactor: &Redactor,
         cancel: &mut watch::Receiver<bool>,
-    ) -> Result<(), HelmError> {
+    ) -> Result<Status, HelmError> {
         // No `--wait`: the release is done when helm has applied it, as in the workshop's
         // own `helm upgrade`; a plan that needs its pods ready says so with a wait node.
         // The timeout still bounds the chart's hooks.
@@ -65,8 +66,11 @@ impl HelmProvider {
                 .unwrap_or_else(|| DEFAULT_TIMEOUT.into()),
             "--description".into(),
             description.into(),
+            "--output".into(),
+            "json".into(),
         ]);
-        self.helm
+        let text = self
+            .helm
             .run(
                 Call {
                     target: t,
@@ -78,7 +82,15 @@ impl HelmProvider {
                 Some(cancel),
             )
             .await?;
-        Ok(())
+        let revision = Status::revision_in(t, "upgrade --install", &text)?;
+        self.status(t, Some(revision))
+            .await?
+            .ok_or_else(|| HelmError::Output {
+                release: t.release(),
+                cluster: t.cluster.clone(),
+                command: "status".into(),
+                message: format!("revision {revision} is not there after upgrade --install"),
+            })
     }
 
     /// Installs or upgrades the release on the logical `cluster`. `cancel` flipping to
@@ -90,44 +102,40 @@ impl HelmProvider {
         mut cancel: watch::Receiver<bool>,
     ) -> Result<AppliedRelease, HelmError> {
         let t = self.target(cluster, spec)?;
-        let live = self.live(&t).await?;
-        let want = desired(&t, spec, live.as_ref().map(|(_, v)| v))?;
+        let status = self.status(&t, None).await?;
+        let live_values = status.as_ref().map(Status::values);
+        let want = desired(&t, spec, live_values.as_ref())?;
         let empty = Value::Object(Default::default());
-        let redactor = redactor(spec, &[live.as_ref().map_or(&empty, |(_, v)| v)]);
-        let prior = match &live {
-            Some(_) => self.prior(&t).await?,
+        let redactor = redactor(spec, &[live_values.as_ref().unwrap_or(&empty)]);
+        let prior = match &status {
+            Some(s) => self.prior(&t, Some(s)).await?,
             None => None,
         };
-
-        if let Some((l, v)) = &live
-            && self.unchanged(&t, spec, l, v, &want, &redactor).await?
+        let fingerprint = chart::fingerprint(spec);
+        if let Some(s) = &status
+            && self
+                .unchanged(&t, spec, s, &want, fingerprint.as_deref(), &redactor)
+                .await?
         {
-            tracing::info!(release = %t.release(), cluster = %t.cluster, revision = l.revision,
+            let (live, values) = (s.live(), s.values());
+            tracing::info!(release = %t.release(), cluster = %t.cluster, revision = live.revision,
                 "release unchanged");
             return Ok(AppliedRelease {
-                revision: l.revision,
+                revision: live.revision,
                 action: ReleaseAction::NoOp,
                 prior,
-                record: record(spec, l, v),
+                record: record(spec, &live, &values),
             });
         }
-
-        let action = if live.is_some() {
-            ReleaseAction::Upgrade
-        } else {
-            ReleaseAction::Install
+        let action = match status {
+            Some(_) => ReleaseAction::Upgrade,
+            None => ReleaseAction::Install,
         };
-        let description = format!("{MTM_DESCRIPTION} apply");
-        self.upgrade(&t, spec, &want, &description, &redactor, &mut cancel)
+        let description = chart::description(fingerprint.as_deref());
+        let after = self
+            .upgrade(&t, spec, &want, &description, &redactor, &mut cancel)
             .await?;
-        let Some((after, values)) = self.live(&t).await? else {
-            return Err(HelmError::Output {
-                release: t.release(),
-                cluster: t.cluster.clone(),
-                command: "get metadata".into(),
-                message: "the release is not there after a successful upgrade --install".into(),
-            });
-        };
+        let (after, values) = (after.live(), after.values());
         tracing::info!(release = %t.release(), cluster = %t.cluster, revision = after.revision,
             ?action, "release applied");
         Ok(AppliedRelease {
@@ -138,25 +146,28 @@ impl HelmProvider {
         })
     }
 
-    /// Deployed, at the desired values and version, and rendering the live manifest.
+    /// Deployed, at the desired values and version, and rendering the live manifest: known
+    /// without a dry run when mtm made the revision from this very chart.
     async fn unchanged(
         &self,
         t: &Target,
         spec: &ReleaseSpec,
-        live: &LiveRelease,
-        live_values: &Value,
+        live: &Status,
         want: &Value,
+        fingerprint: Option<&str>,
         redactor: &Redactor,
     ) -> Result<bool, HelmError> {
-        if live.status != "deployed"
-            || canonical(live_values) != canonical(want)
-            || !same_version(spec, live)
+        if live.info.status != "deployed"
+            || canonical(&live.values()) != canonical(want)
+            || !same_version(spec, &live.live())
         {
             return Ok(false);
         }
+        if chart::made_from(&live.info.description, fingerprint) {
+            return Ok(true);
+        }
         let rendered = self.dry_run(t, spec, want, redactor).await?;
-        let current = self.manifest(t).await?;
-        Ok(crate::manifest::diff(&current, &rendered, redactor).is_empty())
+        Ok(crate::manifest::diff(&live.manifest, &rendered, redactor).is_empty())
     }
 }
 

@@ -52,7 +52,7 @@ impl HelmProvider {
         record: &ReleaseRecord,
     ) -> Result<ReleaseDrift, HelmError> {
         let t = self.target(cluster, spec)?;
-        let Some((live, live_values)) = self.live(&t).await? else {
+        let Some(status) = self.status(&t, None).await? else {
             return Ok(ReleaseDrift {
                 live: None,
                 revision_changed: true,
@@ -60,12 +60,13 @@ impl HelmProvider {
                 objects_diff: String::new(),
             });
         };
+        let manifest = status.manifest.clone();
+        let (live, live_values) = status.into_live();
         let values = values::diff(
             &record.values_redacted,
             &redacted(&live_values, &record.sensitive_paths),
             &record.sensitive_paths,
         );
-        let manifest = self.manifest(&t).await?;
         let redactor = redactor(spec, &[&live_values]);
         let objects_diff = redactor.apply(&self.kubectl_diff(&t, manifest).await?);
         Ok(ReleaseDrift {

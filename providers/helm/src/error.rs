@@ -101,6 +101,15 @@ pub enum HelmError {
         cluster: String,
         why: String,
     },
+    #[error(
+        "release {release} on cluster {cluster}: cannot read helm's storage (the release's \
+         Secrets): {message}"
+    )]
+    Storage {
+        release: String,
+        cluster: String,
+        message: String,
+    },
     #[error("release {release} on cluster {cluster}: sensitive value path `{path}`: {message}")]
     BadPath {
         release: String,
@@ -124,6 +133,7 @@ impl HelmError {
             | HelmError::Output { cluster, .. }
             | HelmError::RestoreMismatch { cluster, .. }
             | HelmError::NoRestore { cluster, .. }
+            | HelmError::Storage { cluster, .. }
             | HelmError::BadPath { cluster, .. } => cluster,
         }
     }

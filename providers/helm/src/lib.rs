@@ -20,11 +20,14 @@
 //!
 //! # What this crate does not do
 //! It does not schedule, print, or write state; it never stores a value; it does not
-//! talk to the Kubernetes API itself: drift of a release's objects is `kubectl diff` of
-//! its manifest ([`HelmProvider::drift_release`]). Nothing sensitive leaves it in clear:
+//! hold a Kubernetes client itself: it reads releases from helm's storage Secrets with the
+//! client the engine lends it ([`ReleaseSecrets`]), or by running helm when none is lent;
+//! drift of a release's objects is `kubectl diff` of its manifest
+//! ([`HelmProvider::drift_release`]). Nothing sensitive leaves it in clear:
 //! values reach helm on stdin only, and every text it returns is redacted.
 
 mod apply;
+mod chart;
 mod desired;
 mod drift;
 mod error;
@@ -36,6 +39,7 @@ mod redact;
 mod release;
 mod restore;
 mod run;
+mod storage;
 mod values;
 
 pub use apply::DEFAULT_TIMEOUT;
@@ -47,6 +51,7 @@ pub use release::{
     AppliedRelease, LiveRelease, PriorRelease, RECORD_SCHEMA, ReleaseAction, ReleasePlan,
     ReleaseRecord, Restored,
 };
+pub use storage::{ReleaseSecrets, StoredRevision};
 pub use values::{ValueChange, values_sha256};
 
 use mtm_provider::ReleaseSpec;
@@ -54,6 +59,7 @@ use run::{Helm, Target};
 use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// The environment variable naming the helm binary (default: `helm` on PATH).
@@ -71,6 +77,10 @@ pub struct HelmProvider {
     kubectl: OsString,
     /// `--kubeconfig` for helm and kubectl; `None` leaves it to `KUBECONFIG`.
     kubeconfig: Option<PathBuf>,
+    /// Reads releases from helm's storage Secrets instead of running helm to read them.
+    secrets: Option<Arc<dyn ReleaseSecrets>>,
+    /// `HELM_DRIVER` names the Secret driver (helm's default): releases live in Secrets.
+    secret_driver: bool,
 }
 
 impl HelmProvider {
@@ -92,7 +102,23 @@ impl HelmProvider {
                 .filter(|p| !p.is_empty())
                 .unwrap_or_else(|| OsString::from("kubectl")),
             kubeconfig: None,
+            secrets: None,
+            secret_driver: std::env::var("HELM_DRIVER")
+                .map_or(true, |d| matches!(d.as_str(), "" | "secret" | "secrets")),
         }
+    }
+
+    /// Reads releases (status, history) from helm's storage Secrets through `secrets`,
+    /// instead of running `helm status`, `helm get` and `helm history`. Ignored when
+    /// `HELM_DRIVER` names another storage driver.
+    pub fn with_release_secrets(mut self, secrets: Arc<dyn ReleaseSecrets>) -> Self {
+        self.secrets = Some(secrets);
+        self
+    }
+
+    /// Where releases are read from, when not from helm.
+    pub(crate) fn storage(&self) -> Option<&dyn ReleaseSecrets> {
+        self.secrets.as_deref().filter(|_| self.secret_driver)
     }
 
     /// Uses this helm binary instead.

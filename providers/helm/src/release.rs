@@ -55,15 +55,13 @@ pub struct ReleasePlan {
     pub action: ReleaseAction,
     /// Live user values against the desired ones; sensitive leaves masked.
     pub values_diff: Vec<ValueChange>,
-    /// Unified diff of the live release's manifest (`helm get manifest`) against the one
-    /// the desired values render (`helm upgrade --install --dry-run=server`). Secret data
-    /// is shown as hashes and sensitive values as `(sensitive)`. Empty when equal.
+    /// Unified diff of the live release's manifest against the one the desired values
+    /// render (`helm upgrade --install --dry-run=server`). Secret data is shown as hashes
+    /// and sensitive values as `(sensitive)`. Empty when equal, and when mtm made the
+    /// release from the same chart at the same values (no dry run then: see `chart`).
     pub manifest_diff: String,
     /// The release now; `None` when it is not installed.
     pub live: Option<LiveRelease>,
-    /// The revision from before mtm (the newest revision not made by mtm), for a release
-    /// that exists; what `destroy` would restore.
-    pub prior: Option<PriorRelease>,
 }
 
 /// `apply_release`'s answer.

@@ -157,16 +157,17 @@ impl HelmProvider {
         let redactor = redactor(spec, &[&live_values]);
         tracing::warn!(release = %t.release(), cluster = %t.cluster, why,
             "restoring with the plan's cleanupValues");
-        self.upgrade(
-            t,
-            spec,
-            &values,
-            CLEANUP_DESCRIPTION,
-            &redactor,
-            &mut cancel,
-        )
-        .await?;
-        let revision = self.live(t).await?.map_or(0, |(l, _)| l.revision);
+        let revision = self
+            .upgrade(
+                t,
+                spec,
+                &values,
+                CLEANUP_DESCRIPTION,
+                &redactor,
+                &mut cancel,
+            )
+            .await?
+            .version;
         Ok(Restored::CleanupValues {
             revision,
             why: why.to_string(),

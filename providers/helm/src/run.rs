@@ -66,7 +66,9 @@ pub(crate) struct Helm {
     pub grace: Duration,
 }
 
-const POLL: Duration = Duration::from_millis(50);
+/// How often helm's exit is looked for: a waitpid that does not block is cheap, and a plan
+/// waits on several short helm calls.
+const POLL: Duration = Duration::from_millis(5);
 
 /// Sends SIGTERM to every process of the handle.
 fn terminate(handle: &duct::Handle) {

@@ -60,9 +60,10 @@ async fn existing_release_keeps_its_values_and_destroy_restores_them_exactly() {
         "{}",
         plan.manifest_diff
     );
-    let prior = plan
-        .prior
-        .clone()
+    let prior = p
+        .prior_release("east", &spec)
+        .await
+        .expect("prior")
         .expect("a prior for a release from before mtm");
     assert_eq!(prior.revision, 1);
     assert_eq!(prior.values_sha256, values_sha256(&before));
@@ -105,7 +106,10 @@ async fn existing_release_keeps_its_values_and_destroy_restores_them_exactly() {
     assert_eq!(plan.action, ReleaseAction::NoOp, "{plan:#?}");
     assert!(plan.values_diff.is_empty() && plan.manifest_diff.is_empty());
     assert_eq!(
-        plan.prior.as_ref(),
+        p.prior_release("east", &spec)
+            .await
+            .expect("prior")
+            .as_ref(),
         Some(&prior),
         "mtm's revision is not a prior"
     );
@@ -201,7 +205,10 @@ async fn outside_helm_upgrade_set_shows_in_the_plan_as_the_changed_value() {
     let live = plan.live.as_ref().expect("live");
     assert_eq!(live.revision, 3);
     assert_eq!(
-        plan.prior.as_ref().map(|p| p.revision),
+        p.prior_release("east", &spec)
+            .await
+            .expect("prior")
+            .map(|p| p.revision),
         Some(3),
         "the newest revision not made by mtm"
     );

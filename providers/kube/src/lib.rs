@@ -25,6 +25,7 @@ mod delete;
 pub mod diff;
 pub mod error;
 mod exec;
+mod helm_storage;
 mod listing;
 mod manifest;
 mod nodes;

@@ -3,7 +3,8 @@
 //! them is LISTed once. Each object's plan then takes its entry from that answer instead
 //! of a GET. An entry is taken once: a later plan of the same object (or one the run has
 //! written since) asks the server again, so a long-lived provider never plans from an old
-//! answer.
+//! answer. A field patch of an object peeks at the entry without taking it: it plans
+//! from the same answer as the object's own plan in that pass.
 //!
 //! A LIST that fails (forbidden, not served) leaves its objects to their own GET.
 
@@ -31,8 +32,10 @@ pub(crate) fn group_key(kind: &Kind, namespace: Option<&str>) -> String {
 #[derive(Default)]
 struct Group {
     objects: HashMap<String, DynamicObject>,
-    /// Names whose entry was taken or written since the LIST.
+    /// Names whose entry was taken since the LIST.
     taken: HashSet<String>,
+    /// Names the run wrote since the LIST: their entry is no answer any more.
+    written: HashSet<String>,
 }
 
 #[derive(Default)]
@@ -60,7 +63,7 @@ impl Listings {
             group,
             Group {
                 objects,
-                taken: HashSet::new(),
+                ..Group::default()
             },
         );
     }
@@ -70,17 +73,27 @@ impl Listings {
     pub fn take(&self, group: &str, name: &str) -> Option<Option<DynamicObject>> {
         let mut groups = self.groups.lock().expect("listings lock");
         let g = groups.get_mut(group)?;
-        if !g.taken.insert(name.to_string()) {
+        if g.written.contains(name) || !g.taken.insert(name.to_string()) {
             return None;
         }
-        Some(g.objects.remove(name))
+        Some(g.objects.get(name).cloned())
+    }
+
+    /// As [`Listings::take`], without taking the entry.
+    pub fn peek(&self, group: &str, name: &str) -> Option<Option<DynamicObject>> {
+        let groups = self.groups.lock().expect("listings lock");
+        let g = groups.get(group)?;
+        if g.written.contains(name) {
+            return None;
+        }
+        Some(g.objects.get(name).cloned())
     }
 
     /// The run wrote `name`: its listed entry no longer says what the server holds.
     pub fn written(&self, group: &str, name: &str) {
         if let Some(g) = self.groups.lock().expect("listings lock").get_mut(group) {
             g.objects.remove(name);
-            g.taken.insert(name.to_string());
+            g.written.insert(name.to_string());
         }
     }
 }

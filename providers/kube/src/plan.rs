@@ -98,43 +98,44 @@ impl KubeProvider {
             id.to_string()
         };
         let group = group_key(&kind, id.namespace.as_deref());
+        // A field patch reads its target from the same answer as the target's own plan.
         let listed = match is_patch {
-            true => None,
+            true => cluster.listings.peek(&group, &id.name),
             false => cluster.listings.take(&group, &id.name),
         };
         let live = match listed {
             Some(listed) => listed,
             None => cluster.get(&api, &id.name, &object).await?,
         };
-        if is_patch {
-            let Some(live) = &live else {
-                let why = format!(
-                    "{} {} does not exist yet: patched at apply",
-                    id.kind, id.name
-                );
-                return Ok(ObjectPlan::unvalidated(
-                    Verdict::Create,
-                    &shown(id, manifest),
-                    why,
-                ));
-            };
-            // As at apply: pinned to the object seen, never creating one.
-            manifest["metadata"]["uid"] = serde_json::json!(live.metadata.uid);
-        }
+        let uid = live.as_ref().map(|l| l.metadata.uid.clone());
         let live = live.map(|l| to_value(id, &l)).transpose()?;
-        if !is_patch
-            && let Some(l) = &live
+        if is_patch && live.is_none() {
+            let why = format!(
+                "{} {} does not exist yet: patched at apply",
+                id.kind, id.name
+            );
+            return Ok(ObjectPlan::unvalidated(
+                Verdict::Create,
+                &shown(id, manifest),
+                why,
+            ));
+        }
+        if let Some(l) = &live
             && unchanged(l, &manifest, manager)
         {
-            // What mtm holds of the object is exactly the declaration: nothing to apply,
-            // and no dry run needed to know it.
-            tracing::debug!(object = %id, "unchanged: planned without a dry run");
+            // What the manager holds of the object is exactly the declaration: nothing to
+            // apply, and no dry run needed to know it.
+            tracing::debug!(object = %object, "unchanged: planned without a dry run");
             return Ok(ObjectPlan {
                 action: Verdict::NoOp,
                 diff: Vec::new(),
                 live: Some(shown(id, l.clone())),
                 unvalidated: None,
             });
+        }
+        if is_patch {
+            // As at apply: pinned to the object seen, never creating one.
+            manifest["metadata"]["uid"] = serde_json::json!(uid.flatten());
         }
         let live = live.map(|v| shown(id, v));
         let dry = DryRun {
