@@ -10,7 +10,6 @@ use crate::HelmProvider;
 use crate::chart;
 use crate::desired::{desired, redactor, sensitive_paths};
 use crate::error::HelmError;
-use crate::plan::same_version;
 use crate::query::Status;
 use crate::redact::Redactor;
 use crate::release::{AppliedRelease, LiveRelease, RECORD_SCHEMA, ReleaseAction, ReleaseRecord};
@@ -157,10 +156,7 @@ impl HelmProvider {
         fingerprint: Option<&str>,
         redactor: &Redactor,
     ) -> Result<bool, HelmError> {
-        if live.info.status != "deployed"
-            || canonical(&live.values()) != canonical(want)
-            || !same_version(spec, &live.live())
-        {
+        if !live.at_rest(spec) || canonical(&live.values()) != canonical(want) {
             return Ok(false);
         }
         if chart::made_from(&live.info.description, fingerprint) {

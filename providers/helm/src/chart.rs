@@ -29,8 +29,7 @@ pub(crate) fn fingerprint(spec: &ReleaseSpec) -> Option<String> {
             version.trim_start_matches('v')
         ));
     }
-    let hex: String = hash.finalize().iter().map(|b| format!("{b:02x}")).collect();
-    Some(hex)
+    Some(crate::values::hex(&hash.finalize()))
 }
 
 /// Every file under `dir`, in path order: its path relative to `root`, then its bytes.

@@ -13,7 +13,7 @@ use crate::error::HelmError;
 use crate::manifest;
 use crate::query::Status;
 use crate::redact::Redactor;
-use crate::release::{LiveRelease, ReleaseAction, ReleasePlan};
+use crate::release::{ReleaseAction, ReleasePlan};
 use crate::run::{Call, Target};
 use crate::values::{self, canonical};
 use mtm_provider::ReleaseSpec;
@@ -24,34 +24,6 @@ use serde_json::Value;
 struct DryRun {
     #[serde(default)]
     manifest: String,
-}
-
-/// The plan's action once the dry run's manifest diff is known.
-fn action_of(
-    status: Option<&Status>,
-    spec: &ReleaseSpec,
-    values_diff: &[values::ValueChange],
-    manifest_diff: &str,
-) -> ReleaseAction {
-    match status {
-        None => ReleaseAction::Install,
-        Some(s)
-            if s.info.status == "deployed"
-                && values_diff.is_empty()
-                && manifest_diff.is_empty()
-                && same_version(spec, &s.live()) =>
-        {
-            ReleaseAction::NoOp
-        }
-        Some(_) => ReleaseAction::Upgrade,
-    }
-}
-
-/// Whether the declared chart version is the live one (`v1.2` and `1.2` are one version).
-pub(crate) fn same_version(spec: &ReleaseSpec, live: &LiveRelease) -> bool {
-    spec.version
-        .as_deref()
-        .is_none_or(|v| v.trim_start_matches('v') == live.chart_version.trim_start_matches('v'))
 }
 
 impl HelmProvider {
@@ -107,23 +79,25 @@ impl HelmProvider {
         let redactor = redactor(spec, &[&live_values]);
         let values_diff = values::diff(&live_values, &want, &sensitive_paths(spec));
         let live = status.as_ref().map(Status::live);
-        let fingerprint = chart::fingerprint(spec);
-        let (action, manifest_diff) = match &status {
-            // Made by mtm from this very chart, at these values: it renders what it holds.
-            Some(s)
-                if s.info.status == "deployed"
-                    && values_diff.is_empty()
-                    && same_version(spec, &s.live())
-                    && chart::made_from(&s.info.description, fingerprint.as_deref()) =>
-            {
-                (ReleaseAction::NoOp, String::new())
-            }
-            _ => {
-                let rendered = self.dry_run(&t, spec, &want, &redactor).await?;
-                let held = status.as_ref().map_or("", |s| s.manifest.as_str());
-                let diff = manifest::diff(held, &rendered, &redactor);
-                (action_of(status.as_ref(), spec, &values_diff, &diff), diff)
-            }
+        let settled = status
+            .as_ref()
+            .is_some_and(|s| s.at_rest(spec) && values_diff.is_empty());
+        // Made by mtm from this very chart, at these values: it renders what it holds.
+        let made_here = settled
+            && status.as_ref().is_some_and(|s| {
+                chart::made_from(&s.info.description, chart::fingerprint(spec).as_deref())
+            });
+        let manifest_diff = if made_here {
+            String::new()
+        } else {
+            let rendered = self.dry_run(&t, spec, &want, &redactor).await?;
+            let held = status.as_ref().map_or("", |s| s.manifest.as_str());
+            manifest::diff(held, &rendered, &redactor)
+        };
+        let action = match &status {
+            None => ReleaseAction::Install,
+            Some(_) if settled && manifest_diff.is_empty() => ReleaseAction::NoOp,
+            Some(_) => ReleaseAction::Upgrade,
         };
         Ok(ReleasePlan {
             action,

@@ -135,12 +135,30 @@ impl Status {
     }
 
     pub fn by_mtm(&self) -> bool {
-        self.info.description.starts_with(MTM_DESCRIPTION)
+        by_mtm(&self.info.description)
     }
 
     pub fn restorable(&self) -> bool {
-        matches!(self.info.status.as_str(), "deployed" | "superseded")
+        restorable(&self.info.status)
     }
+
+    /// Deployed, at the chart version `spec` declares.
+    pub fn at_rest(&self, spec: &mtm_provider::ReleaseSpec) -> bool {
+        self.info.status == "deployed"
+            && spec.version.as_deref().is_none_or(|v| {
+                v.trim_start_matches('v') == self.chart.version.trim_start_matches('v')
+            })
+    }
+}
+
+/// A revision mtm made: its description starts with [`MTM_DESCRIPTION`].
+fn by_mtm(description: &str) -> bool {
+    description.starts_with(MTM_DESCRIPTION)
+}
+
+/// A revision that could be restored: it deployed (it may have been superseded since).
+fn restorable(status: &str) -> bool {
+    matches!(status, "deployed" | "superseded")
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -154,12 +172,11 @@ pub(crate) struct HistoryEntry {
 
 impl HistoryEntry {
     pub fn by_mtm(&self) -> bool {
-        self.description.starts_with(MTM_DESCRIPTION)
+        by_mtm(&self.description)
     }
 
-    /// A revision that could be restored: it deployed (it may have been superseded since).
     pub fn restorable(&self) -> bool {
-        matches!(self.status.as_str(), "deployed" | "superseded")
+        restorable(&self.status)
     }
 }
 
@@ -297,6 +314,9 @@ impl HelmProvider {
     ) -> Result<Option<PriorRelease>, HelmError> {
         if let Some(s) = newest.filter(|s| !s.by_mtm() && s.restorable()) {
             return Ok(Some(s.prior()));
+        }
+        if let Some(secrets) = self.storage() {
+            return Stored::read(secrets, t).await?.prior();
         }
         let history = self.history(t).await?;
         let Some(entry) = history.iter().rev().find(|e| !e.by_mtm() && e.restorable()) else {

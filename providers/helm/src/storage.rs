@@ -10,6 +10,7 @@
 
 use crate::error::HelmError;
 use crate::query::{HistoryEntry, Status};
+use crate::release::PriorRelease;
 use crate::run::Target;
 use base64::Engine as _;
 use futures::future::BoxFuture;
@@ -43,14 +44,8 @@ fn decode(t: &Target, stored: &StoredRevision) -> Result<Vec<u8>, HelmError> {
         command: format!("read the release's Secret (revision {})", stored.version),
         message,
     };
-    let text: Vec<u8> = stored
-        .release
-        .iter()
-        .copied()
-        .filter(|b| !b.is_ascii_whitespace())
-        .collect();
     let bytes = base64::engine::general_purpose::STANDARD
-        .decode(text)
+        .decode(&stored.release)
         .map_err(|e| error(format!("not base64: {e}")))?;
     if !bytes.starts_with(&[0x1f, 0x8b]) {
         return Ok(bytes);
@@ -93,12 +88,27 @@ impl<'t> Stored<'t> {
             .transpose()
     }
 
-    /// Every revision, oldest first, as `helm history` lists them.
-    pub fn history(&self) -> Result<Vec<HistoryEntry>, HelmError> {
+    /// Every revision, oldest first.
+    fn all(&self) -> Result<Vec<Status>, HelmError> {
         self.revisions
             .iter()
-            .map(|s| Ok(Status::from_storage(self.t, &decode(self.t, s)?)?.entry()))
+            .map(|s| Status::from_storage(self.t, &decode(self.t, s)?))
             .collect()
+    }
+
+    /// Every revision, oldest first, as `helm history` lists them.
+    pub fn history(&self) -> Result<Vec<HistoryEntry>, HelmError> {
+        Ok(self.all()?.iter().map(Status::entry).collect())
+    }
+
+    /// The newest restorable revision not made by mtm, from this one read.
+    pub fn prior(&self) -> Result<Option<PriorRelease>, HelmError> {
+        Ok(self
+            .all()?
+            .iter()
+            .rev()
+            .find(|s| !s.by_mtm() && s.restorable())
+            .map(Status::prior))
     }
 }
 
