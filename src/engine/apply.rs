@@ -223,7 +223,9 @@ impl Engine<'_> {
             addresses: &addresses,
             revision: &revision,
         };
-        let report = self.walk(walk, |_| true, cancel.clone(), worker, progress).await;
+        let report = self
+            .walk(walk, |_| true, cancel.clone(), worker, progress)
+            .await;
         Ok(revision.finish(report)?.expect("the revision was begun"))
     }
 

@@ -89,7 +89,9 @@ impl Engine<'_> {
             revision: &revision,
         };
         let shown = |a: &str| records.contains_key(a);
-        let report = self.walk(walk, shown, cancel.clone(), worker, progress).await;
+        let report = self
+            .walk(walk, shown, cancel.clone(), worker, progress)
+            .await;
         Ok(revision.finish(report)?.expect("the revision was begun"))
     }
 

@@ -186,7 +186,9 @@ impl Engine<'_> {
             addresses: &addresses,
             revision: &log,
         };
-        let report = self.walk(walk, |_| true, cancel.clone(), worker, progress).await;
+        let report = self
+            .walk(walk, |_| true, cancel.clone(), worker, progress)
+            .await;
         Ok(log.finish(report)?.expect("the revision was begun"))
     }
 

@@ -102,7 +102,9 @@ impl Engine<'_> {
             addresses: &addresses,
             revision: &revision,
         };
-        let report = self.walk(walk, |_| true, cancel.clone(), worker, shown).await;
+        let report = self
+            .walk(walk, |_| true, cancel.clone(), worker, shown)
+            .await;
         let clean = report.all_succeeded() && !revision.write_failed();
         let planned = self.planned_from(found.into_inner().expect("lock"), &nodes);
         Ok(Walked {
