@@ -330,7 +330,7 @@ impl Engine<'_> {
         let mut intent =
             record::record(r, manifest, None, prior.clone(), revision, &self.secrets());
         intent.hash = PENDING.to_string();
-        intents.put_record(&intent)?;
+        intents.put_record_soon(&intent).await?;
         Ok(prior)
     }
 

@@ -96,7 +96,8 @@ impl<'l, 's> Revision<'l, 's> {
 
     fn write(&self, n: u64, outcome: &Outcome) {
         let store = self.ledger.store;
-        let written = match outcome {
+        // The record and the revision's change are flushed together.
+        let written = store.together(&mut || match outcome {
             Outcome::Put(record, action) => store.put_record(record).and_then(|()| {
                 store.record_change(n, &change(&record.address, *action, Some(&record.hash)))
             }),
@@ -104,7 +105,7 @@ impl<'l, 's> Revision<'l, 's> {
                 .remove_record(address)
                 .and_then(|_| store.record_change(n, &change(address, *action, None))),
             Outcome::Nothing(_) => Ok(()),
-        };
+        });
         if let Err(e) = written {
             self.failed
                 .lock()

@@ -104,12 +104,16 @@ impl Provider for ValueProvider {
     fn apply<'a>(&'a self, resource: &'a Resource, _cancel: Cancel) -> Answer<'a, Applied> {
         Box::pin(async move {
             let spec = spec_of(resource)?;
-            let made = make(&self.dir, spec).map_err(|e| {
-                failed(
-                    resource,
-                    format!("cannot make generated value {}: {e}", spec.name),
-                )
-            })?;
+            let cannot = |e: String| {
+                let message = format!("cannot make generated value {}: {e}", spec.name);
+                failed(resource, message)
+            };
+            // Making a key takes a core for a moment: not on the thread the walk runs on.
+            let (dir, owned) = (self.dir.clone(), spec.clone());
+            let made = tokio::task::spawn_blocking(move || make(&dir, &owned))
+                .await
+                .map_err(|e| cannot(e.to_string()))?
+                .map_err(|e| cannot(e.to_string()))?;
             let fingerprint = made.fingerprint();
             self.gens
                 .lock()

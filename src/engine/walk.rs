@@ -65,6 +65,9 @@ impl Engine<'_> {
         mut progress: impl FnMut(Progress),
     ) -> Result<Walked, EngineError> {
         let (nodes, schedule) = self.schedule(false);
+        // Each kind and namespace is read in one LIST, when its first resource is planned.
+        let resources: Vec<&mtm_provider::Resource> = nodes.iter().map(|n| &n.resource).collect();
+        self.router.prefetch(&resources).await;
         let revision = Revision::new(ledger);
         let found: Mutex<Found> = Default::default();
         let plan_failed: Mutex<BTreeSet<String>> = Default::default();

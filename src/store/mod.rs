@@ -158,6 +158,22 @@ pub trait Store: Send + Sync {
     fn record(&self, address: &str) -> Result<Option<Record>, StoreError>;
     /// Insert or replace the record at `record.address`; flushed on return.
     fn put_record(&self, record: &Record) -> Result<(), StoreError>;
+    /// As [`Store::put_record`]; a store that must wait for its disk lets other work go on
+    /// meanwhile (the record is durable when the future is ready).
+    fn put_record_soon<'a>(
+        &'a self,
+        record: &'a Record,
+    ) -> futures::future::BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(std::future::ready(self.put_record(record)))
+    }
+    /// Runs `writes` (writes to this store) so that all they wrote is durable when this
+    /// returns; a store may flush once for all of them instead of once each.
+    fn together(
+        &self,
+        writes: &mut dyn FnMut() -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        writes()
+    }
     /// Whether there was a record to remove; flushed on return.
     fn remove_record(&self, address: &str) -> Result<bool, StoreError>;
     /// Start a revision of plan `plan`, numbered one past the last; stored as running on

@@ -184,6 +184,20 @@ impl Store for Backend {
         self.store().put_record(record)
     }
 
+    fn put_record_soon<'a>(
+        &'a self,
+        record: &'a Record,
+    ) -> futures::future::BoxFuture<'a, Result<(), StoreError>> {
+        self.store().put_record_soon(record)
+    }
+
+    fn together(
+        &self,
+        writes: &mut dyn FnMut() -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        self.store().together(writes)
+    }
+
     fn remove_record(&self, address: &str) -> Result<bool, StoreError> {
         self.store().remove_record(address)
     }

@@ -42,6 +42,40 @@ pub struct SledStore {
     /// Serialises numbering and finishing revisions within this process; sled's own file
     /// lock keeps other processes out.
     revision_guard: Mutex<()>,
+    /// Flushes for writes that wait without blocking (`put_record_soon`).
+    sync: GroupSync,
+}
+
+/// One flush at a time for the writes that wait for it, each covering every write made
+/// before it began: writers that queue behind a flush share the next one.
+#[derive(Debug, Default)]
+struct GroupSync {
+    /// Writes made, and writes known flushed (counts).
+    written: std::sync::atomic::AtomicU64,
+    flushed: std::sync::atomic::AtomicU64,
+    flushing: tokio::sync::Mutex<()>,
+}
+
+impl GroupSync {
+    /// Waits until the write just made is on disk, without blocking the task's thread.
+    async fn after_write(&self, db: &Db) -> Result<(), StoreError> {
+        use std::sync::atomic::Ordering::SeqCst;
+        let mine = self.written.fetch_add(1, SeqCst) + 1;
+        let _flushing = self.flushing.lock().await;
+        if self.flushed.load(SeqCst) >= mine {
+            return Ok(());
+        }
+        let upto = self.written.load(SeqCst);
+        let db = db.clone();
+        let flushed = tokio::task::spawn_blocking(move || db.flush()).await;
+        let flushed = flushed.map_err(|e| StoreError::Backend {
+            action: "flush state to disk".into(),
+            source: Box::new(e),
+        })?;
+        flushed.map_err(backend("flush state to disk"))?;
+        self.flushed.fetch_max(upto, SeqCst);
+        Ok(())
+    }
 }
 
 /// A revision as stored, without its changes and snapshot (kept in their own trees so
@@ -140,6 +174,7 @@ impl SledStore {
             meta: tree("meta")?,
             db,
             revision_guard: Mutex::new(()),
+            sync: GroupSync::default(),
         };
         store.check_schema()?;
         store
@@ -410,6 +445,10 @@ impl SledStore {
     }
 
     fn flush(&self) -> Result<(), StoreError> {
+        if HELD.get() > 0 {
+            // Within `together` (or `put_record_soon`): flushed once, at its end.
+            return Ok(());
+        }
         self.db
             .flush()
             .map(drop)
@@ -417,7 +456,52 @@ impl SledStore {
     }
 }
 
+thread_local! {
+    /// How many `together` calls this thread is in: their writes skip their own flush.
+    static HELD: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// Holds this thread's flushes while it lives.
+struct Held;
+
+impl Held {
+    fn new() -> Held {
+        HELD.set(HELD.get() + 1);
+        Held
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        HELD.set(HELD.get() - 1);
+    }
+}
+
 impl Store for SledStore {
+    fn put_record_soon<'a>(
+        &'a self,
+        record: &'a Record,
+    ) -> futures::future::BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            {
+                let _held = Held::new();
+                self.put_record(record)?;
+            }
+            self.sync.after_write(&self.db).await
+        })
+    }
+
+    fn together(
+        &self,
+        writes: &mut dyn FnMut() -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        {
+            let _held = Held::new();
+            writes()?;
+        }
+        self.flush()
+    }
+
     fn records(&self) -> Result<Vec<Record>, StoreError> {
         let mut records = Vec::new();
         for entry in &self.records {

@@ -1,5 +1,5 @@
 //! `mtm apply --auto-approve` plans and applies in one walk on the local clusters: an
-//! object is planned after what it needs exists (so its plan is validated by the server,
+//! object is planned after what it needs exists (so its plan knows its namespace is there,
 //! where a plan made up front can only say "validated at apply"), the lines and state
 //! records are those of a plan-then-apply run, and a run with nothing to change begins
 //! no revision. Run by `tests/run`.
@@ -73,8 +73,9 @@ fn apply_plans_each_object_after_what_it_needs_and_a_no_op_run_begins_no_revisio
         .ok()
         .stdout_has(&format!("namespace {ns} does not exist yet"));
 
-    // In one walk it is planned once the namespace exists: a server-validated create.
-    let run = live(&f, &["apply", "--auto-approve"]);
+    // In one walk it is planned once the namespace exists: a create with no caveat, and
+    // no dry run for objects that do not exist yet (the apply itself is validated).
+    let run = live(&f, &["-vv", "apply", "--auto-approve"]);
     run.ok()
         .stdout_has(&format!("created  {cfg} ("))
         .stdout_has(&format!("+ {cfg} (create)"))
@@ -83,6 +84,11 @@ fn apply_plans_each_object_after_what_it_needs_and_a_no_op_run_begins_no_revisio
         !run.stdout.contains("does not exist yet"),
         "planned before its namespace existed:\n{}",
         run.stdout
+    );
+    assert!(
+        run.stderr.contains("fieldManager=mtm") && !run.stderr.contains("dryRun"),
+        "no apply logged, or a dry run of a new object:\n{}",
+        run.stderr
     );
     let listed = live(&f, &["state", "list"]);
     listed.ok().stdout_has(&cfg);

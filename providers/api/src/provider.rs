@@ -145,8 +145,9 @@ pub trait Provider: Send + Sync {
         None
     }
 
-    /// Reads ahead, in as few requests as it can, what the `observe` calls that follow
-    /// for `resources` will need (one pass of plans). Changes nothing; optional.
+    /// Names the resources the `observe` calls that follow are about (a pass of plans, or
+    /// the one walk of `apply`), so the provider can read them in as few requests as it
+    /// can, when they are first needed. Changes nothing; optional.
     fn prefetch<'a>(&'a self, _resources: &'a [&'a Resource]) -> Answer<'a, ()> {
         Box::pin(async { Ok(()) })
     }

@@ -1,5 +1,6 @@
 //! `plan_release`: what applying a release would change, read from the cluster and from a
-//! server-side dry run, changing nothing.
+//! server-side dry run, changing nothing; `decide_release`, the engine's plan of it, makes
+//! the dry run only where it decides between an upgrade and nothing.
 //!
 //! The values diff compares the live user values with the desired ones (so a
 //! `helm upgrade --set` made outside mtm shows as the value mtm would change back); the
@@ -70,6 +71,26 @@ impl HelmProvider {
         cluster: &str,
         spec: &ReleaseSpec,
     ) -> Result<ReleasePlan, HelmError> {
+        self.plan(cluster, spec, true).await
+    }
+
+    /// As [`HelmProvider::plan_release`], with the manifest diff only where it decides
+    /// the action: an install, or a change of values, is one whatever the chart renders,
+    /// so no dry run is made for it (the server validates the render at apply).
+    pub async fn decide_release(
+        &self,
+        cluster: &str,
+        spec: &ReleaseSpec,
+    ) -> Result<ReleasePlan, HelmError> {
+        self.plan(cluster, spec, false).await
+    }
+
+    async fn plan(
+        &self,
+        cluster: &str,
+        spec: &ReleaseSpec,
+        full: bool,
+    ) -> Result<ReleasePlan, HelmError> {
         let t = self.target(cluster, spec)?;
         let status = self.status(&t, None).await?;
         let live_values = status.as_ref().map(Status::values);
@@ -87,7 +108,11 @@ impl HelmProvider {
             && status.as_ref().is_some_and(|s| {
                 chart::made_from(&s.info.description, chart::fingerprint(spec).as_deref())
             });
-        let manifest_diff = if made_here {
+        if !full && !settled {
+            // No helm process to plan it, but its apply needs one.
+            self.helm.require(&t)?;
+        }
+        let manifest_diff = if made_here || (!full && !settled) {
             String::new()
         } else {
             let rendered = self.dry_run(&t, spec, &want, &redactor).await?;

@@ -1,6 +1,6 @@
 //! `mtm_provider::Provider` for helm releases. Other kinds of resource are refused.
 //!
-//! Observe is `plan_release` (the values diff as fields under `values.`); apply reports
+//! Observe is `decide_release` (the values diff as fields under `values.`); apply reports
 //! the record state keeps and, the first time, the release from before mtm; delete
 //! uninstalls; restore takes back either that prior or a revision state recorded
 //! (`helm rollback`); drift compares the release with its record.
@@ -73,7 +73,7 @@ impl HelmProvider {
     async fn observe_release(&self, resource: &Resource) -> Result<Observed, ProviderError> {
         let (cluster, release) = release_of(resource)?;
         let plan = self
-            .plan_release(cluster, release)
+            .decide_release(cluster, release)
             .await
             .map_err(|e| to_provider_error(resource, e))?;
         let verdict = match plan.action {

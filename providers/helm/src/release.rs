@@ -58,7 +58,8 @@ pub struct ReleasePlan {
     /// Unified diff of the live release's manifest against the one the desired values
     /// render (`helm upgrade --install --dry-run=server`). Secret data is shown as hashes
     /// and sensitive values as `(sensitive)`. Empty when equal, and when mtm made the
-    /// release from the same chart at the same values (no dry run then: see `chart`).
+    /// release from the same chart at the same values (no dry run then: see `chart`);
+    /// from `decide_release`, also empty for an install or a change of values.
     pub manifest_diff: String,
     /// The release now; `None` when it is not installed.
     pub live: Option<LiveRelease>,

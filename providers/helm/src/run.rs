@@ -235,6 +235,28 @@ impl Helm {
         })
     }
 
+    /// That helm can be run for `t`, without running it: the error it would give when
+    /// it is missing (for a plan that needs no helm process, but whose apply does).
+    // The provider's edge: where programs are found comes from the environment.
+    #[allow(clippy::disallowed_methods)]
+    pub fn require(&self, t: &Target) -> Result<(), HelmError> {
+        let program = std::path::Path::new(&self.program);
+        let found = if program.components().count() > 1 {
+            program.is_file()
+        } else {
+            let path = std::env::var_os("PATH").unwrap_or_default();
+            std::env::split_paths(&path).any(|dir| dir.join(program).is_file())
+        };
+        match found {
+            true => Ok(()),
+            false => Err(HelmError::HelmMissing {
+                release: t.release(),
+                cluster: t.cluster.clone(),
+                program: self.program.to_string_lossy().into_owned(),
+            }),
+        }
+    }
+
     /// The error of helm not starting (or not being waited on): missing, or another I/O error.
     fn spawn_error(&self, call: &Call<'_>, e: io::Error) -> HelmError {
         let t = call.target;
@@ -286,6 +308,28 @@ mod tests {
             namespace: "ns".into(),
             kubeconfig: None,
         }
+    }
+
+    #[test]
+    fn require_finds_a_path_or_a_name_on_path_and_names_what_is_missing() {
+        let (_dir, helm) = script("exit 0");
+        assert!(helm.require(&target()).is_ok(), "a path to a file");
+        let named = |program: &str| Helm {
+            program: program.into(),
+            grace: Duration::from_millis(200),
+        };
+        assert!(named("sh").require(&target()).is_ok(), "sh on PATH");
+        let missing = named("/nonexistent/helm").require(&target());
+        assert!(
+            matches!(&missing, Err(HelmError::HelmMissing { program, cluster, .. })
+                if program == "/nonexistent/helm" && cluster == "east"),
+            "{missing:?}"
+        );
+        let missing = named("no-such-helm-here").require(&target());
+        assert!(
+            matches!(missing, Err(HelmError::HelmMissing { .. })),
+            "{missing:?}"
+        );
     }
 
     fn call<'a>(target: &'a Target, redactor: &'a Redactor) -> Call<'a> {

@@ -41,7 +41,12 @@ impl KubeProvider {
         let manifest = prepare(id, Some(&kind), manifest)?;
         let api = cluster.api(&kind, id.namespace.as_deref()).await?;
         let object = id.to_string();
-        let before = cluster.get(&api, &id.name, &object).await?;
+        let group = crate::listing::group_key(&kind, id.namespace.as_deref());
+        // What its plan read a moment ago, if the run has not written it since.
+        let before = match cluster.listings.recent(&group, &id.name) {
+            Some(before) => before,
+            None => cluster.get(&api, &id.name, &object).await?,
+        };
         let target = Target {
             cluster,
             api: &api,
@@ -49,9 +54,10 @@ impl KubeProvider {
             object: &object,
             manager: MANAGER,
         };
-        let applied = takeover::apply(&target, &self.ownership, &manifest, force_conflicts).await?;
-        let group = crate::listing::group_key(&kind, id.namespace.as_deref());
+        let applied = takeover::apply(&target, &self.ownership, &manifest, force_conflicts).await;
+        // Applied or not, what was read before may no longer be what the server holds.
         cluster.listings.written(&group, &id.name);
+        let applied = applied?;
         let summary = match &before {
             None => "created",
             Some(b) if b.metadata.resource_version == applied.metadata.resource_version => {

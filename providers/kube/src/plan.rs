@@ -1,5 +1,7 @@
 //! The plan of one object: a server-side dry-run apply (field manager `mtm`, conflicts
-//! forced) compared with the live object, or what removing it would take away.
+//! forced) compared with the live object, or what removing it would take away. An object
+//! that does not exist is planned as declared (the server validates it when it is
+//! applied), and one whose fields mtm holds exactly as declared needs no dry run either.
 //!
 //! The comparison itself is `diff`'s; this module makes the calls and decides the action.
 //! It does not know the order of objects, state, or how a plan is shown.
@@ -32,7 +34,9 @@ pub struct ObjectPlan {
 }
 
 impl ObjectPlan {
-    fn unvalidated(action: Verdict, manifest: &Value, why: String) -> Self {
+    /// The plan of making the whole object, as declared (not dry-run), with a note of why
+    /// the server could not validate it yet.
+    fn whole(action: Verdict, manifest: &Value, note: Option<String>) -> Self {
         ObjectPlan {
             action,
             diff: vec![FieldDiff {
@@ -42,18 +46,9 @@ impl ObjectPlan {
                 owners: Vec::new(),
             }],
             live: None,
-            unvalidated: Some(why),
+            unvalidated: note,
         }
     }
-}
-
-/// The namespace a 404 says is missing, if that is what it says.
-fn missing_namespace(err: &KubeError) -> Option<String> {
-    let KubeError::Api { status, .. } = err else {
-        return None;
-    };
-    let d = status.details.as_ref()?;
-    (status.code == 404 && d.kind == "namespaces").then(|| d.name.clone())
 }
 
 impl KubeProvider {
@@ -98,6 +93,7 @@ impl KubeProvider {
             id.to_string()
         };
         let group = group_key(&kind, id.namespace.as_deref());
+        cluster.list_if_wanted(&group).await;
         // A field patch reads its target from the same answer as the target's own plan.
         let listed = match is_patch {
             true => cluster.listings.peek(&group, &id.name),
@@ -105,39 +101,35 @@ impl KubeProvider {
         };
         let live = match listed {
             Some(listed) => listed,
-            None => cluster.get(&api, &id.name, &object).await?,
+            None => {
+                let live = cluster.get(&api, &id.name, &object).await?;
+                cluster.listings.saw(&group, &id.name, live.as_ref());
+                live
+            }
         };
-        let uid = live.as_ref().map(|l| l.metadata.uid.clone());
-        let live = live.map(|l| to_value(id, &l)).transpose()?;
-        if is_patch && live.is_none() {
-            let why = format!(
-                "{} {} does not exist yet: patched at apply",
-                id.kind, id.name
-            );
-            return Ok(ObjectPlan::unvalidated(
-                Verdict::Create,
-                &shown(id, manifest),
-                why,
-            ));
-        }
-        if let Some(l) = &live
-            && unchanged(l, &manifest, manager)
-        {
+        let Some(live) = live else {
+            // Nothing to compare with: planned as declared, validated when applied.
+            let note = absent_note(cluster, id, kind.namespaced, is_patch).await;
+            let manifest = shown(id, manifest);
+            return Ok(ObjectPlan::whole(Verdict::Create, &manifest, note));
+        };
+        let uid = live.metadata.uid.clone();
+        let live = to_value(id, &live)?;
+        if unchanged(&live, &manifest, manager) {
             // What the manager holds of the object is exactly the declaration: nothing to
             // apply, and no dry run needed to know it.
             tracing::debug!(object = %object, "unchanged: planned without a dry run");
             return Ok(ObjectPlan {
                 action: Verdict::NoOp,
                 diff: Vec::new(),
-                live: Some(shown(id, l.clone())),
+                live: Some(shown(id, live)),
                 unvalidated: None,
             });
         }
         if is_patch {
             // As at apply: pinned to the object seen, never creating one.
-            manifest["metadata"]["uid"] = serde_json::json!(uid.flatten());
+            manifest["metadata"]["uid"] = serde_json::json!(uid);
         }
-        let live = live.map(|v| shown(id, v));
         let dry = DryRun {
             cluster,
             api: &api,
@@ -145,19 +137,27 @@ impl KubeProvider {
             object: &object,
             manager,
         };
-        dry.plan(live, manifest).await
+        dry.plan(shown(id, live), manifest).await
     }
 
     /// The live object as the server holds it, `None` when it does not exist (or its kind
     /// is not served). Unlike [`ObjectPlan::live`], Secret values are not redacted: this
-    /// is what restoring an object that existed before mtm needs.
+    /// is what restoring an object that existed before mtm needs. An answer read within
+    /// [`crate::listing::FRESH`] stands.
     pub async fn get_object(&self, id: &ObjectId) -> Result<Option<Value>, KubeError> {
         let cluster = self.cluster(&id.cluster)?;
         let Some(kind) = cluster.resolve(&gvk_of(id)).await? else {
             return Ok(None);
         };
-        let api = cluster.api(&kind, id.namespace.as_deref()).await?;
-        let live = cluster.get(&api, &id.name, &id.to_string()).await?;
+        // What the object's plan read a moment ago, if the run has not written it since.
+        let group = group_key(&kind, id.namespace.as_deref());
+        let live = match cluster.listings.recent(&group, &id.name) {
+            Some(live) => live,
+            None => {
+                let api = cluster.api(&kind, id.namespace.as_deref()).await?;
+                cluster.get(&api, &id.name, &id.to_string()).await?
+            }
+        };
         live.map(|l| to_value(id, &l)).transpose()
     }
 
@@ -216,6 +216,25 @@ pub(crate) fn unchanged(live: &Value, manifest: &Value, manager: &str) -> bool {
     without_type(diff::declared(live, &owned)) == without_type(manifest.clone())
 }
 
+/// Why an object that does not exist cannot be validated now, when that is known: the
+/// target of a field patch made in the same run, or a namespace that does not exist yet.
+async fn absent_note(
+    cluster: &crate::cluster::Cluster,
+    id: &ObjectId,
+    namespaced: bool,
+    is_patch: bool,
+) -> Option<String> {
+    if is_patch {
+        return Some(format!(
+            "{} {} does not exist yet: patched at apply",
+            id.kind, id.name
+        ));
+    }
+    let ns = id.namespace.as_deref().filter(|_| namespaced)?;
+    let missing = cluster.namespace_exists(ns).await == Some(false);
+    missing.then(|| format!("namespace {ns} does not exist yet: validated at apply"))
+}
+
 /// The plan of an object whose kind is not served: an error for a built-in kind, else a
 /// custom resource whose CRD comes in the same run.
 fn not_served(
@@ -232,13 +251,14 @@ fn not_served(
     } else {
         &id.group
     };
-    Ok(ObjectPlan::unvalidated(
+    let why = format!(
+        "no CRD serves {group}/{} {} yet: validated at apply",
+        id.version, id.kind
+    );
+    Ok(ObjectPlan::whole(
         Verdict::Pending,
         &shown(id, manifest),
-        format!(
-            "no CRD serves {group}/{} {} yet: validated at apply",
-            id.version, id.kind
-        ),
+        Some(why),
     ))
 }
 
@@ -252,37 +272,24 @@ struct DryRun<'a> {
 }
 
 impl DryRun<'_> {
-    async fn plan(&self, live: Option<Value>, manifest: Value) -> Result<ObjectPlan, KubeError> {
+    async fn plan(&self, live: Value, manifest: Value) -> Result<ObjectPlan, KubeError> {
         let id = self.id;
         let params = PatchParams::apply(self.manager).force().dry_run();
         let patch = Patch::Apply(&manifest);
         let dry = self
             .cluster
             .call(self.object, || self.api.patch(&id.name, &params, &patch))
-            .await;
-        let after = match dry {
-            Ok(obj) => shown(id, to_value(id, &obj)?),
-            Err(e) => {
-                return match missing_namespace(&e) {
-                    Some(ns) if live.is_none() => Ok(ObjectPlan::unvalidated(
-                        Verdict::Create,
-                        &shown(id, manifest),
-                        format!("namespace {ns} does not exist yet: validated at apply"),
-                    )),
-                    _ => Err(e),
-                };
-            }
-        };
-        let diff = diff::object_diff(live.as_ref(), &after, self.manager);
-        let action = match (&live, diff.is_empty()) {
-            (None, _) => Verdict::Create,
-            (Some(_), true) => Verdict::NoOp,
-            (Some(_), false) => Verdict::Update,
+            .await?;
+        let after = shown(id, to_value(id, &dry)?);
+        let diff = diff::object_diff(Some(&live), &after, self.manager);
+        let action = match diff.is_empty() {
+            true => Verdict::NoOp,
+            false => Verdict::Update,
         };
         Ok(ObjectPlan {
             action,
             diff,
-            live,
+            live: Some(live),
             unvalidated: None,
         })
     }

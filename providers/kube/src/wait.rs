@@ -91,7 +91,13 @@ fn usual_api_version(kind: &str) -> Option<&'static str> {
     })
 }
 
-/// Polls `observe` until it is met, failed, or `timeout` has passed.
+/// The first pause between two looks, how it grows, and its most.
+const FIRST_PAUSE: Duration = Duration::from_millis(100);
+const PAUSE_GROWTH: f64 = 1.25;
+const LONGEST_PAUSE: Duration = Duration::from_secs(1);
+
+/// Polls `observe` until it is met, failed, or `timeout` has passed. The pause grows
+/// slowly: what becomes ready is seen within a quarter of the time waited so far.
 async fn poll<F, Fut>(
     what: &str,
     wanted: &str,
@@ -103,7 +109,7 @@ where
     Fut: Future<Output = Result<Verdict, WaitError>>,
 {
     let start = Instant::now();
-    let mut pause = Duration::from_millis(200);
+    let mut pause = FIRST_PAUSE;
     loop {
         let verdict = observe().await?;
         if verdict.met {
@@ -126,7 +132,7 @@ where
             });
         }
         tokio::time::sleep(pause.min(timeout - elapsed)).await;
-        pause = (pause * 2).min(Duration::from_secs(2));
+        pause = pause.mul_f64(PAUSE_GROWTH).min(LONGEST_PAUSE);
     }
 }
 

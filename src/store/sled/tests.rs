@@ -287,3 +287,45 @@ fn every_commit_publishes_what_readers_see() {
         .unwrap();
     assert_eq!(published, store.revision(n).unwrap().unwrap());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_written_soon_by_many_at_once_all_land() {
+    let (dir, store) = fresh();
+    let records: Vec<_> = (0..40).map(|i| record(&format!("r{i:02}"), 1)).collect();
+    let writes = records.iter().map(|r| store.put_record_soon(r));
+    for written in futures::future::join_all(writes).await {
+        written.unwrap();
+    }
+    drop(store);
+    let store = SledStore::open(dir.path()).unwrap();
+    assert_eq!(store.records().unwrap(), records);
+}
+
+#[test]
+fn writes_together_land_and_later_writes_flush_on_their_own_again() {
+    let (dir, store) = fresh();
+    let n = store.begin_revision("test-plan", "mtm apply", &[]).unwrap();
+    let change = RevisionEntry {
+        address: "a".to_string(),
+        action: "create".to_string(),
+        hash: None,
+    };
+    store
+        .together(&mut || {
+            store.put_record(&record("a", n))?;
+            store.record_change(n, &change)
+        })
+        .unwrap();
+    let refused = store.together(&mut || Err(StoreError::Finished(7)));
+    assert!(
+        matches!(refused, Err(StoreError::Finished(7))),
+        "{refused:?}"
+    );
+    assert_eq!(super::HELD.get(), 0, "flushes still held after together");
+    store.put_record(&record("b", n)).unwrap();
+    store.finish_revision(n, RevisionResult::Succeeded).unwrap();
+    drop(store);
+    let store = SledStore::open(dir.path()).unwrap();
+    assert_eq!(store.records().unwrap(), [record("a", n), record("b", n)]);
+    assert_eq!(store.revision(n).unwrap().unwrap().changes, [change]);
+}
