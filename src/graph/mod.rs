@@ -11,10 +11,11 @@ pub mod render;
 mod target;
 
 pub use pattern::{Pattern, PatternError};
-pub use target::{Selection, select};
+pub use target::{Selection, select, select_in};
 
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::plan::{Node, Plan};
+use foldhash::HashMapExt;
 use mtm_provider::Address;
 use petgraph::Direction;
 use petgraph::graph::{DiGraph, NodeIndex};
@@ -25,7 +26,9 @@ use std::collections::{BTreeSet, BinaryHeap, HashMap};
 #[derive(Debug)]
 pub struct Graph {
     pub graph: DiGraph<Node, &'static str>,
-    pub index: HashMap<Address, NodeIndex>,
+    pub index: foldhash::HashMap<Address, NodeIndex>,
+    /// No two nodes claimed one key of inference (`infer::Inferred::unique`).
+    unique: bool,
 }
 
 impl Graph {
@@ -36,19 +39,75 @@ impl Graph {
             .values()
             .map(|c| (c.context.clone(), c.name.clone()))
             .collect();
-        let edges = infer::edges(&nodes, &contexts);
-        let mut graph = DiGraph::with_capacity(nodes.len(), edges.len());
-        let mut index = HashMap::with_capacity(nodes.len());
+        let inferred = infer::edges(&nodes, &contexts);
+        let mut graph = DiGraph::with_capacity(nodes.len(), inferred.edges.len());
+        let mut index = foldhash::HashMap::with_capacity(nodes.len());
         for node in nodes {
             let address = node.resource.address.clone();
             index.insert(address, graph.add_node(node));
         }
-        for (from, to, why) in edges {
+        for (from, to, why) in inferred.edges {
             graph.add_edge(NodeIndex::new(from), NodeIndex::new(to), why);
         }
-        let built = Graph { graph, index };
+        let built = Graph {
+            graph,
+            index,
+            unique: inferred.unique,
+        };
         built.check_cycles()?;
         Ok(built)
+    }
+
+    /// The graph of the fold of `stages` alone, taken from this graph of every stage of
+    /// `plan` when it is the same: no other stage re-declares, removes or retires anything
+    /// of those stages, and no two nodes claimed one key of inference, so the nodes are
+    /// those of the stages and the edges those between them. `None` otherwise.
+    fn restricted(&self, plan: &Plan, stages: &[String]) -> Option<Graph> {
+        let inside = |name: &String| stages.contains(name);
+        let retires_outside = plan
+            .stages
+            .iter()
+            .filter(|s| !inside(&s.name))
+            .any(|s| s.decls.iter().any(|d| d.retires));
+        if !self.unique || retires_outside {
+            return None;
+        }
+        let mut keep = Vec::with_capacity(self.graph.node_count());
+        for node in self.graph.node_weights() {
+            let of = &node.resource.stages;
+            let within = of.iter().filter(|s| inside(s)).count();
+            if within != 0 && within != of.len() {
+                return None;
+            }
+            keep.push(within != 0);
+        }
+        Some(self.subgraph(&keep))
+    }
+
+    /// The nodes with `keep` set and the edges between them, both in their order here.
+    fn subgraph(&self, keep: &[bool]) -> Graph {
+        let kept = keep.iter().filter(|k| **k).count();
+        let mut graph = DiGraph::with_capacity(kept, 0);
+        let mut index = foldhash::HashMap::with_capacity(kept);
+        let mut to_new = vec![None; keep.len()];
+        for i in self.graph.node_indices().filter(|i| keep[i.index()]) {
+            let node = self.graph[i].clone();
+            let address = node.resource.address.clone();
+            let new = graph.add_node(node);
+            index.insert(address, new);
+            to_new[i.index()] = Some(new);
+        }
+        for e in self.graph.raw_edges() {
+            if let (Some(from), Some(to)) = (to_new[e.source().index()], to_new[e.target().index()])
+            {
+                graph.add_edge(from, to, e.weight);
+            }
+        }
+        Graph {
+            graph,
+            index,
+            unique: self.unique,
+        }
     }
 
     fn check_cycles(&self) -> Result<(), Diagnostics> {

@@ -37,18 +37,23 @@ impl Selection {
 /// Selects `targets` (all of the plan when empty).
 pub fn select(plan: &Plan, targets: &[String]) -> Result<Selection, Diagnostics> {
     let all: Vec<String> = plan.stages.iter().map(|s| s.name.clone()).collect();
+    select_in(plan, Graph::build(plan, fold(plan, &all))?, targets)
+}
+
+/// Selects `targets` (all of the plan when empty) in `full`, the graph of every stage of
+/// `plan`, which a caller that built it hands over instead of having it built again.
+pub fn select_in(plan: &Plan, full: Graph, targets: &[String]) -> Result<Selection, Diagnostics> {
+    let all: Vec<String> = plan.stages.iter().map(|s| s.name.clone()).collect();
     if targets.is_empty() {
-        let graph = Graph::build(plan, fold(plan, &all))?;
-        let selected = vec![true; graph.graph.node_count()];
+        let selected = vec![true; full.graph.node_count()];
         return Ok(Selection {
             stages: all,
-            graph,
+            graph: full,
             selected,
             left_out: Vec::new(),
         });
     }
 
-    let full = Graph::build(plan, fold(plan, &all))?;
     let (stage_targets, patterns) = parse_targets(plan, &full, targets)?;
     let stage_closure = plan.needs_closure(stage_targets.iter().copied());
     let stages = stages_to_fold(plan, &all, &full, &stage_closure, &patterns);
@@ -57,7 +62,7 @@ pub fn select(plan: &Plan, targets: &[String]) -> Result<Selection, Diagnostics>
     let (graph, full) = if stages.len() == all.len() {
         (full, None)
     } else {
-        (Graph::build(plan, fold(plan, &stages))?, Some(full))
+        (graph_of(plan, &full, &stages)?, Some(full))
     };
     let roots: Vec<NodeIndex> = graph
         .graph
@@ -76,6 +81,15 @@ pub fn select(plan: &Plan, targets: &[String]) -> Result<Selection, Diagnostics>
         selected,
         left_out,
     })
+}
+
+/// The graph of `stages` alone: taken from `full` where that is the same, else folded and
+/// built.
+fn graph_of(plan: &Plan, full: &Graph, stages: &[String]) -> Result<Graph, Diagnostics> {
+    match full.restricted(plan, stages) {
+        Some(graph) => Ok(graph),
+        None => Graph::build(plan, fold(plan, stages)),
+    }
 }
 
 /// The targets split into stage names and address patterns, each checked against the plan.
@@ -163,3 +177,6 @@ fn left_out(graph: &Graph, full: &Graph, selected: &[bool]) -> Vec<Address> {
         .into_iter()
         .collect()
 }
+
+#[cfg(test)]
+mod tests;

@@ -77,55 +77,56 @@ pub(super) fn object_refs(
 
 /// ServiceAccount, ConfigMap and Secret names a pod spec uses.
 fn pod_refs(spec: &Value, found: &mut dyn FnMut(&'static str, &str)) {
-    let text = |v: &Value, p: &str| v.pointer(p).and_then(Value::as_str).map(str::to_string);
-    if let Some(sa) = text(spec, "/serviceAccountName").or_else(|| text(spec, "/serviceAccount")) {
-        found("ServiceAccount", &sa);
+    fn text<'v>(v: &'v Value, p: &str) -> Option<&'v str> {
+        v.pointer(p).and_then(Value::as_str)
     }
-    let list = |v: &Value, p: &str| {
+    fn list<'v>(v: &'v Value, p: &str) -> &'v [Value] {
         v.pointer(p)
             .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default()
-    };
+            .map_or(&[], Vec::as_slice)
+    }
+    if let Some(sa) = text(spec, "/serviceAccountName").or_else(|| text(spec, "/serviceAccount")) {
+        found("ServiceAccount", sa);
+    }
     for s in list(spec, "/imagePullSecrets") {
-        if let Some(n) = text(&s, "/name") {
-            found("Secret", &n);
+        if let Some(n) = text(s, "/name") {
+            found("Secret", n);
         }
     }
     for vol in list(spec, "/volumes") {
-        if let Some(n) = text(&vol, "/configMap/name") {
-            found("ConfigMap", &n);
+        if let Some(n) = text(vol, "/configMap/name") {
+            found("ConfigMap", n);
         }
-        if let Some(n) = text(&vol, "/secret/secretName") {
-            found("Secret", &n);
+        if let Some(n) = text(vol, "/secret/secretName") {
+            found("Secret", n);
         }
-        for src in list(&vol, "/projected/sources") {
-            if let Some(n) = text(&src, "/configMap/name") {
-                found("ConfigMap", &n);
+        for src in list(vol, "/projected/sources") {
+            if let Some(n) = text(src, "/configMap/name") {
+                found("ConfigMap", n);
             }
-            if let Some(n) = text(&src, "/secret/name") {
-                found("Secret", &n);
+            if let Some(n) = text(src, "/secret/name") {
+                found("Secret", n);
             }
         }
     }
     for c in list(spec, "/containers")
-        .into_iter()
+        .iter()
         .chain(list(spec, "/initContainers"))
     {
-        for e in list(&c, "/envFrom") {
-            if let Some(n) = text(&e, "/configMapRef/name") {
-                found("ConfigMap", &n);
+        for e in list(c, "/envFrom") {
+            if let Some(n) = text(e, "/configMapRef/name") {
+                found("ConfigMap", n);
             }
-            if let Some(n) = text(&e, "/secretRef/name") {
-                found("Secret", &n);
+            if let Some(n) = text(e, "/secretRef/name") {
+                found("Secret", n);
             }
         }
-        for e in list(&c, "/env") {
-            if let Some(n) = text(&e, "/valueFrom/configMapKeyRef/name") {
-                found("ConfigMap", &n);
+        for e in list(c, "/env") {
+            if let Some(n) = text(e, "/valueFrom/configMapKeyRef/name") {
+                found("ConfigMap", n);
             }
-            if let Some(n) = text(&e, "/valueFrom/secretKeyRef/name") {
-                found("Secret", &n);
+            if let Some(n) = text(e, "/valueFrom/secretKeyRef/name") {
+                found("Secret", n);
             }
         }
     }

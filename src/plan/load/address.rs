@@ -346,7 +346,7 @@ impl Finish<'_> {
             spec.clone(),
         );
         self.namer.checks.insert(key, entry);
-        let check = spec;
+        let check = Box::new(spec);
         Some((address, Spec::Check { cluster, check }))
     }
 
@@ -371,7 +371,7 @@ impl Finish<'_> {
                 spec.clone(),
             ),
         );
-        let check = spec;
+        let check = Box::new(spec);
         Some((address, Spec::Check { cluster, check }))
     }
 }
