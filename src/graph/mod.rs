@@ -58,11 +58,11 @@ impl Graph {
         Ok(built)
     }
 
-    /// The graph of the fold of `stages` alone, taken from this graph of every stage of
-    /// `plan` when it is the same: no other stage re-declares, removes or retires anything
-    /// of those stages, and no two nodes claimed one key of inference, so the nodes are
-    /// those of the stages and the edges those between them. `None` otherwise.
-    fn restricted(&self, plan: &Plan, stages: &[String]) -> Option<Graph> {
+    /// Which nodes of this graph of every stage of `plan` make the graph of the fold of
+    /// `stages` alone, when that graph is these nodes and the edges between them: no other
+    /// stage re-declares, removes or retires anything of those stages, and no two nodes
+    /// claimed one key of inference. `None` otherwise.
+    fn kept(&self, plan: &Plan, stages: &[String]) -> Option<Vec<bool>> {
         let inside = |name: &String| stages.contains(name);
         let retires_outside = plan
             .stages
@@ -81,26 +81,31 @@ impl Graph {
             }
             keep.push(within != 0);
         }
-        Some(self.subgraph(&keep))
+        Some(keep)
     }
 
-    /// The nodes with `keep` set and the edges between them, both in their order here.
-    fn subgraph(&self, keep: &[bool]) -> Graph {
+    /// The nodes with `keep` set and the edges between them, both in their order here,
+    /// moved out of this graph.
+    fn into_subgraph(self, keep: &[bool]) -> Graph {
         let kept = keep.iter().filter(|k| **k).count();
+        let (nodes, edges) = self.graph.into_nodes_edges();
         let mut graph = DiGraph::with_capacity(kept, 0);
-        let mut index = foldhash::HashMap::with_capacity(kept);
         let mut to_new = vec![None; keep.len()];
-        for i in self.graph.node_indices().filter(|i| keep[i.index()]) {
-            let node = self.graph[i].clone();
-            let address = node.resource.address.clone();
-            let new = graph.add_node(node);
-            index.insert(address, new);
-            to_new[i.index()] = Some(new);
+        for (i, node) in nodes.into_iter().enumerate() {
+            if keep[i] {
+                to_new[i] = Some(graph.add_node(node.weight));
+            }
         }
-        for e in self.graph.raw_edges() {
+        for e in edges {
             if let (Some(from), Some(to)) = (to_new[e.source().index()], to_new[e.target().index()])
             {
                 graph.add_edge(from, to, e.weight);
+            }
+        }
+        let mut index = foldhash::HashMap::with_capacity(kept);
+        for (address, i) in self.index {
+            if let Some(new) = to_new[i.index()] {
+                index.insert(address, new);
             }
         }
         Graph {
@@ -111,6 +116,11 @@ impl Graph {
     }
 
     fn check_cycles(&self) -> Result<(), Diagnostics> {
+        // A topological order takes every node exactly when there is no cycle; only then
+        // are the strongly connected components needed, to name what is on each cycle.
+        if self.order().len() == self.graph.node_count() {
+            return Ok(());
+        }
         let mut diags = Diagnostics::default();
         for scc in petgraph::algo::tarjan_scc(&self.graph) {
             let looped = scc.len() > 1 || self.graph.contains_edge(scc[0], scc[0]);
@@ -207,10 +217,20 @@ impl Graph {
 
     /// Every node reachable from `start` following edges in `dir` (start included).
     pub fn reach(&self, start: impl IntoIterator<Item = NodeIndex>, dir: Direction) -> Vec<bool> {
+        self.reach_among(start, dir, &vec![true; self.graph.node_count()])
+    }
+
+    /// As `reach`, through the nodes with `among` set only.
+    fn reach_among(
+        &self,
+        start: impl IntoIterator<Item = NodeIndex>,
+        dir: Direction,
+        among: &[bool],
+    ) -> Vec<bool> {
         let mut seen = vec![false; self.graph.node_count()];
         let mut todo: Vec<NodeIndex> = start.into_iter().collect();
         while let Some(i) = todo.pop() {
-            if std::mem::replace(&mut seen[i.index()], true) {
+            if !among[i.index()] || std::mem::replace(&mut seen[i.index()], true) {
                 continue;
             }
             todo.extend(self.graph.neighbors_directed(i, dir));

@@ -99,7 +99,7 @@ fn a_stage_target_takes_its_graph_from_the_full_one() {
     let plan = plan(dir.path(), &stage_of_three(docs(&[(DEPLOY, "d2")]), ""));
     let targets = ["s1".to_string()];
     let stages = vec!["s0".to_string(), "s1".to_string()];
-    assert!(full(&plan).restricted(&plan, &stages).is_some());
+    assert!(full(&plan).kept(&plan, &stages).is_some());
     let sel = select_in(&plan, full(&plan), &targets).unwrap();
     assert_eq!(describe(&sel), rebuilt(&plan, &targets));
     assert_eq!(sel.graph.graph.node_count(), 5);
@@ -124,7 +124,7 @@ fn a_later_stage_redeclaring_an_object_makes_the_graph_built_again() {
         docs(&[(DEPLOY, "d2")]) + "---\n" + &CM.replace("NAME", "cm1").replace("v }", "w }");
     let plan = plan(dir.path(), &stage_of_three(third, ""));
     let stages = vec!["s0".to_string(), "s1".to_string()];
-    assert!(full(&plan).restricted(&plan, &stages).is_none());
+    assert!(full(&plan).kept(&plan, &stages).is_none());
     let targets = ["s1".to_string()];
     let sel = select_in(&plan, full(&plan), &targets).unwrap();
     assert_eq!(describe(&sel), rebuilt(&plan, &targets));
@@ -139,7 +139,7 @@ fn a_later_stage_retiring_a_check_makes_the_graph_built_again() {
         &stage_of_three(docs(&[(DEPLOY, "d2")]), "    removes: [{ check: probe }]\n"),
     );
     let stages = vec!["s0".to_string(), "s1".to_string()];
-    assert!(full(&plan).restricted(&plan, &stages).is_none());
+    assert!(full(&plan).kept(&plan, &stages).is_none());
 }
 
 #[test]
@@ -154,7 +154,7 @@ fn two_nodes_claiming_one_identity_make_the_graph_built_again() {
         ),
     );
     let stages = vec!["s0".to_string(), "s1".to_string()];
-    assert!(full(&plan).restricted(&plan, &stages).is_none());
+    assert!(full(&plan).kept(&plan, &stages).is_none());
     let targets = ["s1".to_string()];
     let sel = select_in(&plan, full(&plan), &targets).unwrap();
     assert_eq!(describe(&sel), rebuilt(&plan, &targets));
