@@ -26,7 +26,6 @@ use mtm_provider::ObjectId;
 use mtm_provider::resource::{Requirement, Spec};
 use refs::object_refs;
 use serde_json::Value;
-use std::collections::BTreeSet;
 
 /// An object identity borrowed from the nodes: (cluster, group, kind, namespace, name).
 type Key<'a> = (&'a str, &'a str, &'a str, Option<&'a str>, &'a str);
@@ -118,8 +117,8 @@ impl<'a> Index<'a> {
 /// The edges found so far: one per (dependency, dependent) pair, its first reason kept.
 #[derive(Default)]
 struct Edges {
-    out: BTreeSet<(usize, usize, &'static str)>,
-    seen_pairs: BTreeSet<(usize, usize)>,
+    out: Vec<(usize, usize, &'static str)>,
+    seen_pairs: foldhash::HashSet<(usize, usize)>,
 }
 
 impl Edges {
@@ -129,7 +128,7 @@ impl Edges {
             && from != to
             && self.seen_pairs.insert((from, to))
         {
-            self.out.insert((from, to, why));
+            self.out.push((from, to, why));
         }
     }
 }
@@ -208,8 +207,10 @@ pub fn edges(nodes: &[Node], contexts: &std::collections::HashMap<String, String
             }
         }
     }
+    let mut out = edges.out;
+    out.sort_unstable();
     Inferred {
-        edges: edges.out.into_iter().collect(),
+        edges: out,
         unique: ix.unique,
     }
 }
