@@ -72,7 +72,7 @@ pub fn checks_of(engine: &Engine) -> Vec<Found> {
                 address: n.resource.address.to_string(),
                 cluster: cluster.clone(),
                 stages: n.resource.stages.clone(),
-                check: check.clone(),
+                check: CheckSpec::clone(check),
             }),
             _ => None,
         })

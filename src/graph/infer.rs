@@ -21,11 +21,11 @@ mod refs;
 
 use super::Pattern;
 use crate::plan::Node;
+use foldhash::{HashMap, HashMapExt};
 use mtm_provider::ObjectId;
 use mtm_provider::resource::{Requirement, Spec};
 use refs::object_refs;
 use serde_json::Value;
-use std::collections::{BTreeSet, HashMap};
 
 /// An object identity borrowed from the nodes: (cluster, group, kind, namespace, name).
 type Key<'a> = (&'a str, &'a str, &'a str, Option<&'a str>, &'a str);
@@ -45,27 +45,34 @@ struct Index<'a> {
     crds: HashMap<(&'a str, &'a str, &'a str), usize>,
     releases: HashMap<(&'a str, &'a str, &'a str), usize>,
     gens: HashMap<&'a str, usize>,
-    contexts: &'a HashMap<String, String>,
+    contexts: &'a std::collections::HashMap<String, String>,
+    /// No key was claimed by two nodes: each lookup has one possible answer.
+    unique: bool,
 }
 
 impl<'a> Index<'a> {
-    fn new(nodes: &'a [Node], contexts: &'a HashMap<String, String>) -> Index<'a> {
+    fn new(
+        nodes: &'a [Node],
+        contexts: &'a std::collections::HashMap<String, String>,
+    ) -> Index<'a> {
         let mut ix = Index {
-            objects: HashMap::new(),
+            objects: HashMap::with_capacity(nodes.len()),
             crds: HashMap::new(),
             releases: HashMap::new(),
             gens: HashMap::new(),
             contexts,
+            unique: true,
         };
         for (i, n) in nodes.iter().enumerate() {
+            let mut taken = false;
             match &n.resource.spec {
                 Spec::Object { id, manifest } => {
-                    ix.objects.insert(key(id), i);
+                    taken |= ix.objects.insert(key(id), i).is_some();
                     if id.kind == "CustomResourceDefinition" {
                         let text = |p: &str| manifest.pointer(p).and_then(Value::as_str);
                         if let (Some(g), Some(k)) = (text("/spec/group"), text("/spec/names/kind"))
                         {
-                            ix.crds.insert((&id.cluster, g, k), i);
+                            taken |= ix.crds.insert((&id.cluster, g, k), i).is_some();
                         }
                     }
                 }
@@ -74,22 +81,23 @@ impl<'a> Index<'a> {
                     requirement,
                 } => match requirement {
                     Requirement::Object { id, provides, .. } => {
-                        ix.objects.entry(key(id)).or_insert(i);
+                        taken |= *ix.objects.entry(key(id)).or_insert(i) != i;
                         if let Some(p) = provides {
-                            ix.crds.insert((cluster, &p.group, &p.kind), i);
+                            taken |= ix.crds.insert((cluster, &p.group, &p.kind), i).is_some();
                         }
                     }
                     Requirement::Release {
                         namespace, name, ..
                     } => {
-                        ix.releases.insert((cluster, namespace, name), i);
+                        taken |= ix.releases.insert((cluster, namespace, name), i).is_some();
                     }
                 },
                 Spec::Generated(g) => {
-                    ix.gens.insert(g.name.as_str(), i);
+                    taken |= ix.gens.insert(g.name.as_str(), i).is_some();
                 }
                 _ => {}
             }
+            ix.unique &= !taken;
         }
         ix
     }
@@ -109,8 +117,8 @@ impl<'a> Index<'a> {
 /// The edges found so far: one per (dependency, dependent) pair, its first reason kept.
 #[derive(Default)]
 struct Edges {
-    out: BTreeSet<(usize, usize, &'static str)>,
-    seen_pairs: BTreeSet<(usize, usize)>,
+    out: Vec<(usize, usize, &'static str)>,
+    seen_pairs: foldhash::HashSet<(usize, usize)>,
 }
 
 impl Edges {
@@ -120,7 +128,7 @@ impl Edges {
             && from != to
             && self.seen_pairs.insert((from, to))
         {
-            self.out.insert((from, to, why));
+            self.out.push((from, to, why));
         }
     }
 }
@@ -169,11 +177,18 @@ impl<'a> Members<'a> {
     }
 }
 
-/// Every inferred and explicit edge `(dependency, dependent, why)`, without duplicates.
-pub fn edges(
-    nodes: &[Node],
-    contexts: &HashMap<String, String>,
-) -> Vec<(usize, usize, &'static str)> {
+/// The edges of a set of nodes.
+pub struct Inferred {
+    /// Every inferred and explicit edge `(dependency, dependent, why)`, without
+    /// duplicates, sorted.
+    pub edges: Vec<(usize, usize, &'static str)>,
+    /// No two nodes claimed one identity, CRD kind, release or generated value: the edges
+    /// of any subset of the nodes are those of the whole between members of the subset.
+    pub unique: bool,
+}
+
+/// Every inferred and explicit edge of `nodes`.
+pub fn edges(nodes: &[Node], contexts: &std::collections::HashMap<String, String>) -> Inferred {
     let ix = Index::new(nodes, contexts);
     let members = Members::new(nodes);
     let mut edges = Edges::default();
@@ -192,7 +207,12 @@ pub fn edges(
             }
         }
     }
-    edges.out.into_iter().collect()
+    let mut out = edges.out;
+    out.sort_unstable();
+    Inferred {
+        edges: out,
+        unique: ix.unique,
+    }
 }
 
 /// The edges into node `i` that its spec implies: namespace, CRD, references, patched

@@ -7,7 +7,7 @@
 
 use super::{Graph, Pattern};
 use crate::diag::{Diagnostic, Diagnostics};
-use crate::plan::{Plan, fold};
+use crate::plan::{Node, Plan, fold};
 use mtm_provider::Address;
 use petgraph::Direction;
 use petgraph::graph::NodeIndex;
@@ -37,45 +37,106 @@ impl Selection {
 /// Selects `targets` (all of the plan when empty).
 pub fn select(plan: &Plan, targets: &[String]) -> Result<Selection, Diagnostics> {
     let all: Vec<String> = plan.stages.iter().map(|s| s.name.clone()).collect();
+    select_in(plan, Graph::build(plan, fold(plan, &all))?, targets)
+}
+
+/// Selects `targets` (all of the plan when empty) in `full`, the graph of every stage of
+/// `plan`, which a caller that built it hands over instead of having it built again.
+pub fn select_in(plan: &Plan, full: Graph, targets: &[String]) -> Result<Selection, Diagnostics> {
+    let all: Vec<String> = plan.stages.iter().map(|s| s.name.clone()).collect();
     if targets.is_empty() {
-        let graph = Graph::build(plan, fold(plan, &all))?;
-        let selected = vec![true; graph.graph.node_count()];
+        let selected = vec![true; full.graph.node_count()];
         return Ok(Selection {
             stages: all,
-            graph,
+            graph: full,
             selected,
             left_out: Vec::new(),
         });
     }
 
-    let full = Graph::build(plan, fold(plan, &all))?;
     let (stage_targets, patterns) = parse_targets(plan, &full, targets)?;
     let stage_closure = plan.needs_closure(stage_targets.iter().copied());
     let stages = stages_to_fold(plan, &all, &full, &stage_closure, &patterns);
 
-    // When the targets need every stage, the full graph is the graph.
-    let (graph, full) = if stages.len() == all.len() {
-        (full, None)
-    } else {
-        (Graph::build(plan, fold(plan, &stages))?, Some(full))
+    let root = |n: &Node| {
+        let r = &n.resource;
+        r.stages.iter().any(|s| stage_closure.contains(s))
+            || patterns.iter().any(|p| p.matches(r.address.as_str()))
     };
-    let roots: Vec<NodeIndex> = graph
+    // When the targets need every stage, the full graph is the graph.
+    if stages.len() == all.len() {
+        let roots: Vec<NodeIndex> = full
+            .graph
+            .node_indices()
+            .filter(|i| root(&full.graph[*i]))
+            .collect();
+        let selected = full.reach(roots, Direction::Incoming);
+        let left_out = left_out(&full, &full, &selected);
+        return Ok(Selection {
+            stages,
+            graph: full,
+            selected,
+            left_out,
+        });
+    }
+    match full.kept(plan, &stages) {
+        Some(keep) => Ok(select_kept(full, keep, stages, &root)),
+        None => {
+            let graph = Graph::build(plan, fold(plan, &stages))?;
+            let roots: Vec<NodeIndex> = graph
+                .graph
+                .node_indices()
+                .filter(|i| root(&graph.graph[*i]))
+                .collect();
+            let selected = graph.reach(roots, Direction::Incoming);
+            let left_out = left_out(&graph, &full, &selected);
+            Ok(Selection {
+                stages,
+                graph,
+                selected,
+                left_out,
+            })
+        }
+    }
+}
+
+/// The selection in the graph of `stages` taken from `full` (its nodes with `keep` set):
+/// selected and left out worked out on `full`, then its kept nodes moved, not copied.
+fn select_kept(
+    full: Graph,
+    keep: Vec<bool>,
+    stages: Vec<String>,
+    root: &dyn Fn(&Node) -> bool,
+) -> Selection {
+    let roots: Vec<NodeIndex> = full
         .graph
         .node_indices()
-        .filter(|i| {
-            let r = &graph.graph[*i].resource;
-            r.stages.iter().any(|s| stage_closure.contains(s))
-                || patterns.iter().any(|p| p.matches(r.address.as_str()))
-        })
+        .filter(|i| keep[i.index()] && root(&full.graph[*i]))
         .collect();
-    let selected = graph.reach(roots, Direction::Incoming);
-    let left_out = left_out(&graph, full.as_ref().unwrap_or(&graph), &selected);
-    Ok(Selection {
+    let chosen = full.reach_among(roots, Direction::Incoming, &keep);
+    let downstream = full.reach(
+        full.graph.node_indices().filter(|i| chosen[i.index()]),
+        Direction::Outgoing,
+    );
+    let mut left_out: Vec<Address> = full
+        .graph
+        .node_indices()
+        .filter(|i| downstream[i.index()] && !chosen[i.index()])
+        .map(|i| full.graph[i].resource.address.clone())
+        .collect();
+    left_out.sort();
+    let selected = chosen
+        .iter()
+        .zip(&keep)
+        .filter(|(_, k)| **k)
+        .map(|(c, _)| *c)
+        .collect();
+    Selection {
         stages,
-        graph,
+        graph: full.into_subgraph(&keep),
         selected,
         left_out,
-    })
+    }
 }
 
 /// The targets split into stage names and address patterns, each checked against the plan.
@@ -163,3 +224,6 @@ fn left_out(graph: &Graph, full: &Graph, selected: &[bool]) -> Vec<Address> {
         .into_iter()
         .collect()
 }
+
+#[cfg(test)]
+mod tests;

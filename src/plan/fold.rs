@@ -11,8 +11,9 @@
 //! explicit `needs` of every declaring step still hold.
 
 use super::{Need, Plan};
+use foldhash::{HashMap, HashMapExt};
 use mtm_provider::resource::{Resource, StepInfo};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 /// A resource of the desired state, with what the graph needs to know about it.

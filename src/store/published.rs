@@ -1,8 +1,8 @@
 //! The published copy of the state: what readers see while a writer holds the state.
 //!
 //! sled lets one process open a database at a time, and a writer holds the state for a
-//! whole apply. So at every commit (when it opens the state, and when a revision finishes)
-//! the writer publishes `<state dir>/published/`: `head.json` (the records and the revision
+//! whole apply. So at every commit (when it opens the state and something was written
+//! since the last publication, and when a revision finishes) the writer publishes `<state dir>/published/`: `head.json` (the records and the revision
 //! list, replaced atomically by a rename) and one `revision-N.json` per finished revision
 //! (written once: a finished revision never changes). A reader that finds the state locked
 //! reads these, and so sees the last committed revision. This module knows files and
@@ -50,6 +50,11 @@ pub fn write_revision(state: &Path, revision: &Revision) -> Result<(), StoreErro
 /// Whether revision `number` is published already.
 pub fn has_revision(state: &Path, number: u64) -> bool {
     revision_file(state, number).exists()
+}
+
+/// Whether a head is published.
+pub fn has_head(state: &Path) -> bool {
+    dir(state).join(HEAD).exists()
 }
 
 /// The published head, if any was published.

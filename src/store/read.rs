@@ -35,7 +35,7 @@ pub fn open_read(dir: &Path, command: &str) -> Result<ReadState, OpenError> {
     super::private_files();
     match Lock::acquire_reading(dir, command) {
         Ok(lock) => Ok(ReadState::Live {
-            store: SledStore::open(dir)?,
+            store: SledStore::open_reading(dir)?,
             _lock: lock,
         }),
         Err(held @ LockError::Held { .. }) => match published::read_head(dir) {

@@ -1,13 +1,16 @@
 //! `SledStore`: the `Store` on disk, a sled database in `<state dir>/db`.
 //!
-//! The only module that imports sled. It keeps five trees (records by address, revision
-//! headers, changes, snapshots, meta with the schema version), flushes before every write
-//! returns, refuses state from a newer schema, and at open marks revisions that a dead
-//! process left running as interrupted. It does not take the mtm lock (`open_locked`
-//! does, before opening) and does not know what a record means.
+//! The only module that imports sled (with its `layout.rs`). It keeps six trees (records
+//! by address, their summaries, revision headers, changes, snapshots, meta with the
+//! layout version and whether the published copy is behind), flushes before every write
+//! returns, refuses state from a newer layout, migrates an older one, and at open marks
+//! revisions that a dead process left running as interrupted. It does not take the mtm
+//! lock (`open_locked` does, before opening) and does not know what a record means.
 
 // The one module that knows sled.
 #![allow(clippy::disallowed_types)]
+
+mod layout;
 
 use super::lock::{Holder, Lock, LockError};
 use super::published;
@@ -15,8 +18,11 @@ use super::{
     Envelope, Record, RecordSummary, Revision, RevisionEntry, RevisionResult, RevisionSummary,
     SCHEMA, Store, StoreError, now_rfc3339,
 };
-use ::sled::transaction::{ConflictableTransactionError, TransactionError};
+use ::sled::transaction::{
+    ConflictableTransactionError, TransactionError, TransactionalTree, UnabortableTransactionError,
+};
 use ::sled::{Db, Transactional, Tree};
+use layout::LAYOUT;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::io;
@@ -25,13 +31,18 @@ use std::sync::{Mutex, PoisonError};
 
 /// The sled database's directory inside the state directory.
 const DB: &str = "db";
-const SCHEMA_KEY: &[u8] = b"schema";
+/// The meta key of the layout version (named `schema` since the first layout).
+const LAYOUT_KEY: &[u8] = b"schema";
+/// The meta key present while the published copy may be behind the database.
+const UNPUBLISHED: &[u8] = b"unpublished";
 
 #[derive(Debug)]
 pub struct SledStore {
     dir: PathBuf,
     db: Db,
     records: Tree,
+    /// Address to `RecordSummary`, written with each record (`mtm state list` reads these).
+    summaries: Tree,
     /// Revision number (big-endian) to `Header`.
     revisions: Tree,
     /// Revision number then a sequence number (both big-endian) to `RevisionEntry`.
@@ -42,8 +53,11 @@ pub struct SledStore {
     /// Serialises numbering and finishing revisions within this process; sled's own file
     /// lock keeps other processes out.
     revision_guard: Mutex<()>,
+    /// Whether meta holds `UNPUBLISHED`; held while publishing, so no write slips between
+    /// reading what to publish and clearing the mark.
+    unpublished: Mutex<bool>,
     /// Flushes for writes that wait without blocking (`put_record_soon`).
-    sync: GroupSync,
+    sync: Box<GroupSync>,
 }
 
 /// One flush at a time for the writes that wait for it, each covering every write made
@@ -110,7 +124,7 @@ pub enum OpenError {
         holder: Option<Box<Holder>>,
     },
     #[error(
-        "state in {} was written by a newer mtm (schema {found}, this mtm reads up to {SCHEMA})\n  help: use that newer mtm, or move the state directory aside",
+        "state in {} was written by a newer mtm (schema {found}, this mtm reads up to {LAYOUT})\n  help: use that newer mtm, or move the state directory aside",
         dir.display()
     )]
     NewerSchema { dir: PathBuf, found: u32 },
@@ -152,9 +166,19 @@ pub fn open_locked(
 }
 
 impl SledStore {
-    /// Open (or create) the state in `dir`. Another process that has it open makes this
-    /// fail with `OpenError::Busy`; it never waits.
+    /// Open (or create) the state in `dir` to write it, publishing what was written
+    /// since the last publication. Another process that has it open makes this fail
+    /// with `OpenError::Busy`; it never waits.
     pub fn open(dir: &Path) -> Result<SledStore, OpenError> {
+        let store = SledStore::open_reading(dir)?;
+        store.publish(SledStore::publish_all);
+        Ok(store)
+    }
+
+    /// Open the state in `dir` as `open` does, but publish nothing: for a reader, which
+    /// holds the state a moment, while other readers see the last publication (the next
+    /// writer publishes what is behind at its open).
+    pub fn open_reading(dir: &Path) -> Result<SledStore, OpenError> {
         let failed = |source: ::sled::Error| open_error(dir, source);
         // Every write flushes before it returns, so sled's background flusher is not
         // needed; without it no thread keeps the database (and its file lock) after the
@@ -168,58 +192,31 @@ impl SledStore {
         let store = SledStore {
             dir: dir.to_path_buf(),
             records: tree("records")?,
+            summaries: tree("summaries")?,
             revisions: tree("revisions")?,
             changes: tree("changes")?,
             snapshots: tree("snapshots")?,
             meta: tree("meta")?,
+            unpublished: Mutex::new(false),
             db,
             revision_guard: Mutex::new(()),
-            sync: GroupSync::default(),
+            sync: Box::default(),
         };
-        store.check_schema()?;
+        store.check_layout()?;
         store
-            .interrupt_running()
+            .read_unpublished()
+            .and_then(|()| store.interrupt_running())
             .and_then(|()| store.scrub_old_commands())
             .map_err(|source| OpenError::Failed {
                 dir: dir.to_path_buf(),
                 source: Box::new(source),
             })?;
-        store.publish(SledStore::publish_all);
         Ok(store)
     }
 
     /// The state directory this store was opened in.
     pub fn dir(&self) -> &Path {
         &self.dir
-    }
-
-    fn check_schema(&self) -> Result<(), OpenError> {
-        let failed = |source: Box<dyn std::error::Error + Send + Sync>| OpenError::Failed {
-            dir: self.dir.clone(),
-            source,
-        };
-        match self.meta.get(SCHEMA_KEY).map_err(|e| failed(e.into()))? {
-            None => {
-                self.meta
-                    .insert(SCHEMA_KEY, &SCHEMA.to_be_bytes())
-                    .map_err(|e| failed(e.into()))?;
-                self.db.flush().map_err(|e| failed(e.into()))?;
-                Ok(())
-            }
-            Some(bytes) => {
-                let found = <[u8; 4]>::try_from(bytes.as_ref())
-                    .map(u32::from_be_bytes)
-                    .map_err(|_| failed("its schema version is unreadable".into()))?;
-                if found > SCHEMA {
-                    return Err(OpenError::NewerSchema {
-                        dir: self.dir.clone(),
-                        found,
-                    });
-                }
-                // Older schemas would be migrated here; there are none yet.
-                Ok(())
-            }
-        }
     }
 
     /// Mark revisions still running as interrupted. Nothing else can have this state open
@@ -245,6 +242,7 @@ impl SledStore {
             let number = header.number;
             header.command = masked;
             let bytes = Envelope::encode("revision", header)?;
+            self.unpublish()?;
             self.revisions
                 .insert(number.to_be_bytes(), bytes)
                 .map_err(backend(&format!("write revision {number}")))?;
@@ -253,18 +251,28 @@ impl SledStore {
         Ok(())
     }
 
-    /// Publish the head and every finished revision not yet published, for readers that
-    /// find the state locked (`published.rs`).
+    /// Publish every finished revision not yet published, and the head unless it is
+    /// there and nothing was written since it was published (`published.rs`), for readers
+    /// that find the state locked.
     fn publish_all(&self) -> Result<(), StoreError> {
+        let mut missing = false;
         for header in self.headers()? {
             if header.result != RevisionResult::Running
                 && !published::has_revision(&self.dir, header.number)
                 && let Some(revision) = self.revision(header.number)?
             {
                 published::write_revision(&self.dir, &revision)?;
+                missing = true;
             }
         }
-        self.publish_head()
+        let behind = *self
+            .unpublished
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if missing || behind || !published::has_head(&self.dir) {
+            self.publish_head()?;
+        }
+        Ok(())
     }
 
     /// Run a publication; its failure does not undo the commit before it, so it is only
@@ -278,12 +286,54 @@ impl SledStore {
         }
     }
 
+    /// Publish the head, then clear the mark that it is behind.
     fn publish_head(&self) -> Result<(), StoreError> {
+        let mut unpublished = self
+            .unpublished
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         let head = published::Head {
             records: self.records()?,
             revisions: self.revisions()?,
         };
-        published::write_head(&self.dir, &head)
+        published::write_head(&self.dir, &head)?;
+        if *unpublished {
+            self.meta
+                .remove(UNPUBLISHED)
+                .map_err(backend("mark state published"))?;
+            self.flush()?;
+            *unpublished = false;
+        }
+        Ok(())
+    }
+
+    /// Whether the last process left the published copy behind.
+    fn read_unpublished(&self) -> Result<(), StoreError> {
+        let marked = self
+            .meta
+            .contains_key(UNPUBLISHED)
+            .map_err(backend("read state meta"))?;
+        *self
+            .unpublished
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = marked;
+        Ok(())
+    }
+
+    /// Mark, before a write, that the published copy is behind; the write's own flush
+    /// makes the mark durable no later than the write (sled recovers a prefix of its log).
+    fn unpublish(&self) -> Result<(), StoreError> {
+        let mut unpublished = self
+            .unpublished
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if !*unpublished {
+            self.meta
+                .insert(UNPUBLISHED, &[][..])
+                .map_err(backend("mark state unpublished"))?;
+            *unpublished = true;
+        }
+        Ok(())
     }
 
     fn headers(&self) -> Result<Vec<Header>, StoreError> {
@@ -371,6 +421,7 @@ impl SledStore {
         header.result = result;
         header.finished_at = finished_at;
         let header = Envelope::encode("revision", header)?;
+        self.unpublish()?;
         (&self.revisions, &self.snapshots)
             .transaction(|(revisions, snapshots)| {
                 revisions.insert(&key, header.as_slice())?;
@@ -400,6 +451,7 @@ impl SledStore {
                 source: format!("it is running, or not after the last revision ({last})").into(),
             });
         }
+        self.unpublish()?;
         for change in &revision.changes {
             let sequence = self.db.generate_id().map_err(backend("number a change"))?;
             let mut key = [0; 16];
@@ -442,6 +494,21 @@ impl SledStore {
         self.flush()?;
         self.publish(SledStore::publish_all);
         Ok(())
+    }
+
+    /// Runs `f` on the records and summaries trees in one transaction, so a record and its
+    /// summary are written or removed together.
+    fn both_trees<T>(
+        &self,
+        action: &str,
+        f: impl Fn(&TransactionalTree, &TransactionalTree) -> Result<T, UnabortableTransactionError>,
+    ) -> Result<T, StoreError> {
+        (&self.records, &self.summaries)
+            .transaction(|(records, summaries)| Ok(f(records, summaries)?))
+            .map_err(|e| match e {
+                TransactionError::Storage(e) => backend(action)(e),
+                TransactionError::Abort(()) => unreachable!("the transaction never aborts"),
+            })
     }
 
     fn flush(&self) -> Result<(), StoreError> {
@@ -513,9 +580,9 @@ impl Store for SledStore {
 
     fn record_summaries(&self) -> Result<Vec<RecordSummary>, StoreError> {
         let mut out = Vec::new();
-        for entry in &self.records {
-            let (key, value) = entry.map_err(backend("read records"))?;
-            out.push(Envelope::decode(&record_name(&key), &value)?);
+        for entry in &self.summaries {
+            let (key, value) = entry.map_err(backend("read record summaries"))?;
+            out.push(Envelope::decode(&summary_name(&key), &value)?);
         }
         Ok(out)
     }
@@ -532,17 +599,24 @@ impl Store for SledStore {
     fn put_record(&self, record: &Record) -> Result<(), StoreError> {
         let what = format!("record {}", record.address);
         let bytes = Envelope::encode(&what, record)?;
-        self.records
-            .insert(record.address.as_bytes(), bytes)
-            .map_err(backend(&format!("write {what}")))?;
+        let summary = Envelope::encode(&what, RecordSummary::from(record))?;
+        let key = record.address.as_bytes();
+        self.unpublish()?;
+        self.both_trees(&format!("write {what}"), |records, summaries| {
+            records.insert(key, bytes.as_slice())?;
+            summaries.insert(key, summary.as_slice())?;
+            Ok(())
+        })?;
         self.flush()
     }
 
     fn remove_record(&self, address: &str) -> Result<bool, StoreError> {
-        let removed = self
-            .records
-            .remove(address)
-            .map_err(backend(&format!("remove record {address}")))?;
+        self.unpublish()?;
+        let removed =
+            self.both_trees(&format!("remove record {address}"), |records, summaries| {
+                summaries.remove(address)?;
+                records.remove(address)
+            })?;
         self.flush()?;
         Ok(removed.is_some())
     }
@@ -572,6 +646,7 @@ impl Store for SledStore {
             result: RevisionResult::Running,
         };
         let bytes = Envelope::encode("revision", header)?;
+        self.unpublish()?;
         self.revisions
             .insert(number.to_be_bytes(), bytes)
             .map_err(backend(&format!("write revision {number}")))?;
@@ -586,6 +661,7 @@ impl Store for SledStore {
         key[..8].copy_from_slice(&revision.to_be_bytes());
         key[8..].copy_from_slice(&sequence.to_be_bytes());
         let bytes = Envelope::encode("change", change)?;
+        self.unpublish()?;
         self.changes
             .insert(key, bytes)
             .map_err(backend(&format!("write a change of revision {revision}")))?;
@@ -700,6 +776,10 @@ fn revision_name(key: &[u8]) -> String {
 
 fn record_name(key: &[u8]) -> String {
     format!("record {}", String::from_utf8_lossy(key))
+}
+
+fn summary_name(key: &[u8]) -> String {
+    format!("summary of record {}", String::from_utf8_lossy(key))
 }
 
 #[cfg(test)]

@@ -158,7 +158,10 @@ fn workshop_checks(
         .filter_map(|i| {
             let r = &sel.graph.graph[i].resource;
             match &r.spec {
-                Spec::Check { check, .. } => Some((r.address.to_string(), check.clone())),
+                Spec::Check { check, .. } => Some((
+                    r.address.to_string(),
+                    mtm_provider::resource::CheckSpec::clone(check),
+                )),
                 _ => None,
             }
         })

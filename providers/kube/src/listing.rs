@@ -58,6 +58,9 @@ impl Group {
     }
 }
 
+/// What a GET found of an object (`None`: it did not exist), and when.
+type Seen = (Instant, Option<DynamicObject>);
+
 /// A group the coming plans want listed, and what its LIST needs.
 struct Wanted {
     kind: Kind,
@@ -71,7 +74,7 @@ pub(crate) struct Listings {
     groups: Mutex<HashMap<String, Group>>,
     wanted: Mutex<HashMap<String, Arc<Wanted>>>,
     /// Objects single GETs found, by group and name, and when.
-    seen: Mutex<HashMap<(String, String), (Instant, Option<DynamicObject>)>>,
+    seen: Mutex<HashMap<(String, String), Seen>>,
 }
 
 impl Listings {
@@ -200,8 +203,9 @@ impl KubeProvider {
     /// Marks for listing the groups (kind and namespace) that hold two or more of `ids`:
     /// each is LISTed once, when the first of its objects is planned.
     pub async fn prefetch(&self, ids: &[&ObjectId]) {
-        let mut counts: HashMap<(String, String), (&Cluster, Kind, Option<String>, usize)> =
-            HashMap::new();
+        // By cluster and group: where to LIST it, and how many of `ids` it holds.
+        type Count<'c> = (&'c Cluster, Kind, Option<String>, usize);
+        let mut counts: HashMap<(String, String), Count<'_>> = HashMap::new();
         for id in ids {
             let Ok(cluster) = self.cluster(&id.cluster) else {
                 continue;

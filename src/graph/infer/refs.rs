@@ -23,9 +23,9 @@ pub(super) fn object_refs(
     };
     if runs_pods(&id.group, &id.kind) {
         let spec = match id.kind.as_str() {
-            "Pod" => manifest.pointer("/spec"),
-            "CronJob" => manifest.pointer("/spec/jobTemplate/spec/template/spec"),
-            _ => manifest.pointer("/spec/template/spec"),
+            "Pod" => at(manifest, "/spec"),
+            "CronJob" => at(manifest, "/spec/jobTemplate/spec/template/spec"),
+            _ => at(manifest, "/spec/template/spec"),
         };
         if let Some(spec) = spec {
             pod_refs(spec, &mut |kind, name| {
@@ -77,55 +77,56 @@ pub(super) fn object_refs(
 
 /// ServiceAccount, ConfigMap and Secret names a pod spec uses.
 fn pod_refs(spec: &Value, found: &mut dyn FnMut(&'static str, &str)) {
-    let text = |v: &Value, p: &str| v.pointer(p).and_then(Value::as_str).map(str::to_string);
-    if let Some(sa) = text(spec, "/serviceAccountName").or_else(|| text(spec, "/serviceAccount")) {
-        found("ServiceAccount", &sa);
+    fn text<'v>(v: &'v Value, p: &str) -> Option<&'v str> {
+        at(v, p).and_then(Value::as_str)
     }
-    let list = |v: &Value, p: &str| {
-        v.pointer(p)
+    fn list<'v>(v: &'v Value, p: &str) -> &'v [Value] {
+        at(v, p)
             .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default()
-    };
+            .map_or(&[], Vec::as_slice)
+    }
+    if let Some(sa) = text(spec, "/serviceAccountName").or_else(|| text(spec, "/serviceAccount")) {
+        found("ServiceAccount", sa);
+    }
     for s in list(spec, "/imagePullSecrets") {
-        if let Some(n) = text(&s, "/name") {
-            found("Secret", &n);
+        if let Some(n) = text(s, "/name") {
+            found("Secret", n);
         }
     }
     for vol in list(spec, "/volumes") {
-        if let Some(n) = text(&vol, "/configMap/name") {
-            found("ConfigMap", &n);
+        if let Some(n) = text(vol, "/configMap/name") {
+            found("ConfigMap", n);
         }
-        if let Some(n) = text(&vol, "/secret/secretName") {
-            found("Secret", &n);
+        if let Some(n) = text(vol, "/secret/secretName") {
+            found("Secret", n);
         }
-        for src in list(&vol, "/projected/sources") {
-            if let Some(n) = text(&src, "/configMap/name") {
-                found("ConfigMap", &n);
+        for src in list(vol, "/projected/sources") {
+            if let Some(n) = text(src, "/configMap/name") {
+                found("ConfigMap", n);
             }
-            if let Some(n) = text(&src, "/secret/name") {
-                found("Secret", &n);
+            if let Some(n) = text(src, "/secret/name") {
+                found("Secret", n);
             }
         }
     }
     for c in list(spec, "/containers")
-        .into_iter()
+        .iter()
         .chain(list(spec, "/initContainers"))
     {
-        for e in list(&c, "/envFrom") {
-            if let Some(n) = text(&e, "/configMapRef/name") {
-                found("ConfigMap", &n);
+        for e in list(c, "/envFrom") {
+            if let Some(n) = text(e, "/configMapRef/name") {
+                found("ConfigMap", n);
             }
-            if let Some(n) = text(&e, "/secretRef/name") {
-                found("Secret", &n);
+            if let Some(n) = text(e, "/secretRef/name") {
+                found("Secret", n);
             }
         }
-        for e in list(&c, "/env") {
-            if let Some(n) = text(&e, "/valueFrom/configMapKeyRef/name") {
-                found("ConfigMap", &n);
+        for e in list(c, "/env") {
+            if let Some(n) = text(e, "/valueFrom/configMapKeyRef/name") {
+                found("ConfigMap", n);
             }
-            if let Some(n) = text(&e, "/valueFrom/secretKeyRef/name") {
-                found("Secret", &n);
+            if let Some(n) = text(e, "/valueFrom/secretKeyRef/name") {
+                found("Secret", n);
             }
         }
     }
@@ -152,6 +153,14 @@ fn host_ref(ix: &Index, cluster: &str, host: &str, found: &mut dyn FnMut(usize, 
     }
 }
 
+/// The value at `path`, a JSON pointer of mapping keys only (`/spec/template/spec`), found
+/// as `Value::pointer` finds it but without copying each key.
+pub(super) fn at<'v>(v: &'v Value, path: &str) -> Option<&'v Value> {
+    path.strip_prefix('/')?
+        .split('/')
+        .try_fold(v, |v, key| v.as_object()?.get(key))
+}
+
 /// Calls `f(key, value)` for every key of every mapping in a JSON value.
 fn walk(v: &Value, f: &mut dyn FnMut(&str, &Value)) {
     match v {
@@ -163,5 +172,28 @@ fn walk(v: &Value, f: &mut dyn FnMut(&str, &Value)) {
         }
         Value::Array(items) => items.iter().for_each(|i| walk(i, f)),
         _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::at;
+    use serde_json::json;
+
+    #[test]
+    fn at_finds_what_pointer_finds() {
+        let v = json!({"spec": {"template": {"spec": {"volumes": [1]}}, "x": null}, "": {"a": 1}});
+        for path in [
+            "/spec",
+            "/spec/template/spec",
+            "/spec/template/spec/volumes",
+            "/spec/x",
+            "/spec/missing",
+            "/spec/template/spec/volumes/none",
+            "spec",
+            "//a",
+        ] {
+            assert_eq!(at(&v, path), v.pointer(path), "{path}");
+        }
     }
 }

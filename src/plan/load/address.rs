@@ -10,12 +10,12 @@ use crate::diag::Diagnostics;
 use crate::plan::manifest::RawObject;
 use crate::plan::step::{RawDecl, RawKind, Target};
 use crate::plan::{Decl, object_address};
+use foldhash::HashMap;
 use mtm_provider::resource::{
     CheckSpec, GenSpec, Origin, Provides, ReleaseSpec, Requirement, Spec, StepInfo, WaitSpec,
 };
 use mtm_provider::{Address, ObjectId};
 use serde_json::Value;
-use std::collections::HashMap;
 use std::sync::Arc;
 
 /// An object's identity without its version: cluster, group, kind, namespace, name.
@@ -166,7 +166,8 @@ impl Finish<'_> {
             meta.insert("namespace".into(), ns.clone().into());
         }
         let stage = self.stage;
-        let address = match self.namer.objects.get(&id.key()) {
+        let key = id.key();
+        let address = match self.namer.objects.get(&key) {
             Some((address, last, first)) if last == stage => {
                 self.diags.push(at(self.origin, format!(
                     "duplicate address {address}: stage `{stage}` declares this object twice (first at {first})"
@@ -177,7 +178,7 @@ impl Finish<'_> {
             None => object_address(stage, &id),
         };
         self.namer.objects.insert(
-            id.key(),
+            key,
             (address.clone(), stage.to_string(), self.origin.clone()),
         );
         let manifest = Arc::new(object.body);
@@ -346,7 +347,7 @@ impl Finish<'_> {
             spec.clone(),
         );
         self.namer.checks.insert(key, entry);
-        let check = spec;
+        let check = Box::new(spec);
         Some((address, Spec::Check { cluster, check }))
     }
 
@@ -371,7 +372,7 @@ impl Finish<'_> {
                 spec.clone(),
             ),
         );
-        let check = spec;
+        let check = Box::new(spec);
         Some((address, Spec::Check { cluster, check }))
     }
 }

@@ -2,9 +2,11 @@
 //! revisions, schema refusal and sled's own lock. Raw writes go through the store's trees
 //! so that only `sled.rs` names the sled crate.
 
-use super::{OpenError, SCHEMA_KEY, SledStore, open_locked};
+use super::{LAYOUT_KEY, OpenError, SledStore, UNPUBLISHED, open_locked};
 use crate::store::contract::{self, record};
+use crate::store::published::{self, Head};
 use crate::store::{Lock, LockError, RevisionEntry, RevisionResult, Store, StoreError};
+use crate::store::{Record, RecordSummary};
 use serde_json::json;
 
 fn fresh() -> (tempfile::TempDir, SledStore) {
@@ -92,18 +94,18 @@ fn a_revision_left_running_reads_as_interrupted_after_reopen() {
 fn a_newer_schema_is_refused() {
     let (dir, store) = fresh();
     store.put_record(&record("a", 1)).unwrap();
-    store.meta.insert(SCHEMA_KEY, &2u32.to_be_bytes()).unwrap();
+    store.meta.insert(LAYOUT_KEY, &3u32.to_be_bytes()).unwrap();
     drop(store);
 
     let err = SledStore::open(dir.path()).unwrap_err();
     assert!(
-        matches!(err, OpenError::NewerSchema { found: 2, .. }),
+        matches!(err, OpenError::NewerSchema { found: 3, .. }),
         "{err:?}"
     );
     assert_eq!(
         err.to_string(),
         format!(
-            "state in {} was written by a newer mtm (schema 2, this mtm reads up to 1)\n  help: use that newer mtm, or move the state directory aside",
+            "state in {} was written by a newer mtm (schema 3, this mtm reads up to 2)\n  help: use that newer mtm, or move the state directory aside",
             dir.path().display()
         )
     );
@@ -112,8 +114,8 @@ fn a_newer_schema_is_refused() {
 #[test]
 fn a_new_store_records_its_schema() {
     let (_dir, store) = fresh();
-    let stored = store.meta.get(SCHEMA_KEY).unwrap().unwrap();
-    assert_eq!(stored.as_ref(), 1u32.to_be_bytes());
+    let stored = store.meta.get(LAYOUT_KEY).unwrap().unwrap();
+    assert_eq!(stored.as_ref(), 2u32.to_be_bytes());
 }
 
 #[test]
@@ -328,4 +330,90 @@ fn writes_together_land_and_later_writes_flush_on_their_own_again() {
     let store = SledStore::open(dir.path()).unwrap();
     assert_eq!(store.records().unwrap(), [record("a", n), record("b", n)]);
     assert_eq!(store.revision(n).unwrap().unwrap().changes, [change]);
+}
+
+fn summaries_of(records: &[Record]) -> Vec<RecordSummary> {
+    records.iter().map(RecordSummary::from).collect()
+}
+
+#[test]
+fn summaries_agree_with_records_after_puts_and_removes() {
+    let (_dir, store) = fresh();
+    for address in ["b", "a", "c"] {
+        store.put_record(&record(address, 1)).unwrap();
+    }
+    store.put_record(&record("a", 2)).unwrap();
+    assert!(store.remove_record("c").unwrap());
+    assert!(!store.remove_record("c").unwrap());
+    let records = store.records().unwrap();
+    assert_eq!(store.record_summaries().unwrap(), summaries_of(&records));
+    assert_eq!(store.summaries.len(), 2);
+}
+
+#[test]
+fn a_state_of_the_first_layout_gains_its_summaries_at_open() {
+    let (dir, store) = fresh();
+    for (address, revision) in [("x/east/core/ConfigMap/a/b", 1), ("y", 2), ("z", 3)] {
+        store.put_record(&record(address, revision)).unwrap();
+    }
+    let records = store.records().unwrap();
+    // What an mtm of layout 1 left: records alone.
+    store.summaries.clear().unwrap();
+    store.meta.insert(LAYOUT_KEY, &1u32.to_be_bytes()).unwrap();
+    store.flush().unwrap();
+    drop(store);
+
+    let store = SledStore::open(dir.path()).unwrap();
+    assert_eq!(store.records().unwrap(), records);
+    assert_eq!(store.record_summaries().unwrap(), summaries_of(&records));
+    let stored = store.meta.get(LAYOUT_KEY).unwrap().unwrap();
+    assert_eq!(stored.as_ref(), 2u32.to_be_bytes());
+    let head = published::read_head(dir.path()).unwrap().unwrap();
+    assert_eq!(head.records, records);
+}
+
+#[test]
+fn a_migration_cut_short_is_redone_whole() {
+    let (dir, store) = fresh();
+    store.put_record(&record("a", 1)).unwrap();
+    store.put_record(&record("b", 1)).unwrap();
+    // Layout 1 with a stale summary that no record has, as a cut-short migration leaves.
+    store.summaries.remove("b").unwrap();
+    store
+        .summaries
+        .insert("gone", store.summaries.get("a").unwrap().unwrap())
+        .unwrap();
+    store.meta.insert(LAYOUT_KEY, &1u32.to_be_bytes()).unwrap();
+    store.flush().unwrap();
+    drop(store);
+
+    let store = SledStore::open(dir.path()).unwrap();
+    let records = store.records().unwrap();
+    assert_eq!(store.record_summaries().unwrap(), summaries_of(&records));
+}
+
+#[test]
+fn open_publishes_only_what_changed_since_the_last_publication() {
+    let (dir, store) = fresh();
+    store.put_record(&record("a", 1)).unwrap();
+    let n = store.begin_revision("test-plan", "mtm apply", &[]).unwrap();
+    store.finish_revision(n, RevisionResult::Succeeded).unwrap();
+    assert!(!store.meta.contains_key(UNPUBLISHED).unwrap());
+    drop(store);
+    // A stand-in head: an open that republished would replace it.
+    published::write_head(dir.path(), &Head::default()).unwrap();
+    drop(SledStore::open(dir.path()).unwrap());
+    let head = published::read_head(dir.path()).unwrap().unwrap();
+    assert!(head.records.is_empty() && head.revisions.is_empty());
+
+    // A write after the last publication (a writer killed before its commit) is.
+    let store = SledStore::open(dir.path()).unwrap();
+    store.put_record(&record("b", 2)).unwrap();
+    assert!(store.meta.contains_key(UNPUBLISHED).unwrap());
+    drop(store);
+    let store = SledStore::open(dir.path()).unwrap();
+    let head = published::read_head(dir.path()).unwrap().unwrap();
+    assert_eq!(head.records, store.records().unwrap());
+    assert_eq!(head.revisions, store.revisions().unwrap());
+    assert!(!store.meta.contains_key(UNPUBLISHED).unwrap());
 }
