@@ -303,7 +303,16 @@ impl Engine<'_> {
             None => self.intend(node, revision, intents).await?,
         };
         let filled = self.filled(r)?;
-        let done = provider.apply(&filled, cancel).await?;
+        let done = match provider.apply(&filled, cancel).await {
+            Ok(done) => done,
+            Err(e) => {
+                // A create the server refused leaves nothing of mtm's: nor does state.
+                if record.is_none() && captured.is_none() && r.manifest().is_some() {
+                    self.forget_if_absent(node, intents).await;
+                }
+                return Err(e.into());
+            }
+        };
         let prior = record
             .and_then(|r| r.prior.clone())
             .or(captured)
@@ -332,6 +341,20 @@ impl Engine<'_> {
         intent.hash = PENDING.to_string();
         intents.put_record_soon(&intent).await?;
         Ok(prior)
+    }
+
+    /// Removes the intent written for `node` when its object does not exist after all
+    /// (its create was refused); kept when that cannot be known.
+    async fn forget_if_absent(&self, node: &Node, intents: &dyn Store) {
+        let r = &node.resource;
+        let Ok(provider) = self.provider(r) else {
+            return;
+        };
+        if let Ok(None) = provider.live(r).await
+            && let Err(e) = intents.remove_record(r.address.as_str())
+        {
+            tracing::warn!(address = %r.address, error = %e, "cannot remove the intent");
+        }
     }
 
     /// The record of an applied resource: its declaration as sent (an object: with

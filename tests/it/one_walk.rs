@@ -147,5 +147,15 @@ fn an_object_the_server_refuses_fails_alone_and_the_rest_is_applied() {
     let history = revisions(&f);
     assert_eq!(history.len(), 1, "{history:?}");
     assert_eq!(history[0]["result"]["state"], "failed", "{history:?}");
+    // The refused create left nothing of mtm's, and no intent in state either.
+    let listed = live(&f, &["state", "list"]);
+    listed
+        .ok()
+        .stdout_has(&format!("a/east/core/ConfigMap/{ns}/ok"));
+    assert!(
+        !listed.stdout.contains(&format!("ConfigMap/{ns}/bad")),
+        "the refused object is still in state:\n{}",
+        listed.stdout
+    );
     live(&f, &["destroy", "--auto-approve"]).ok();
 }
