@@ -1,7 +1,7 @@
 //! Engine benchmark (not a test): load, fold, graph build, topological sort and target
 //! closure (on the graph built, as `graph::select` does) of a synthetic plan of 100,000
-//! resources. Prints time per phase and the
-//! process's peak memory. Run with `cargo bench --bench engine` (RESOURCES=N to resize).
+//! resources. Prints time per phase, what the YAML library alone takes to read the
+//! manifests (the load's floor on one core), and the process's peak memory. Run with `cargo bench --bench engine` (RESOURCES=N to resize).
 
 #![allow(clippy::print_stdout, clippy::print_stderr, clippy::disallowed_methods)] // tests and benches print and read their environment
 
@@ -69,6 +69,21 @@ fn write_plan(dir: &Path, total: usize) {
     }
 }
 
+/// How long the YAML library takes to read every manifest of the plan on one thread while
+/// building nothing (`IgnoredAny`): what the load cannot go below on one core.
+fn parse_floor(dir: &Path) -> std::time::Duration {
+    let mut texts = Vec::new();
+    for entry in std::fs::read_dir(dir.join("manifests")).unwrap() {
+        texts.push(std::fs::read_to_string(entry.unwrap().path()).unwrap());
+    }
+    let t = Instant::now();
+    for text in &texts {
+        let docs: Vec<serde::de::IgnoredAny> = serde_saphyr::from_multiple(text).unwrap();
+        assert!(!docs.is_empty());
+    }
+    t.elapsed()
+}
+
 fn peak_mib() -> f64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     status
@@ -86,6 +101,8 @@ fn main() {
     let dir = tempfile::tempdir().unwrap();
     write_plan(dir.path(), total);
     let before = peak_mib();
+
+    let parse_only = parse_floor(dir.path());
 
     let t = Instant::now();
     let plan =
@@ -123,6 +140,10 @@ fn main() {
     println!(
         "  load (YAML, variables, addresses)   {:>9.1} ms",
         load_time.as_secs_f64() * 1e3
+    );
+    println!(
+        "  serde-saphyr parse alone, 1 thread  {:>9.1} ms (every manifest read, nothing built: the YAML library's share)",
+        parse_only.as_secs_f64() * 1e3
     );
     println!(
         "  fold                                {:>9.1} ms",

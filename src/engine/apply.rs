@@ -336,8 +336,14 @@ impl Engine<'_> {
             return Ok(None);
         };
         let prior = self.provider(r)?.live(r).await?.map(strip_server_fields);
-        let mut intent =
-            record::record(r, manifest, None, prior.clone(), revision, &self.secrets());
+        let mut intent = record::record(
+            r,
+            &manifest.value(),
+            None,
+            prior.clone(),
+            revision,
+            &self.secrets(),
+        );
         intent.hash = PENDING.to_string();
         intents.put_record_soon(&intent).await?;
         Ok(prior)
@@ -372,8 +378,8 @@ impl Engine<'_> {
         let secrets = self.secrets();
         let uid = done.uid.clone();
         if let (Some(template), Some(manifest)) = (r.manifest(), filled.manifest()) {
-            let mut rec = record::record(r, manifest, uid, prior, revision, &secrets);
-            rec.manifest = redact_value(template, &secrets);
+            let mut rec = record::record(r, &manifest.value(), uid, prior, revision, &secrets);
+            rec.manifest = redact_value(&template.value(), &secrets);
             return rec;
         }
         if let Some((fields, manager)) = r.patch() {

@@ -26,7 +26,7 @@ pub use router::{Family, Router, Wiring, family};
 
 use crate::graph::Selection;
 use crate::plan::{Node, Plan};
-use mtm_provider::{Cancel, Resource, Spec};
+use mtm_provider::{Cancel, Manifest, Resource, Spec};
 use petgraph::graph::NodeIndex;
 use std::borrow::Cow;
 use std::path::PathBuf;
@@ -96,7 +96,7 @@ impl<'a> Engine<'a> {
         let mut out = resource.clone();
         out.spec = Spec::Object {
             id: id.clone(),
-            manifest: Arc::new(self.substitute(manifest)?),
+            manifest: Manifest::of(&self.substitute(&manifest.value())?),
         };
         Ok(Cow::Owned(out))
     }

@@ -16,7 +16,7 @@ use super::{Engine, EngineError};
 use crate::sched::Schedule;
 use crate::store::Record;
 use mtm_provider::resource::Spec;
-use mtm_provider::{ObjectId, Resource};
+use mtm_provider::{Manifest, ObjectId, Resource};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use tokio::sync::watch;
@@ -255,7 +255,7 @@ impl Engine<'_> {
         let spec = match record.kind.as_str() {
             "object" => Spec::Object {
                 id: object_id(record).ok_or(EngineError::NoIdentity)?,
-                manifest: std::sync::Arc::new(self.substitute(&record.manifest)?),
+                manifest: Manifest::of(&self.substitute(&record.manifest)?),
             },
             "patch" => Spec::Patch {
                 target: object_id(record).ok_or(EngineError::NoIdentity)?,

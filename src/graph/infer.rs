@@ -22,10 +22,9 @@ mod refs;
 use super::Pattern;
 use crate::plan::Node;
 use foldhash::{HashMap, HashMapExt};
-use mtm_provider::ObjectId;
 use mtm_provider::resource::{Requirement, Spec};
+use mtm_provider::{Named, ObjectId};
 use refs::object_refs;
-use serde_json::Value;
 
 /// An object identity borrowed from the nodes: (cluster, group, kind, namespace, name).
 type Key<'a> = (&'a str, &'a str, &'a str, Option<&'a str>, &'a str);
@@ -68,11 +67,9 @@ impl<'a> Index<'a> {
             match &n.resource.spec {
                 Spec::Object { id, manifest } => {
                     taken |= ix.objects.insert(key(id), i).is_some();
-                    if id.kind == "CustomResourceDefinition" {
-                        let text = |p: &str| manifest.pointer(p).and_then(Value::as_str);
-                        if let (Some(g), Some(k)) = (text("/spec/group"), text("/spec/names/kind"))
-                        {
-                            taken |= ix.crds.insert((&id.cluster, g, k), i).is_some();
+                    for named in manifest.names() {
+                        if let Named::Serves { group, kind } = named {
+                            taken |= ix.crds.insert((&id.cluster, group, kind), i).is_some();
                         }
                     }
                 }
@@ -231,7 +228,7 @@ fn spec_edges(ix: &Index, members: &Members, i: usize, n: &Node, edges: &mut Edg
                 i,
                 "crd",
             );
-            object_refs(ix, id, manifest, &mut |from, why| {
+            object_refs(ix, id, manifest.names(), &mut |from, why| {
                 edges.add(Some(from), i, why)
             });
         }

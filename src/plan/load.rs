@@ -12,7 +12,7 @@ mod stages;
 
 use super::files::PlanDir;
 use super::schema::PlanFile;
-use super::step::RawDecl;
+use super::step::{GenUse, RawDecl};
 use super::vars::{self, RefKind, Variable, Variables};
 use super::yaml;
 use super::{Cluster, LoadResult, Plan, Stage};
@@ -130,10 +130,10 @@ pub fn load_with_var_files(
     };
     let mut stages: Vec<(Stage, Vec<RawDecl>)> = Vec::new();
     let mut gen_uses = Vec::new();
-    for index in 0..order.len() {
-        if let Some(stage) = reader.read(index, &mut diags, &mut gen_uses) {
-            stages.push(stage);
-        }
+    for read in read_stages(&reader, order.len()) {
+        diags.0.extend(read.diags.0);
+        gen_uses.extend(read.gen_uses);
+        stages.extend(read.stage);
     }
     let stages = address_all(stages, &mut diags);
     let state = state_of(&file, &variables);
@@ -159,6 +159,58 @@ pub fn load_with_var_files(
         check_needs(&plan, &mut diags);
     }
     diags.into_result().map(|()| plan)
+}
+
+/// One stage file as read: the stage (unless it could not be), what was wrong, and the
+/// generated values it uses.
+struct StageRead {
+    stage: Option<(Stage, Vec<RawDecl>)>,
+    diags: Diagnostics,
+    gen_uses: Vec<GenUse>,
+}
+
+/// Every stage of the order read, on as many threads as there are cores (stage files are
+/// independent until addresses are given), and given back in plan order so the problems
+/// are reported as a sequential read would report them.
+fn read_stages(reader: &StageReader, count: usize) -> Vec<StageRead> {
+    let read = |index: usize| {
+        let (mut diags, mut gen_uses) = (Diagnostics::default(), Vec::new());
+        let stage = reader.read(index, &mut diags, &mut gen_uses);
+        StageRead {
+            stage,
+            diags,
+            gen_uses,
+        }
+    };
+    let workers = std::thread::available_parallelism()
+        .map_or(1, usize::from)
+        .min(count);
+    if workers <= 1 {
+        return (0..count).map(read).collect();
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut done: Vec<(usize, StageRead)> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut mine = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        if i >= count {
+                            return mine;
+                        }
+                        mine.push((i, read(i)));
+                    }
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
+    });
+    done.sort_by_key(|(i, _)| *i);
+    done.into_iter().map(|(_, r)| r).collect()
 }
 
 /// plan.yaml's text and its parsed shape; the one problem that stops loading otherwise.

@@ -5,6 +5,7 @@
 //! scope, clusters and variables are the loader's business.
 
 use crate::diag::Diagnostic;
+use mtm_provider::{Manifest, ObjectId};
 use serde_json::Value;
 use serde_saphyr::Spanned;
 
@@ -18,6 +19,32 @@ pub struct RawObject {
     pub name: String,
     pub namespace: Option<String>,
     pub body: Value,
+}
+
+/// A document once its variables are in: who it is, and its manifest held as text with
+/// what it names of other objects (see `names`); the tree is gone.
+#[derive(Clone, Debug)]
+pub struct HeldObject {
+    pub api_version: String,
+    pub kind: String,
+    pub name: String,
+    pub namespace: Option<String>,
+    pub manifest: Manifest,
+}
+
+impl RawObject {
+    /// The object with its tree turned into text, its names noted in its own namespace.
+    pub fn hold(self) -> HeldObject {
+        let (group, _) = ObjectId::split_api_version(&self.api_version);
+        let names = super::names(&group, &self.kind, self.namespace.as_deref(), &self.body);
+        HeldObject {
+            manifest: Manifest::noting(&self.body, names),
+            api_version: self.api_version,
+            kind: self.kind,
+            name: self.name,
+            namespace: self.namespace,
+        }
+    }
 }
 
 /// Parses every document of a manifest file.

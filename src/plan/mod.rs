@@ -9,6 +9,7 @@ mod fold;
 mod kinds;
 mod load;
 mod manifest;
+mod names;
 mod schema;
 mod step;
 pub mod varfile;
@@ -21,6 +22,7 @@ pub(crate) use load::valid_var_name;
 pub use load::{
     LoadOptions, VAR_ENV_PREFIX, declared_state, declared_variables, load, load_with_var_files,
 };
+pub use names::names;
 
 use crate::diag::Diagnostics;
 use mtm_provider::resource::{Origin, Spec, StepInfo};

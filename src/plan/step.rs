@@ -8,7 +8,7 @@ mod manifests;
 mod specs;
 
 use super::files::PlanDir;
-use super::manifest::RawObject;
+use super::manifest::HeldObject;
 use super::schema::{ObjectRef, PatchDecl, RemoveRef, RequireDecl, StepDecl};
 use super::vars::{self, Variables};
 use super::{Cluster, Need};
@@ -28,7 +28,7 @@ use std::sync::Arc;
 pub(super) enum RawKind {
     Object {
         cluster: String,
-        object: RawObject,
+        object: HeldObject,
         /// The step's default namespace, used when the kind is namespaced.
         default_namespace: Option<String>,
     },

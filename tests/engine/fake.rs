@@ -368,7 +368,7 @@ impl Provider for FakeCluster {
     fn observe<'a>(&'a self, r: &'a Resource) -> Answer<'a, Observed> {
         Box::pin(async move {
             match &r.spec {
-                Spec::Object { id, manifest } => self.observe_object(id, manifest),
+                Spec::Object { id, manifest } => self.observe_object(id, &manifest.value()),
                 Spec::Absent { id } => {
                     let exists = self.inner.lock().unwrap().objects.contains_key(&key(id));
                     Ok(Observed::just(if exists {
@@ -411,7 +411,7 @@ impl Provider for FakeCluster {
         Box::pin(async move {
             self.change(r, "apply").await?;
             match &r.spec {
-                Spec::Object { id, manifest } => self.put(id, manifest, "mtm"),
+                Spec::Object { id, manifest } => self.put(id, &manifest.value(), "mtm"),
                 Spec::Absent { id } => {
                     self.inner.lock().unwrap().objects.remove(&key(id));
                     Ok(Applied::default())

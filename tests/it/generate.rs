@@ -47,7 +47,7 @@ fn substituted(plan: &Plan, values: &BTreeMap<String, Generated>) -> BTreeMap<St
             continue;
         }
         let raw = match &decl.spec {
-            Spec::Object { manifest, .. } => (**manifest).clone(),
+            Spec::Object { manifest, .. } => manifest.value(),
             Spec::Check { check, .. } => serde_json::to_value(check).unwrap(),
             other => panic!("{} uses a generated value: {other:?}", decl.address),
         };

@@ -6,11 +6,13 @@
 //! depends on the other.
 
 pub mod address;
+pub mod manifest;
 pub mod provider;
 pub mod resource;
 pub mod strict;
 
 pub use address::{Address, ObjectId};
+pub use manifest::{Manifest, Named};
 pub use provider::{
     Answer, Applied, Cancel, Claim, DriftField, Executed, FieldDiff, Observed, Pods, Provider,
     ProviderError, Verdict,

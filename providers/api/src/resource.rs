@@ -5,6 +5,7 @@
 //! a resource is applied; that is the providers' business.
 
 use crate::address::{Address, ObjectId};
+use crate::manifest::Manifest;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -70,7 +71,7 @@ impl Resource {
     }
 
     /// The manifest of a declared object.
-    pub fn manifest(&self) -> Option<&Arc<Value>> {
+    pub fn manifest(&self) -> Option<&Manifest> {
         match &self.spec {
             Spec::Object { manifest, .. } => Some(manifest),
             _ => None,
@@ -125,11 +126,11 @@ impl Spec {
 // close enough in size to stay inline.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Spec {
-    /// A Kubernetes object applied with server-side apply. The manifest is shared, not
-    /// copied, between the folds and graphs of one run.
+    /// A Kubernetes object applied with server-side apply. The manifest is held as text
+    /// and shared, not copied, between the folds and graphs of one run.
     Object {
         id: ObjectId,
-        manifest: Arc<Value>,
+        manifest: Manifest,
     },
     /// An object an earlier stage declared and a later one removes.
     Absent {

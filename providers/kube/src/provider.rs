@@ -148,7 +148,10 @@ impl KubeProvider {
         let kube = |e| from_kube(r, e);
         match &r.spec {
             Spec::Object { id, manifest } => {
-                let plan = self.plan_object(id, manifest).await.map_err(kube)?;
+                let plan = self
+                    .plan_object(id, &manifest.value())
+                    .await
+                    .map_err(kube)?;
                 Ok(self.observed(plan, MANAGER, true))
             }
             Spec::Absent { id } => {
@@ -184,7 +187,7 @@ impl KubeProvider {
         match &r.spec {
             Spec::Object { id, manifest } => {
                 let done = self
-                    .apply_object(id, manifest, self.force_conflicts)
+                    .apply_object(id, &manifest.value(), self.force_conflicts)
                     .await
                     .map_err(|e| from_kube(r, e))?;
                 self.wait_ready(id).await.map_err(|e| from_wait(r, e))?;

@@ -7,16 +7,15 @@
 use super::at;
 use super::scopes::{Scopes, scoped_id};
 use crate::diag::Diagnostics;
-use crate::plan::manifest::RawObject;
+use crate::plan::manifest::HeldObject;
 use crate::plan::step::{RawDecl, RawKind, Target};
 use crate::plan::{Decl, object_address};
 use foldhash::HashMap;
 use mtm_provider::resource::{
     CheckSpec, GenSpec, Origin, Provides, ReleaseSpec, Requirement, Spec, StepInfo, WaitSpec,
 };
-use mtm_provider::{Address, ObjectId};
+use mtm_provider::{Address, Manifest, ObjectId};
 use serde_json::Value;
-use std::sync::Arc;
 
 /// An object's identity without its version: cluster, group, kind, namespace, name.
 type IdentityKey = (String, String, String, Option<String>, String);
@@ -138,7 +137,7 @@ impl Finish<'_> {
     fn object(
         &mut self,
         cluster: String,
-        mut object: RawObject,
+        object: HeldObject,
         default_namespace: Option<String>,
     ) -> Option<(Address, Spec)> {
         let target = Target {
@@ -156,15 +155,6 @@ impl Finish<'_> {
             self.diags,
             self.quiet,
         )?;
-        if object.namespace.is_none()
-            && let Some(ns) = &id.namespace
-            && let Some(meta) = object
-                .body
-                .get_mut("metadata")
-                .and_then(|m| m.as_object_mut())
-        {
-            meta.insert("namespace".into(), ns.clone().into());
-        }
         let stage = self.stage;
         let key = id.key();
         let address = match self.namer.objects.get(&key) {
@@ -181,7 +171,10 @@ impl Finish<'_> {
             key,
             (address.clone(), stage.to_string(), self.origin.clone()),
         );
-        let manifest = Arc::new(object.body);
+        let manifest = match (&object.namespace, &id.namespace) {
+            (None, Some(ns)) => in_namespace(&object.manifest, &id, ns),
+            _ => object.manifest,
+        };
         Some((address, Spec::Object { id, manifest }))
     }
 
@@ -375,4 +368,15 @@ impl Finish<'_> {
         let check = Box::new(spec);
         Some((address, Spec::Check { cluster, check }))
     }
+}
+
+/// A manifest put in the namespace its step gives it (written into its metadata), its
+/// names noted there.
+fn in_namespace(manifest: &Manifest, id: &ObjectId, ns: &str) -> Manifest {
+    let mut body = manifest.value();
+    if let Some(meta) = body.get_mut("metadata").and_then(Value::as_object_mut) {
+        meta.insert("namespace".into(), ns.into());
+    }
+    let names = crate::plan::names(&id.group, &id.kind, Some(ns), &body);
+    Manifest::noting(&body, names)
 }

@@ -28,7 +28,8 @@ impl Scopes {
                 RawKind::Object {
                     cluster, object, ..
                 } if object.kind == "CustomResourceDefinition" => {
-                    let spec = object.body.get("spec");
+                    let body = object.manifest.value();
+                    let spec = body.get("spec");
                     let text =
                         |ptr: &str| spec.and_then(|s| s.pointer(ptr)).and_then(|v| v.as_str());
                     if let (Some(group), Some(kind)) = (text("/group"), text("/names/kind")) {

@@ -122,7 +122,7 @@ impl StepCtx<'_> {
         scope.push(
             RawKind::Object {
                 cluster,
-                object,
+                object: object.hold(),
                 default_namespace,
             },
             at,
