@@ -65,38 +65,37 @@ pub fn select_in(plan: &Plan, full: Graph, targets: &[String]) -> Result<Selecti
     };
     // When the targets need every stage, the full graph is the graph.
     if stages.len() == all.len() {
-        let roots: Vec<NodeIndex> = full
-            .graph
-            .node_indices()
-            .filter(|i| root(&full.graph[*i]))
-            .collect();
-        let selected = full.reach(roots, Direction::Incoming);
-        let left_out = left_out(&full, &full, &selected);
-        return Ok(Selection {
-            stages,
-            graph: full,
-            selected,
-            left_out,
-        });
+        return Ok(select_whole(full, None, stages, &root));
     }
     match full.kept(plan, &stages) {
         Some(keep) => Ok(select_kept(full, keep, stages, &root)),
         None => {
             let graph = Graph::build(plan, fold(plan, &stages))?;
-            let roots: Vec<NodeIndex> = graph
-                .graph
-                .node_indices()
-                .filter(|i| root(&graph.graph[*i]))
-                .collect();
-            let selected = graph.reach(roots, Direction::Incoming);
-            let left_out = left_out(&graph, &full, &selected);
-            Ok(Selection {
-                stages,
-                graph,
-                selected,
-                left_out,
-            })
+            Ok(select_whole(graph, Some(&full), stages, &root))
         }
+    }
+}
+
+/// The selection in `graph`, the graph of `stages`: what `root` picks with what it needs;
+/// left out, what depends on it in `full` (`None`: `graph` is the full graph).
+fn select_whole(
+    graph: Graph,
+    full: Option<&Graph>,
+    stages: Vec<String>,
+    root: &dyn Fn(&Node) -> bool,
+) -> Selection {
+    let roots: Vec<NodeIndex> = graph
+        .graph
+        .node_indices()
+        .filter(|i| root(&graph.graph[*i]))
+        .collect();
+    let selected = graph.reach(roots, Direction::Incoming);
+    let left_out = left_out(&graph, full.unwrap_or(&graph), &selected);
+    Selection {
+        stages,
+        graph,
+        selected,
+        left_out,
     }
 }
 
