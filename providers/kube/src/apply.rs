@@ -58,21 +58,47 @@ impl KubeProvider {
         // Applied or not, what was read before may no longer be what the server holds.
         cluster.listings.written(&group, &id.name);
         let applied = applied?;
+        // Read as absent, yet others hold fields of it: created since that read.
+        let prior = match &before {
+            None => held_by_others(&applied),
+            Some(_) => None,
+        };
         let summary = match &before {
-            None => "created",
+            None if prior.is_none() => "created",
             Some(b) if b.metadata.resource_version == applied.metadata.resource_version => {
                 "unchanged"
             }
-            Some(_) => "configured",
+            _ => "configured",
         };
+        if prior.is_some() {
+            tracing::warn!(object = %id, "created by another client since mtm read it as absent: \
+                what that client holds of it is kept as what existed before");
+        }
         tracing::debug!(object = %id, summary, force_conflicts, "applied");
         Ok(Applied {
             uid: applied.metadata.uid.clone(),
             summary: summary.to_string(),
-
+            prior,
             ..Applied::default()
         })
     }
+}
+
+/// What other field managers hold of an object mtm has just applied (its identity and
+/// their fields), or `None` when mtm alone holds it. An object mtm read as absent and then
+/// created has no other manager; one that has them existed before the apply, and this is
+/// what stood before it as far as it can be known (the values mtm also set included).
+fn held_by_others(applied: &kube::api::DynamicObject) -> Option<Value> {
+    let value = serde_json::to_value(applied).ok()?;
+    let others = crate::diff::other_sets(&value, MANAGER);
+    if others.is_empty() {
+        return None;
+    }
+    let mut set = serde_json::Map::new();
+    for (_, fields) in &others {
+        crate::diff::merge(&mut set, fields);
+    }
+    Some(crate::diff::declared(&value, &set))
 }
 
 /// A 409 from an apply, turned into the conflicts it names.

@@ -1113,3 +1113,63 @@ fn idle() -> mtm_provider::Cancel {
     std::mem::forget(tx);
     rx
 }
+
+/// Creates `name` in `ns` on east-ag from another client (field manager `someone`), as a
+/// colleague's kubectl would, bypassing the provider and what it has read.
+async fn create_elsewhere(ns: &str, name: &str) {
+    use kube::config::{KubeConfigOptions, Kubeconfig};
+    let kubeconfig = Kubeconfig::read_from(&support::testbed().kubeconfig).unwrap();
+    let options = KubeConfigOptions {
+        context: Some("east-ag".into()),
+        ..Default::default()
+    };
+    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &options)
+        .await
+        .unwrap();
+    let client = kube::Client::try_from(config).unwrap();
+    let api: kube::Api<k8s_openapi::api::core::v1::ConfigMap> = kube::Api::namespaced(client, ns);
+    let cm = serde_json::from_value(json!({"metadata": {"name": name, "namespace": ns},
+        "data": {"owner": "someone"}}))
+    .unwrap();
+    let params = kube::api::PostParams {
+        field_manager: Some("someone".into()),
+        ..Default::default()
+    };
+    api.create(&params, &cm).await.unwrap();
+}
+
+/// An object another client creates after mtm listed its kind as absent, and before mtm
+/// applies it, is not taken for one mtm created: the apply says `configured` and gives
+/// what the other client holds of it as what existed before (so destroy restores it
+/// rather than deleting it). The truly new object beside it is `created`, with no prior.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_object_created_since_its_listing_is_not_taken_for_new() {
+    let p = provider();
+    let ns = unique("mk-since");
+    let _cleanup = support::cleanup("east", &ns);
+    make_namespace(&p, "east", &ns).await;
+    let cm = |name: &str| {
+        resource(
+            &format!("lab1/east/core/ConfigMap/{ns}/{name}"),
+            Spec::Object {
+                id: id("east", "v1", "ConfigMap", Some(&ns), name),
+                manifest: config_map(&ns, name, "blue").into(),
+            },
+        )
+    };
+    let (theirs, ours) = (cm("theirs"), cm("ours"));
+    Provider::prefetch(&p, &[&theirs, &ours]).await.unwrap();
+    for r in [&theirs, &ours] {
+        assert_eq!(p.observe(r).await.unwrap().verdict, Verdict::Create);
+    }
+    create_elsewhere(&ns, "theirs").await;
+
+    let done = p.apply(&theirs, idle()).await.unwrap();
+    assert_eq!(done.summary, "configured");
+    let prior = done.prior.expect("what existed before");
+    assert_eq!(prior["data"], json!({"owner": "someone"}), "{prior}");
+    assert_eq!(prior["metadata"]["name"], "theirs");
+    let done = p.apply(&ours, idle()).await.unwrap();
+    assert_eq!((done.summary.as_str(), done.prior), ("created", None));
+    drop_namespace(&p, "east", &ns).await;
+}
