@@ -379,7 +379,9 @@ impl Engine<'_> {
         let uid = done.uid.clone();
         if let (Some(template), Some(manifest)) = (r.manifest(), filled.manifest()) {
             let mut rec = record::record(r, &manifest.value(), uid, prior, revision, &secrets);
-            rec.manifest = redact_value(&template.value(), &secrets);
+            if template != manifest {
+                rec.manifest = redact_value(&template.value(), &secrets);
+            }
             return rec;
         }
         if let Some((fields, manager)) = r.patch() {

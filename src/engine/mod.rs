@@ -93,6 +93,10 @@ impl<'a> Engine<'a> {
         let (Some(id), Some(manifest)) = (resource.object_id(), resource.manifest()) else {
             return Ok(Cow::Borrowed(resource));
         };
+        // Without a `${` there is nothing to fill in: the manifest goes as it is.
+        if !manifest.text().contains("${") {
+            return Ok(Cow::Borrowed(resource));
+        }
         let mut out = resource.clone();
         out.spec = Spec::Object {
             id: id.clone(),

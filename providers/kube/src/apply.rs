@@ -89,6 +89,14 @@ impl KubeProvider {
 /// created has no other manager; one that has them existed before the apply, and this is
 /// what stood before it as far as it can be known (the values mtm also set included).
 fn held_by_others(applied: &kube::api::DynamicObject) -> Option<Value> {
+    // Most applies are mtm's own creates: tell from the typed entries before converting.
+    let mtm_alone =
+        applied.metadata.managed_fields.iter().flatten().all(|e| {
+            e.manager.as_deref() == Some(MANAGER) && e.operation.as_deref() == Some("Apply")
+        });
+    if mtm_alone {
+        return None;
+    }
     let value = serde_json::to_value(applied).ok()?;
     let others = crate::diff::other_sets(&value, MANAGER);
     if others.is_empty() {
