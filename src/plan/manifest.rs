@@ -4,6 +4,7 @@
 //! It checks only what every Kubernetes object needs (apiVersion, kind, metadata.name);
 //! scope, clusters and variables are the loader's business.
 
+use super::events::Document;
 use crate::diag::Diagnostic;
 use mtm_provider::{Manifest, ObjectId};
 use serde_json::Value;
@@ -47,16 +48,31 @@ impl RawObject {
     }
 }
 
-/// Parses every document of a manifest file.
-pub fn parse(file: &str, text: &str) -> Result<Vec<RawObject>, Vec<Diagnostic>> {
+/// The documents of a manifest file: built from the parser's events where the text allows
+/// (see `events`), by serde-saphyr otherwise, whose error is the diagnostic.
+fn read(file: &str, text: &str) -> Result<Vec<Document>, Vec<Diagnostic>> {
+    if let Some(docs) = super::events::documents(text) {
+        return Ok(docs);
+    }
     let docs: Vec<Spanned<Value>> = serde_saphyr::from_multiple(text)
         .map_err(|e| vec![super::yaml::diagnostic(file, text, &e)])?;
+    Ok(docs
+        .into_iter()
+        .map(|d| Document {
+            line: d.referenced.line(),
+            column: d.referenced.column(),
+            body: d.value,
+        })
+        .collect())
+}
+
+/// Parses every document of a manifest file.
+pub fn parse(file: &str, text: &str) -> Result<Vec<RawObject>, Vec<Diagnostic>> {
+    let docs = read(file, text)?;
     let mut objects = Vec::new();
     let mut problems = Vec::new();
-    for doc in docs {
-        let (line, column) = (doc.referenced.line(), doc.referenced.column());
+    for Document { line, column, body } in docs {
         let at = |msg: String| Diagnostic::new(file, line, column, msg);
-        let body = doc.value;
         if body.is_null() {
             continue;
         }
@@ -114,6 +130,17 @@ mod tests {
         assert_eq!(objs.len(), 2);
         assert_eq!(objs[1].line, 5);
         assert_eq!(objs[1].namespace.as_deref(), Some("a"));
+    }
+
+    #[test]
+    fn what_the_event_reader_leaves_is_read_by_the_library() {
+        let text = "apiVersion: v1\nkind: ConfigMap\nmetadata: { name: a, namespace: ns }\ndata: { x: &v 1.5, y: *v }\n---\napiVersion: v1\nkind: Namespace\nmetadata: { name: ns }\n";
+        assert!(crate::plan::events::documents(text).is_none());
+        let objs = parse("m.yaml", text).unwrap();
+        assert_eq!(objs[0].body["data"]["y"], serde_json::json!(1.5));
+        assert_eq!((objs[1].line, objs[1].kind.as_str()), (6, "Namespace"));
+        let err = parse("m.yaml", "a: [1\n").unwrap_err();
+        assert!(err[0].message.starts_with("invalid YAML"), "{}", err[0]);
     }
 
     #[test]

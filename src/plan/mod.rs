@@ -4,6 +4,7 @@
 //! Everything here is computed from files and the environment passed in; nothing talks to
 //! a cluster, and nothing prints. Errors come back as located [`Diagnostics`].
 
+mod events;
 mod files;
 mod fold;
 mod kinds;
