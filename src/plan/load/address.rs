@@ -16,6 +16,7 @@ use mtm_provider::resource::{
 };
 use mtm_provider::{Address, Manifest, ObjectId};
 use serde_json::Value;
+use std::collections::hash_map::Entry;
 
 /// An object's identity without its version: cluster, group, kind, namespace, name.
 type IdentityKey = (String, String, String, Option<String>, String);
@@ -140,11 +141,19 @@ impl Finish<'_> {
         object: HeldObject,
         default_namespace: Option<String>,
     ) -> Option<(Address, Spec)> {
+        let HeldObject {
+            api_version,
+            kind,
+            name,
+            namespace,
+            manifest,
+        } = object;
+        let defaulted = namespace.is_none();
         let target = Target {
-            api_version: object.api_version.clone(),
-            kind: object.kind.clone(),
-            namespace: object.namespace.clone(),
-            name: object.name.clone(),
+            api_version,
+            kind,
+            namespace,
+            name,
         };
         let id = scoped_id(
             &cluster,
@@ -156,24 +165,28 @@ impl Finish<'_> {
             self.quiet,
         )?;
         let stage = self.stage;
-        let key = id.key();
-        let address = match self.namer.objects.get(&key) {
-            Some((address, last, first)) if last == stage => {
-                self.diags.push(at(self.origin, format!(
-                    "duplicate address {address}: stage `{stage}` declares this object twice (first at {first})"
-                )));
-                return None;
+        let address = match self.namer.objects.entry(id.key()) {
+            Entry::Occupied(mut seen) => {
+                let (address, last, first) = seen.get();
+                if last == stage {
+                    self.diags.push(at(self.origin, format!(
+                        "duplicate address {address}: stage `{stage}` declares this object twice (first at {first})"
+                    )));
+                    return None;
+                }
+                let address = address.clone();
+                seen.insert((address.clone(), stage.to_string(), self.origin.clone()));
+                address
             }
-            Some((address, _, _)) => address.clone(),
-            None => object_address(stage, &id),
+            Entry::Vacant(new) => {
+                let address = object_address(stage, &id);
+                new.insert((address.clone(), stage.to_string(), self.origin.clone()));
+                address
+            }
         };
-        self.namer.objects.insert(
-            key,
-            (address.clone(), stage.to_string(), self.origin.clone()),
-        );
-        let manifest = match (&object.namespace, &id.namespace) {
-            (None, Some(ns)) => in_namespace(&object.manifest, &id, ns),
-            _ => object.manifest,
+        let manifest = match &id.namespace {
+            Some(ns) if defaulted => in_namespace(&manifest, &id, ns),
+            _ => manifest,
         };
         Some((address, Spec::Object { id, manifest }))
     }

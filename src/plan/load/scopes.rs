@@ -70,9 +70,13 @@ impl Scopes {
     }
 }
 
-/// The identity of `t` on `cluster`, with this namespace.
-fn object_id(cluster: &str, t: &Target, namespace: Option<String>) -> ObjectId {
-    let (group, version) = ObjectId::split_api_version(&t.api_version);
+/// The identity of `t` (of this group and version) on `cluster`, with this namespace.
+fn object_id(
+    cluster: &str,
+    t: &Target,
+    (group, version): (String, String),
+    namespace: Option<String>,
+) -> ObjectId {
     ObjectId {
         cluster: cluster.to_string(),
         group,
@@ -93,14 +97,15 @@ pub(super) fn scoped_id(
     diags: &mut Diagnostics,
     quiet: bool,
 ) -> Option<ObjectId> {
-    let (group, _) = ObjectId::split_api_version(&t.api_version);
-    let what = format!("{} {}", t.kind, t.name);
+    let (group, version) = ObjectId::split_api_version(&t.api_version);
+    let what = || format!("{} {}", t.kind, t.name);
     match scopes.cluster_scoped(cluster, &group, &t.kind) {
         Err(()) if quiet => None,
         Err(()) => {
             diags.push(
                 at(origin, format!(
-                    "{what}: no CustomResourceDefinition for kind {} in group {group} on cluster {cluster}",
+                    "{}: no CustomResourceDefinition for kind {} in group {group} on cluster {cluster}",
+                    what(),
                     t.kind
                 ))
                 .help("declare the CRD in the plan, or require it in the standup with `provides`; check apiVersion and kind for typos"),
@@ -112,13 +117,17 @@ pub(super) fn scoped_id(
                 diags.push(
                     at(
                         origin,
-                        format!("{what}: {} is cluster-scoped but has a namespace", t.kind),
+                        format!(
+                            "{}: {} is cluster-scoped but has a namespace",
+                            what(),
+                            t.kind
+                        ),
                     )
                     .help("remove metadata.namespace"),
                 );
                 return None;
             }
-            Some(object_id(cluster, t, None))
+            Some(object_id(cluster, t, (group, version), None))
         }
         Ok(false) => {
             let ns = t.namespace.clone().or_else(|| default_ns.cloned());
@@ -126,13 +135,13 @@ pub(super) fn scoped_id(
                 diags.push(
                     at(
                         origin,
-                        format!("{what}: namespaced object without a namespace"),
+                        format!("{}: namespaced object without a namespace", what()),
                     )
                     .help("set metadata.namespace, or `namespace:` on the step"),
                 );
                 return None;
             }
-            Some(object_id(cluster, t, ns))
+            Some(object_id(cluster, t, (group, version), ns))
         }
     }
 }
