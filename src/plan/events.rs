@@ -90,20 +90,11 @@ impl Builder {
                 };
                 self.put(value)
             }
-            Event::SequenceStart(_, anchor, ref tag) | Event::MappingStart(_, anchor, ref tag) => {
-                if anchor != 0 || tag.is_some() || self.stack.len() >= MAX_DEPTH {
-                    return None;
-                }
-                // A collection as a mapping's key.
-                if let Some(Open::Map(_, None)) = self.stack.last() {
-                    return None;
-                }
-                self.node(span)?;
-                self.stack.push(match event {
-                    Event::SequenceStart(..) => Open::Seq(Vec::new()),
-                    _ => Open::Map(Map::new(), None),
-                });
-                Some(())
+            Event::SequenceStart(_, anchor, tag) => {
+                self.open(Open::Seq(Vec::new()), anchor, tag.is_some(), span)
+            }
+            Event::MappingStart(_, anchor, tag) => {
+                self.open(Open::Map(Map::new(), None), anchor, tag.is_some(), span)
             }
             Event::SequenceEnd | Event::MappingEnd => match self.stack.pop()? {
                 Open::Seq(items) => self.put(Value::Array(items)),
@@ -112,6 +103,18 @@ impl Builder {
             },
             _ => None,
         }
+    }
+
+    /// Opens a collection, unless it carries an anchor or a tag, nests past the budget, or
+    /// stands as a mapping's key.
+    fn open(&mut self, open: Open, anchor: usize, tagged: bool, span: Span) -> Option<()> {
+        let as_key = matches!(self.stack.last(), Some(Open::Map(_, None)));
+        if anchor != 0 || tagged || as_key || self.stack.len() >= MAX_DEPTH {
+            return None;
+        }
+        self.node(span)?;
+        self.stack.push(open);
+        Some(())
     }
 
     /// Counts a node and notes where the document's root starts.
@@ -160,23 +163,27 @@ impl Builder {
 /// A mapping key as text: any quoted or block scalar, and a plain one that is neither
 /// null-like nor the merge key.
 fn plain_key(key: String, style: ScalarStyle) -> Option<String> {
-    let special = matches!(key.as_str(), "" | "~" | "null" | "Null" | "NULL" | "<<");
+    let special = null_like(&key) || key == "<<";
     (style != ScalarStyle::Plain || !special).then_some(key)
+}
+
+/// The plain spellings of null.
+fn null_like(text: &str) -> bool {
+    matches!(text, "" | "~" | "null" | "Null" | "NULL")
 }
 
 /// An untagged plain scalar, resolved as serde-saphyr's defaults resolve one read into a
 /// JSON value; `None` for a numeral this module does not decide (the file is read by the
 /// library instead).
 fn resolve_plain(text: &str) -> Option<Value> {
-    if matches!(text, "" | "~" | "null" | "Null" | "NULL") {
+    if null_like(text) {
         return Some(Value::Null);
     }
     if let Some(b) = yaml11_bool(text) {
         return Some(Value::Bool(b));
     }
-    let Some(&first) = text.as_bytes().first() else {
-        return Some(Value::Null);
-    };
+    // Not empty: the empty text is null.
+    let first = text.as_bytes()[0];
     if !(first.is_ascii_digit() || matches!(first, b'+' | b'-' | b'.')) {
         return Some(Value::String(text.to_owned()));
     }

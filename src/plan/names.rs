@@ -91,6 +91,23 @@ fn field_refs(key: &str, value: &Value, ns: Option<&str>, out: &mut Vec<Named>) 
     }
 }
 
+/// Where a name stands in one item of a pod spec's list, and the kind it names.
+type Fields = &'static [(&'static str, &'static str)];
+const PULL_SECRET: Fields = &[("/name", "Secret")];
+const VOLUME: Fields = &[
+    ("/configMap/name", "ConfigMap"),
+    ("/secret/secretName", "Secret"),
+];
+const PROJECTED: Fields = &[("/configMap/name", "ConfigMap"), ("/secret/name", "Secret")];
+const ENV_FROM: Fields = &[
+    ("/configMapRef/name", "ConfigMap"),
+    ("/secretRef/name", "Secret"),
+];
+const ENV: Fields = &[
+    ("/valueFrom/configMapKeyRef/name", "ConfigMap"),
+    ("/valueFrom/secretKeyRef/name", "Secret"),
+];
+
 /// ServiceAccount, ConfigMap and Secret names a pod spec uses.
 fn pod_refs(spec: &Value, found: &mut dyn FnMut(&'static str, &str)) {
     fn text<'v>(v: &'v Value, p: &str) -> Option<&'v str> {
@@ -101,50 +118,29 @@ fn pod_refs(spec: &Value, found: &mut dyn FnMut(&'static str, &str)) {
             .and_then(Value::as_array)
             .map_or(&[], Vec::as_slice)
     }
+    fn each(items: &[Value], fields: Fields, found: &mut dyn FnMut(&'static str, &str)) {
+        for item in items {
+            for (path, kind) in fields {
+                if let Some(name) = text(item, path) {
+                    found(kind, name);
+                }
+            }
+        }
+    }
     if let Some(sa) = text(spec, "/serviceAccountName").or_else(|| text(spec, "/serviceAccount")) {
         found("ServiceAccount", sa);
     }
-    for s in list(spec, "/imagePullSecrets") {
-        if let Some(n) = text(s, "/name") {
-            found("Secret", n);
-        }
-    }
+    each(list(spec, "/imagePullSecrets"), PULL_SECRET, found);
     for vol in list(spec, "/volumes") {
-        if let Some(n) = text(vol, "/configMap/name") {
-            found("ConfigMap", n);
-        }
-        if let Some(n) = text(vol, "/secret/secretName") {
-            found("Secret", n);
-        }
-        for src in list(vol, "/projected/sources") {
-            if let Some(n) = text(src, "/configMap/name") {
-                found("ConfigMap", n);
-            }
-            if let Some(n) = text(src, "/secret/name") {
-                found("Secret", n);
-            }
-        }
+        each(std::slice::from_ref(vol), VOLUME, found);
+        each(list(vol, "/projected/sources"), PROJECTED, found);
     }
     for c in list(spec, "/containers")
         .iter()
         .chain(list(spec, "/initContainers"))
     {
-        for e in list(c, "/envFrom") {
-            if let Some(n) = text(e, "/configMapRef/name") {
-                found("ConfigMap", n);
-            }
-            if let Some(n) = text(e, "/secretRef/name") {
-                found("Secret", n);
-            }
-        }
-        for e in list(c, "/env") {
-            if let Some(n) = text(e, "/valueFrom/configMapKeyRef/name") {
-                found("ConfigMap", n);
-            }
-            if let Some(n) = text(e, "/valueFrom/secretKeyRef/name") {
-                found("Secret", n);
-            }
-        }
+        each(list(c, "/envFrom"), ENV_FROM, found);
+        each(list(c, "/env"), ENV, found);
     }
 }
 
